@@ -1,1 +1,14 @@
-//! AT layer
+//! The AT layer: bytes → frames ([`framer`]) → command results and URCs ([`engine`]).
+//!
+//! Nothing here knows what a reply *means*; typed parsing lives in `modem`. This layer knows
+//! how modems frame, echo, interleave and fail, and keeps one command on the wire at a time.
+
+pub mod command;
+pub mod engine;
+pub mod framer;
+pub mod lock;
+pub mod port;
+pub mod urc;
+
+pub use command::{AtError, Command, Response};
+pub use engine::{spawn, AtClient, EngineConfig, LinkState, Urc};
