@@ -1,0 +1,3 @@
+pub mod civil;
+pub mod tz;
+pub mod tzdata;
