@@ -287,14 +287,14 @@ impl Connection {
     ) -> Ended {
         let mut buf = [0u8; 512];
         loop {
+            // Frames read while no command was running are URCs (or noise).
+            while let Some(frame) = self.frames.pop_front() {
+                self.idle_frame(frame, urcs);
+            }
             if self.needs_init {
                 if let Err(cause) = self.initialise(cfg, urcs).await {
                     return Ended::Lost(cause);
                 }
-            }
-            // Frames read while no command was running are URCs (or noise).
-            while let Some(frame) = self.frames.pop_front() {
-                self.idle_frame(frame, urcs);
             }
             tokio::select! {
                 // A caller's command: run it to its final result, then answer.

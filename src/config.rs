@@ -1,0 +1,406 @@
+//! The TOML config file: raw serde structs (unknown keys refused) → a validated [`Config`].
+//!
+//! Every error names the key (and line) and says what is allowed, because the owner edits this
+//! file over SSH on a router and reads the error in `logread`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A config problem, as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {cause}")]
+    Read { path: String, cause: String },
+    #[error("config {path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("config {path}: {key} = {value:?}: {reason}")]
+    Value {
+        path: String,
+        key: String,
+        value: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    modem: RawModem,
+    #[serde(default)]
+    store: RawStore,
+    #[serde(default)]
+    http: RawHttp,
+    usage: Option<RawUsage>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModem {
+    port: Option<String>,
+    baud: Option<u32>,
+    poll_interval: Option<String>,
+    lock_dir: Option<String>,
+    profile: Option<String>,
+    pin: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<String>,
+    flush_interval: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+/// `[usage]` as written; validated into a plan by the usage module.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUsage {
+    pub interface: Option<String>,
+    pub sysfs_root: Option<String>,
+    pub quota: Option<String>,
+    pub cycle: Option<String>,
+    pub reset_day: Option<u32>,
+    pub fixed_days: Option<u32>,
+    pub activated: Option<String>,
+    pub timezone: Option<String>,
+    pub unit_base: Option<u32>,
+    pub modem_counters: Option<bool>,
+    pub carrier: Option<RawCarrier>,
+}
+
+/// `[usage.carrier]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCarrier {
+    pub ussd: Option<String>,
+    pub sms_to: Option<String>,
+    pub sms_text: Option<String>,
+    pub interval: Option<String>,
+    pub max_age: Option<String>,
+    pub rules: Option<Vec<String>>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub modem: ModemConfig,
+    pub store: StoreConfig,
+    pub http: HttpConfig,
+    pub usage: Option<RawUsage>,
+}
+
+#[derive(Clone)]
+pub struct ModemConfig {
+    pub port: PathBuf,
+    pub baud: u32,
+    pub poll_interval: Duration,
+    pub lock_dir: PathBuf,
+    /// `auto`, or a profile name; checked by `modem::Profile::from_config`.
+    pub profile: String,
+    /// The SIM PIN. Never logged (see the Debug impl).
+    pub pin: Option<String>,
+}
+
+impl fmt::Debug for ModemConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModemConfig")
+            .field("port", &self.port)
+            .field("baud", &self.baud)
+            .field("poll_interval", &self.poll_interval)
+            .field("lock_dir", &self.lock_dir)
+            .field("profile", &self.profile)
+            .field("pin", &self.pin.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub flush_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `None` when `listen = ""` (HTTP off).
+    pub listen: Option<SocketAddr>,
+}
+
+pub const DEFAULT_PORT: &str = "/dev/ttyUSB2";
+pub const DEFAULT_STORE: &str = "/etc/simkeep/simkeep.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+const BAUDS: &[u32] = &[9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600];
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            cause: match e.kind() {
+                std::io::ErrorKind::NotFound => "no such file".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ if path.is_dir() => "it is a directory".to_string(),
+                _ => e.to_string(),
+            },
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: p.clone(),
+            message: syntax_message(text, &e),
+        })?;
+        let bad = |key: &str, value: &str, reason: &str| ConfigError::Value {
+            path: p.clone(),
+            key: key.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        };
+        let m = raw.modem;
+        let baud = m.baud.unwrap_or(115_200);
+        if !BAUDS.contains(&baud) {
+            return Err(bad(
+                "modem.baud",
+                &baud.to_string(),
+                &format!("use one of {BAUDS:?}"),
+            ));
+        }
+        let poll = m.poll_interval.unwrap_or_else(|| "30s".into());
+        let poll_interval =
+            parse_duration(&poll).map_err(|r| bad("modem.poll_interval", &poll, &r))?;
+        if poll_interval < Duration::from_secs(1) {
+            return Err(bad("modem.poll_interval", &poll, "must be at least 1s"));
+        }
+        let port = m.port.unwrap_or_else(|| DEFAULT_PORT.into());
+        if port.is_empty() {
+            return Err(bad(
+                "modem.port",
+                &port,
+                "name the modem's AT port, e.g. /dev/ttyUSB2",
+            ));
+        }
+        if let Some(pin) = &m.pin {
+            if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                // Do not echo the PIN back.
+                return Err(bad("modem.pin", "<hidden>", "a SIM PIN is 4 to 8 digits"));
+            }
+        }
+        let profile = m
+            .profile
+            .unwrap_or_else(|| "auto".into())
+            .to_ascii_lowercase();
+        const PROFILES: &[&str] = &[
+            "auto", "generic", "quectel", "huawei", "simcom", "sierra", "fibocom",
+        ];
+        if !PROFILES.contains(&profile.as_str()) {
+            return Err(bad(
+                "modem.profile",
+                &profile,
+                &format!("use one of {}", PROFILES.join(", ")),
+            ));
+        }
+        let flush = raw.store.flush_interval.unwrap_or_else(|| "15m".into());
+        let flush_interval =
+            parse_duration(&flush).map_err(|r| bad("store.flush_interval", &flush, &r))?;
+        let listen_s = raw.http.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
+        let listen = if listen_s.is_empty() {
+            None
+        } else {
+            Some(listen_s.parse::<SocketAddr>().map_err(|_| {
+                bad(
+                    "http.listen",
+                    &listen_s,
+                    "use address:port, e.g. 127.0.0.1:8787 (\"\" turns HTTP off)",
+                )
+            })?)
+        };
+        Ok(Config {
+            path: path.to_path_buf(),
+            modem: ModemConfig {
+                port: PathBuf::from(port),
+                baud,
+                poll_interval,
+                lock_dir: PathBuf::from(m.lock_dir.unwrap_or_else(|| "/var/lock".into())),
+                profile,
+                pin: m.pin,
+            },
+            store: StoreConfig {
+                path: PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into())),
+                flush_interval,
+            },
+            http: HttpConfig { listen },
+            usage: raw.usage,
+        })
+    }
+
+    /// A config for `--port` use without a file.
+    pub fn for_port(port: &Path) -> Self {
+        let mut c =
+            Self::parse("", Path::new("(defaults)")).unwrap_or_else(|_| unreachable_defaults());
+        c.modem.port = port.to_path_buf();
+        c
+    }
+}
+
+fn unreachable_defaults() -> Config {
+    // parse("") cannot fail: every default above is valid. Kept total rather than panicking.
+    Config {
+        path: PathBuf::new(),
+        modem: ModemConfig {
+            port: PathBuf::from(DEFAULT_PORT),
+            baud: 115_200,
+            poll_interval: Duration::from_secs(30),
+            lock_dir: PathBuf::from("/var/lock"),
+            profile: "auto".into(),
+            pin: None,
+        },
+        store: StoreConfig {
+            path: PathBuf::from(DEFAULT_STORE),
+            flush_interval: Duration::from_secs(900),
+        },
+        http: HttpConfig { listen: None },
+        usage: None,
+    }
+}
+
+/// One line from a toml error: its message plus the line number.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map(|s| s.matches('\n').count() + 1)
+                .unwrap_or(0);
+            format!("line {line}: {msg}")
+        }
+        None => msg,
+    }
+}
+
+/// `"30s"`, `"15m"`, `"6h"`, `"7d"`, `"500ms"`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| {
+        "expected a whole number with a unit: 500ms, 30s, 15m, 6h or 7d".to_string()
+    })?;
+    let secs = |mult: u64| {
+        n.checked_mul(mult)
+            .map(Duration::from_secs)
+            .ok_or_else(|| "that duration is too long".to_string())
+    };
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" | "min" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        other => Err(format!("unknown unit {other:?}: use ms, s, m, h or d")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/simkeep/config.toml"))
+    }
+
+    #[test]
+    fn empty_config_gives_router_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.modem.port, PathBuf::from("/dev/ttyUSB2"));
+        assert_eq!(c.modem.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.store.flush_interval, Duration::from_secs(900));
+        assert_eq!(c.http.listen, Some("127.0.0.1:8787".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_typo_in_a_key_names_the_key_and_the_line() {
+        let err = parse("[modem]\nport = \"/dev/ttyUSB2\"\npol_interval = \"30s\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("pol_interval"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+
+    #[test]
+    fn a_bad_duration_names_key_and_value() {
+        let msg = parse("[modem]\npoll_interval = \"30 parsecs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("modem.poll_interval = \"30 parsecs\""),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_bad_pin_is_refused_without_echoing_it() {
+        let msg = parse("[modem]\npin = \"12a4\"\n").unwrap_err().to_string();
+        assert!(msg.contains("modem.pin") && !msg.contains("12a4"), "{msg}");
+    }
+
+    #[test]
+    fn the_pin_never_shows_in_debug_output() {
+        let c = parse("[modem]\npin = \"1234\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("1234"));
+    }
+
+    #[test]
+    fn an_unknown_profile_lists_the_allowed_ones() {
+        let msg = parse("[modem]\nprofile = \"zte\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("huawei") && msg.contains("\"zte\""), "{msg}");
+    }
+
+    #[test]
+    fn durations_in_every_unit() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn http_can_be_turned_off_and_bad_addresses_are_refused() {
+        assert_eq!(parse("[http]\nlisten = \"\"\n").unwrap().http.listen, None);
+        assert!(parse("[http]\nlisten = \"localhost\"\n").is_err());
+    }
+
+    #[test]
+    fn usage_section_is_kept_for_the_usage_module() {
+        let c = parse("[usage]\nquota = \"20GB\"\n[usage.carrier]\nussd = \"*100#\"\n").unwrap();
+        let u = c.usage.unwrap();
+        assert_eq!(u.quota.as_deref(), Some("20GB"));
+        assert_eq!(u.carrier.unwrap().ussd.as_deref(), Some("*100#"));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_usage_section_are_refused_too() {
+        let msg = parse("[usage]\nquotta = \"20GB\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("quotta"), "{msg}");
+    }
+}
