@@ -1,3 +1,4 @@
 pub mod civil;
 pub mod tz;
 pub mod tzdata;
+pub mod cycle;
