@@ -1,0 +1,255 @@
+//! Modem knowledge: typed parsers for TS 27.007 and vendor replies, vendor profiles, the modem
+//! model (identity, SIM, registration, signal), URC classification and the SIM/PIN decision.
+//!
+//! Everything here is pure: reply lines in, typed values out. No I/O, no tokio, no tracing —
+//! the driver (`driver.rs`, owned by the AT layer's author) runs the commands and hands the
+//! lines over in a [`Replies`]. Parsers never panic and never guess: an unknown value is
+//! `None`, an odd line is a [`ParseError`] that carries the line.
+
+pub mod driver;
+pub mod fibocom;
+pub mod generic;
+pub mod huawei;
+pub mod model;
+pub mod profile;
+pub mod quectel;
+pub mod sierra;
+pub mod sim_gate;
+pub mod simcom;
+pub mod urc;
+
+pub use model::{
+    ModemIdentity, NrSignal, RadioReport, RegState, Registration, Signal, SimInfo, SimState, Tech,
+};
+// pub use profile::Profile;
+
+/// A reply line we could not read. Carries the line, escaped and cut to a sane length, so a log
+/// shows exactly what the modem sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("could not read {what} from modem reply \"{line}\": {reason}")]
+    Malformed {
+        what: &'static str,
+        line: String,
+        reason: &'static str,
+    },
+    #[error("modem reply has no {what} line")]
+    Missing { what: &'static str },
+}
+
+impl ParseError {
+    pub(crate) fn malformed(what: &'static str, line: &str, reason: &'static str) -> ParseError {
+        ParseError::Malformed {
+            what,
+            line: escape(line),
+            reason,
+        }
+    }
+}
+
+/// Escapes control and non-ASCII characters and keeps at most 120 characters of the line.
+pub fn escape(line: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in line.chars().enumerate() {
+        if i >= 120 {
+            out.push_str("...");
+            break;
+        }
+        out.extend(c.escape_default());
+    }
+    out
+}
+
+/// What the driver collected for one poll: per command line, the information lines (without
+/// echo and without the final `OK`) or the final error line (`ERROR`, `+CME ERROR: 10`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Replies {
+    entries: Vec<(String, Result<Vec<String>, String>)>,
+}
+
+impl Replies {
+    pub fn new() -> Replies {
+        Replies::default()
+    }
+
+    /// Records the outcome of `command`; a later insert for the same command replaces it.
+    pub fn insert(&mut self, command: &str, outcome: Result<Vec<String>, String>) {
+        let key = normalise_command(command);
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = outcome;
+        } else {
+            self.entries.push((key, outcome));
+        }
+    }
+
+    /// The information lines of a command that ended in `OK`.
+    pub fn get(&self, command: &str) -> Option<&[String]> {
+        match self.outcome(command)? {
+            Ok(lines) => Some(lines.as_slice()),
+            Err(_) => None,
+        }
+    }
+
+    /// The final error line of a command that failed.
+    pub fn error(&self, command: &str) -> Option<&str> {
+        match self.outcome(command)? {
+            Ok(_) => None,
+            Err(e) => Some(e.as_str()),
+        }
+    }
+
+    fn outcome(&self, command: &str) -> Option<&Result<Vec<String>, String>> {
+        let key = normalise_command(command);
+        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// Commands compare case-insensitively outside quotes (`at+csq` == `AT+CSQ`), with
+/// surrounding whitespace ignored; quoted arguments keep their case.
+fn normalise_command(command: &str) -> String {
+    let mut out = String::with_capacity(command.len());
+    let mut quoted = false;
+    for c in command.trim().chars() {
+        if c == '"' {
+            quoted = !quoted;
+        }
+        if quoted {
+            out.push(c);
+        } else {
+            out.push(c.to_ascii_uppercase());
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- shared field helpers
+
+/// The text after `prefix` and its colon, if `line` starts with `prefix` (ASCII
+/// case-insensitive). `+CREG:002,001` and `+CREG: 2,1` both give the fields part.
+pub(crate) fn after_prefix<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
+    let line = line.trim_start();
+    let head = line.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let rest = line.get(prefix.len()..)?.trim_start();
+    let rest = rest.strip_prefix(':')?;
+    Some(rest.trim())
+}
+
+/// Splits on commas outside double quotes; trims each field and removes its quotes.
+pub(crate) fn fields(body: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in body.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(clean(body.get(start..i).unwrap_or("")));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(clean(body.get(start..).unwrap_or("")));
+    out
+}
+
+fn clean(field: &str) -> &str {
+    let f = field.trim();
+    let f = f.strip_prefix('"').unwrap_or(f);
+    let f = f.strip_suffix('"').unwrap_or(f);
+    f.trim()
+}
+
+/// Markers modems print for "no value": empty, `-`, `--`, `---`.
+pub(crate) fn is_unknown_marker(field: &str) -> bool {
+    matches!(field.trim(), "" | "-" | "--" | "---")
+}
+
+/// A decimal integer field: `Ok(None)` for an unknown marker, `Err` for anything else that is
+/// not a number. Leading zeros and a `+` sign are accepted.
+pub(crate) fn opt_int(field: Option<&&str>) -> Result<Option<i64>, ()> {
+    let Some(f) = field else { return Ok(None) };
+    if is_unknown_marker(f) {
+        return Ok(None);
+    }
+    let f = f.trim();
+    let digits = f.strip_prefix('+').unwrap_or(f);
+    if digits.len() > 18 {
+        return Err(());
+    }
+    digits.parse::<i64>().map(Some).map_err(|_| ())
+}
+
+/// A hexadecimal field (`8BE3`, `0x21F9`, `"01A2D001"`): `Ok(None)` for an unknown marker.
+pub(crate) fn opt_hex(field: Option<&&str>) -> Result<Option<u64>, ()> {
+    let Some(f) = field else { return Ok(None) };
+    if is_unknown_marker(f) {
+        return Ok(None);
+    }
+    let f = f.trim();
+    let f = f
+        .strip_prefix("0x")
+        .or_else(|| f.strip_prefix("0X"))
+        .unwrap_or(f);
+    if f.is_empty() || f.len() > 16 {
+        return Err(());
+    }
+    u64::from_str_radix(f, 16).map(Some).map_err(|_| ())
+}
+
+/// Narrows an integer to `u32`, treating out-of-range as malformed.
+pub(crate) fn to_u32(v: Option<i64>) -> Result<Option<u32>, ()> {
+    match v {
+        None => Ok(None),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| ()),
+    }
+}
+
+/// A value in a physically plausible range, else unknown: firmware sometimes prints
+/// placeholders such as 255 or −32768 where the manual promises a measurement.
+pub(crate) fn plausible(v: Option<f64>, lo: f64, hi: f64) -> Option<f64> {
+    v.filter(|x| (lo..=hi).contains(x)).map(model::round1)
+}
+
+/// The first line of `lines` starting with `prefix` (case-insensitive), with its body.
+pub(crate) fn find_body<'a>(lines: &'a [String], prefix: &str) -> Option<(&'a str, &'a str)> {
+    lines
+        .iter()
+        .find_map(|l| after_prefix(l, prefix).map(|b| (l.as_str(), b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_looked_up_case_insensitively_outside_quotes() {
+        let mut r = Replies::new();
+        r.insert("AT+QENG=\"servingcell\"", Ok(vec!["x".into()]));
+        r.insert("at+csq", Err("+CME ERROR: 10".into()));
+        assert_eq!(r.get("at+qeng=\"servingcell\""), Some(&["x".to_string()][..]));
+        assert_eq!(r.get("AT+QENG=\"SERVINGCELL\""), None);
+        assert_eq!(r.get("AT+CSQ"), None);
+        assert_eq!(r.error("AT+CSQ"), Some("+CME ERROR: 10"));
+    }
+
+    #[test]
+    fn fields_split_outside_quotes_and_trim() {
+        assert_eq!(fields(r#" 2,1, "1F00", 79D903 ,"a,b""#), vec!["2", "1", "1F00", "79D903", "a,b"]);
+    }
+
+    #[test]
+    fn after_prefix_accepts_missing_space_and_any_case() {
+        assert_eq!(after_prefix("+CREG:002,001", "+CREG"), Some("002,001"));
+        assert_eq!(after_prefix("+creg: 1", "+CREG"), Some("1"));
+        assert_eq!(after_prefix("+CREGX: 1", "+CREG"), None);
+    }
+
+    #[test]
+    fn escape_makes_control_bytes_visible() {
+        assert_eq!(escape("a\r\u{0}é"), "a\\r\\u{0}\\u{e9}");
+    }
+}
