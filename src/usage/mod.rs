@@ -2,3 +2,5 @@ pub mod civil;
 pub mod tz;
 pub mod tzdata;
 pub mod cycle;
+pub mod units;
+pub mod fold;
