@@ -128,7 +128,7 @@ export RUSTFLAGS="${rustflags# }"
 # "Recommended Compile-time Options"), and none that changes SQL semantics our store relies on.
 # THREADSAFE stays 1: rusqlite refuses a library built with THREADSAFE=0.
 if [ "$sqlite_trim" = 1 ]; then
-  LIBSQLITE3_FLAGS="$(grep -v '^#' "$here/sqlite-flags.txt" | tr '\n' ' ') ${LIBSQLITE3_FLAGS_EXTRA:-}"
+  LIBSQLITE3_FLAGS="$(grep -e '^-' "$here/sqlite-flags.txt" | tr '\n' ' ')${LIBSQLITE3_FLAGS_EXTRA:-}"
   export LIBSQLITE3_FLAGS
 else
   unset LIBSQLITE3_FLAGS
