@@ -4,3 +4,4 @@ pub mod tzdata;
 pub mod cycle;
 pub mod units;
 pub mod fold;
+pub mod carrier;

@@ -121,12 +121,12 @@ pub fn unit_multiplier(unit: &str, base: UnitBase) -> Option<u64> {
     let (power, binary) = match lower.as_str() {
         // Bytes; `o`/`octets` is French, `байт` Russian.
         "" | "b" | "byte" | "bytes" | "o" | "octet" | "octets" | "字节" | "字節" | "バイト" | "байт" => (0, false),
-        "k" | "kb" | "kbyte" | "kbytes" | "ko" | "кб" | "千字节" | "キロ" | "キロバイト" => (1, false),
+        "k" | "kb" | "kbs" | "kbyte" | "kbytes" | "ko" | "кб" | "千字节" | "キロ" | "キロバイト" => (1, false),
         // 兆 is the colloquial Chinese "MB" (China Mobile replies "剩余...500兆"); in Japanese 兆 is
         // 10^12 but never appears after a data amount.
-        "m" | "mb" | "mbyte" | "mbytes" | "mo" | "мб" | "兆" | "兆字节" | "兆字節" | "メガ" | "メガバイト" => (2, false),
-        "g" | "gb" | "gbyte" | "gbytes" | "go" | "гб" | "吉" | "吉字节" | "吉字節" | "ギガ" | "ギガバイト" => (3, false),
-        "t" | "tb" | "tbyte" | "tbytes" | "to" | "тб" | "太字节" | "テラ" | "テラバイト" => (4, false),
+        "m" | "mb" | "mbs" | "mbyte" | "mbytes" | "mo" | "мб" | "兆" | "兆字节" | "兆字節" | "メガ" | "メガバイト" => (2, false),
+        "g" | "gb" | "gbs" | "gbyte" | "gbytes" | "go" | "гб" | "吉" | "吉字节" | "吉字節" | "ギガ" | "ギガバイト" => (3, false),
+        "t" | "tb" | "tbs" | "tbyte" | "tbytes" | "to" | "тб" | "太字节" | "テラ" | "テラバイト" => (4, false),
         "kib" => (1, true),
         "mib" => (2, true),
         "gib" => (3, true),
