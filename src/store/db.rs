@@ -1,0 +1,484 @@
+//! The SQL: opening and tuning the connection, batched telemetry writes, synced durable writes,
+//! retention pruning and history queries. Called only from the store's owner thread.
+//!
+//! Must not: buffer, retry or decide what to do on failure (the worker does), or be used from
+//! async code (every call blocks on disk I/O).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::error::{fault_of, Fault, StoreError};
+use super::schema;
+use super::types::*;
+
+/// SQLite page size for new files. Every commit rewrites whole pages, and one flush touches ~8
+/// pages (the last leaf of each table, its parent, the sims row, page 1); with 1 KiB pages instead
+/// of the default 4 KiB a 15-minute batch of ~60 small rows costs ~9 KiB of WAL instead of ~35 KiB.
+/// Reads get slower, which we do not care about.
+pub(super) const PAGE_SIZE: u32 = 1024;
+/// Checkpoint after this many WAL pages (~512 KiB at 1 KiB pages; about a day of telemetry at
+/// 30 s polls). A checkpoint copies each changed page once no matter how often it changed, so a
+/// long interval saves writes; the WAL is read back only at startup.
+pub(super) const WAL_AUTOCHECKPOINT: u32 = 512;
+/// Keep the WAL file at up to this size after a checkpoint instead of truncating it: rewriting an
+/// existing file's blocks costs the file system less metadata than growing it again.
+pub(super) const JOURNAL_SIZE_LIMIT: i64 = 1024 * 1024;
+
+/// A durable record waiting to be written (or being written) in one synced transaction.
+#[derive(Debug, Clone)]
+pub(super) enum DurableOp {
+    Sms {
+        id: SmsId,
+        sms: SmsRecord,
+    },
+    Balance(BalanceReading),
+    Event(Event),
+    Ussd(UssdSession),
+    LedgerBegin {
+        id: LedgerId,
+        entry: NewLedgerEntry,
+    },
+    LedgerUpdate {
+        id: LedgerId,
+        t: i64,
+        state: String,
+        detail: Option<String>,
+    },
+}
+
+/// A SIM whose first/last seen times or usage state changed since the last flush.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SimDirty {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub state: Option<String>,
+}
+
+/// The tables retention applies to, with their time column.
+const PRUNED: [(&str, &str); 6] = [
+    ("usage_samples", "t"),
+    ("signal_samples", "t"),
+    ("carrier_balance", "t"),
+    ("sms", "t"),
+    ("ussd_sessions", "t_start"),
+    ("events", "t"),
+];
+
+fn limits(r: &Retention) -> [Limit; 6] {
+    [r.usage, r.signal, r.balance, r.sms, r.ussd, r.events]
+}
+
+pub(super) struct Db {
+    pub conn: Connection,
+    pub path: PathBuf,
+    sim_ids: HashMap<String, i64>,
+    counts: [u64; 6],
+}
+
+/// FNV-1a over the message's identity, so that re-reading a stored message from the modem (at
+/// the same or another index) maps to the same row.
+pub(super) fn sms_key(s: &SmsRecord) -> String {
+    let dir = match s.direction {
+        SmsDirection::Received => "in",
+        SmsDirection::Sent => "out",
+    };
+    let when = s.sent_at.unwrap_or(s.t).to_string();
+    let parts = [
+        dir,
+        s.iccid.as_deref().unwrap_or(""),
+        &s.peer,
+        &when,
+        &s.body,
+    ];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0x1f)) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn bump(counts: &mut [u64; 6], added: &[usize; 6], deleted: &[u64; 6]) {
+    for ((c, a), d) in counts.iter_mut().zip(added).zip(deleted) {
+        *c = c
+            .saturating_add(u64::try_from(*a).unwrap_or(u64::MAX))
+            .saturating_sub(*d);
+    }
+}
+
+fn to_i64(what: &'static str, v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::OutOfRange { what, value: v })
+}
+
+/// Tenths of a dB; NaN or absurd values are dropped rather than stored.
+fn tenths(v: Option<f32>) -> Option<i32> {
+    v.filter(|x| x.is_finite() && x.abs() < 10_000.0)
+        .map(|x| (x * 10.0).round() as i32)
+}
+
+/// Checks that u64 fields fit SQLite's signed integers before a record is accepted.
+pub(super) fn validate_usage(s: &UsageSample) -> Result<(), StoreError> {
+    to_i64("rx_bytes", s.rx_bytes)?;
+    to_i64("tx_bytes", s.tx_bytes)?;
+    Ok(())
+}
+
+pub(super) fn validate_balance(b: &BalanceReading) -> Result<(), StoreError> {
+    if let Some(v) = b.remaining_bytes {
+        to_i64("remaining_bytes", v)?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Opens (creating if needed), tunes and migrates the database. A file that is not a database
+    /// or fails `quick_check` comes back as an SQLite `CORRUPT`/`NOTADB` error for the worker to
+    /// move aside.
+    pub fn open(cfg: &StoreConfig) -> Result<Db, OpenFail> {
+        let conn = Connection::open(&cfg.path).map_err(OpenFail::Sqlite)?;
+        conn.busy_timeout(cfg.busy_timeout)
+            .map_err(OpenFail::Sqlite)?;
+        if cfg.exclusive {
+            conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+                .map_err(OpenFail::Sqlite)?;
+        }
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(OpenFail::Sqlite)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(OpenFail::Sqlite)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %cfg.path.display(), mode, "sqlite refused WAL mode; commits will write more");
+        }
+        // NORMAL: in WAL mode a commit is not synced, only checkpoints are; a power cut may lose
+        // the last telemetry batch but never corrupts the file. Durable writes raise it to FULL
+        // for their own transaction (see `write_durable`).
+        let tune =
+            "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -256;";
+        conn.execute_batch(tune).map_err(OpenFail::Sqlite)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT)
+            .map_err(OpenFail::Sqlite)?;
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+            .map_err(OpenFail::Sqlite)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(OpenFail::Sqlite)?;
+        if check != "ok" {
+            return Err(OpenFail::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                Some(check),
+            )));
+        }
+        let mut db = Db {
+            conn,
+            path: cfg.path.clone(),
+            sim_ids: HashMap::new(),
+            counts: [0; 6],
+        };
+        schema::migrate(&mut db.conn, &db.path).map_err(OpenFail::Store)?;
+        for (i, (table, _)) in PRUNED.iter().enumerate() {
+            let n: i64 = db
+                .conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .map_err(OpenFail::Sqlite)?;
+            if let Some(c) = db.counts.get_mut(i) {
+                *c = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        Ok(db)
+    }
+
+    fn sim_id(
+        tx: &Transaction,
+        cache: &HashMap<String, i64>,
+        new: &mut HashMap<String, i64>,
+        iccid: &str,
+        t: i64,
+    ) -> rusqlite::Result<i64> {
+        if let Some(id) = cache.get(iccid).or_else(|| new.get(iccid)) {
+            return Ok(*id);
+        }
+        tx.execute(
+            "INSERT INTO sims (iccid, first_seen, last_seen) VALUES (?1, ?2, ?2) \
+             ON CONFLICT(iccid) DO NOTHING",
+            params![iccid, t],
+        )?;
+        let id = tx.query_row("SELECT id FROM sims WHERE iccid = ?1", [iccid], |r| {
+            r.get(0)
+        })?;
+        new.insert(iccid.to_string(), id);
+        Ok(id)
+    }
+
+    /// Writes one telemetry batch and the changed SIM rows in one unsynced transaction, pruning
+    /// in the same transaction so the freed pages are reused by the next batch.
+    pub fn write_telemetry(
+        &mut self,
+        signal: &[SignalSample],
+        usage: &[UsageSample],
+        sims: &HashMap<String, SimDirty>,
+        prune: Option<(&Retention, i64, bool)>,
+    ) -> rusqlite::Result<()> {
+        let mut new_ids = HashMap::new();
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO signal_samples (t, rssi_dbm, rsrp_dbm, rsrq_db10, sinr_db10, band, tech) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in signal {
+                st.execute(params![
+                    s.t,
+                    s.rssi_dbm,
+                    s.rsrp_dbm,
+                    tenths(s.rsrq_db),
+                    tenths(s.sinr_db),
+                    s.band,
+                    s.tech
+                ])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO usage_samples (t, sim_id, rx_bytes, tx_bytes, source) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for u in usage {
+                let sim = Self::sim_id(&tx, &self.sim_ids, &mut new_ids, &u.iccid, u.t)?;
+                // validate_usage ran when the sample was accepted; saturate rather than fail here.
+                let rx = i64::try_from(u.rx_bytes).unwrap_or(i64::MAX);
+                let txb = i64::try_from(u.tx_bytes).unwrap_or(i64::MAX);
+                st.execute(params![u.t, sim, rx, txb, u.source])?;
+            }
+            let mut st = tx.prepare_cached(
+                "INSERT INTO sims (iccid, first_seen, last_seen, state) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(iccid) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), \
+                 last_seen = max(last_seen, excluded.last_seen), \
+                 state = coalesce(excluded.state, state)",
+            )?;
+            for (iccid, d) in sims {
+                st.execute(params![iccid, d.first_seen, d.last_seen, d.state])?;
+            }
+        }
+        let added = [usage.len(), signal.len(), 0, 0, 0, 0];
+        let mut counts = self.counts;
+        bump(&mut counts, &added, &[0; 6]);
+        let deleted = match prune {
+            Some((r, now, by_age)) => Self::prune(&tx, &counts, r, now, by_age)?,
+            None => [0; 6],
+        };
+        tx.commit()?;
+        self.sim_ids.extend(new_ids);
+        bump(&mut counts, &[0; 6], &deleted);
+        self.counts = counts;
+        Ok(())
+    }
+
+    /// Deletes the oldest rows of a table over its row limit (only once it is 5% over, so that
+    /// pruning happens in batches rather than rewriting the first page at every flush) and, when
+    /// `by_age`, rows older than its age limit.
+    fn prune(
+        tx: &Transaction,
+        counts: &[u64; 6],
+        r: &Retention,
+        now: i64,
+        by_age: bool,
+    ) -> rusqlite::Result<[u64; 6]> {
+        let mut deleted = [0u64; 6];
+        for (i, ((table, tcol), lim)) in PRUNED.iter().zip(limits(r)).enumerate() {
+            let count = counts.get(i).copied().unwrap_or(0);
+            let mut n = 0usize;
+            if count > lim.max_rows.saturating_add(lim.max_rows / 20) {
+                let keep = i64::try_from(lim.max_rows).unwrap_or(i64::MAX);
+                n = tx.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE id <= \
+                         (SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET ?1)"
+                    ),
+                    [keep],
+                )?;
+            }
+            if by_age {
+                let cutoff = now.saturating_sub(lim.max_age_secs);
+                let m = tx.execute(&format!("DELETE FROM {table} WHERE {tcol} < ?1"), [cutoff])?;
+                n = n.saturating_add(m);
+            }
+            if let Some(d) = deleted.get_mut(i) {
+                *d = u64::try_from(n).unwrap_or(0);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Writes durable records in one transaction synced to disk before it returns. Each record
+    /// runs in a savepoint so that one rejected by a constraint (a duplicate decision key) does
+    /// not hold back the others; any other error aborts the whole transaction and is returned.
+    ///
+    /// Sync choice: `synchronous = FULL` for this transaction only, which in WAL mode makes the
+    /// commit fsync the WAL. The alternative, a checkpoint after each durable write, would also
+    /// copy every page changed since the last checkpoint into the main file — more flash writes
+    /// for the same guarantee.
+    pub fn write_durable(
+        &mut self,
+        ops: &[DurableOp],
+    ) -> rusqlite::Result<Vec<Result<(), rusqlite::Error>>> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let res = self.write_durable_inner(ops);
+        let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        let out = res?;
+        back?;
+        Ok(out)
+    }
+
+    fn write_durable_inner(
+        &mut self,
+        ops: &[DurableOp],
+    ) -> rusqlite::Result<Vec<Result<(), rusqlite::Error>>> {
+        let mut tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(ops.len());
+        let mut added = [0usize; 6];
+        for op in ops {
+            let sp = tx.savepoint()?;
+            match apply(&sp, op) {
+                Ok(()) => {
+                    sp.commit()?;
+                    let slot = match op {
+                        DurableOp::Balance(_) => Some(2),
+                        DurableOp::Sms { .. } => Some(3),
+                        DurableOp::Ussd(_) => Some(4),
+                        DurableOp::Event(_) => Some(5),
+                        _ => None,
+                    };
+                    if let Some(a) = slot.and_then(|i| added.get_mut(i)) {
+                        *a = a.saturating_add(1);
+                    }
+                    out.push(Ok(()));
+                }
+                // The file system or the file itself failed: abort, the worker keeps all records.
+                Err(e) if matches!(fault_of(&e), Fault::Retry | Fault::Corrupt) => return Err(e),
+                // This record alone was refused (duplicate key, unknown ledger id, or a bug):
+                // roll back its savepoint and go on so it cannot block the records behind it.
+                Err(e) => {
+                    drop(sp);
+                    out.push(Err(e));
+                }
+            }
+        }
+        tx.set_drop_behavior(rusqlite::DropBehavior::Rollback);
+        tx.commit()?;
+        bump(&mut self.counts, &added, &[0; 6]);
+        Ok(out)
+    }
+
+    pub fn max_id(&self, table: &str) -> rusqlite::Result<i64> {
+        self.conn.query_row(
+            &format!("SELECT coalesce(max(id), 0) FROM {table}"),
+            [],
+            |r| r.get(0),
+        )
+    }
+
+    pub fn sms_by_key(&self, key: &str) -> rusqlite::Result<Option<SmsId>> {
+        self.conn
+            .query_row("SELECT id FROM sms WHERE dedup_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map(|o| o.map(SmsId))
+    }
+}
+
+/// Why `Db::open` failed: a raw SQLite error (for the worker to classify) or a store error.
+#[derive(Debug)]
+pub(super) enum OpenFail {
+    Sqlite(rusqlite::Error),
+    Store(StoreError),
+}
+
+fn apply(tx: &Connection, op: &DurableOp) -> rusqlite::Result<()> {
+    match op {
+        DurableOp::Sms { id, sms } => {
+            let dir = match sms.direction {
+                SmsDirection::Received => "in",
+                SmsDirection::Sent => "out",
+            };
+            tx.execute(
+                "INSERT INTO sms (id, t, iccid, direction, peer, sent_at, body, storage, \
+                 modem_index, dedup_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT(dedup_key) DO NOTHING",
+                params![
+                    id.0,
+                    sms.t,
+                    sms.iccid,
+                    dir,
+                    sms.peer,
+                    sms.sent_at,
+                    sms.body,
+                    sms.storage,
+                    sms.modem_index,
+                    sms_key(sms)
+                ],
+            )?;
+        }
+        DurableOp::Balance(b) => {
+            let rem = b
+                .remaining_bytes
+                .map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+            tx.execute(
+                "INSERT INTO carrier_balance (t, iccid, remaining_bytes, raw_text) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![b.t, b.iccid, rem, b.raw_text],
+            )?;
+        }
+        DurableOp::Event(e) => {
+            tx.execute(
+                "INSERT INTO events (t, kind, detail) VALUES (?1, ?2, ?3)",
+                params![e.t, e.kind, e.detail],
+            )?;
+        }
+        DurableOp::Ussd(u) => {
+            tx.execute(
+                "INSERT INTO ussd_sessions (t_start, t_end, iccid, request, response, status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![u.t_start, u.t_end, u.iccid, u.request, u.response, u.status],
+            )?;
+        }
+        DurableOp::LedgerBegin { id, entry: e } => {
+            tx.execute(
+                "INSERT INTO topup_ledger (id, decision_key, state, amount_minor, currency, \
+                 method, created, updated, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+                params![
+                    id.0,
+                    e.decision_key,
+                    e.state,
+                    e.amount_minor,
+                    e.currency,
+                    e.method,
+                    e.t,
+                    e.detail
+                ],
+            )?;
+        }
+        DurableOp::LedgerUpdate {
+            id,
+            t,
+            state,
+            detail,
+        } => {
+            let n = tx.execute(
+                "UPDATE topup_ledger SET state = ?2, updated = max(updated, ?3), \
+                 detail = coalesce(?4, detail) WHERE id = ?1",
+                params![id.0, state, t, detail],
+            )?;
+            if n == 0 {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "db_tests.rs"]
+mod tests;

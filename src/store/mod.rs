@@ -1,0 +1,263 @@
+//! The SQLite store: history, the SMS inbox, the carrier's balance readings, the top-up ledger and
+//! events, in one file that survives power cuts and spares the router's flash.
+//!
+//! One owner thread holds the connection (rusqlite blocks); the rest of the daemon talks to it
+//! through a cloneable async [`StoreHandle`]. Telemetry (`record_signal`, `record_usage`) is
+//! buffered in memory and written in one batch per `flush_interval` (default 15 min) and on
+//! shutdown; durable records (SMS, balance readings, ledger, events, USSD) are written and synced
+//! at once. When the file cannot be written (full, read-only, locked) durable records wait in
+//! memory and are retried until they land, and the caller is told which happened ([`Durable`]).
+//!
+//! Must not: be bypassed — no SQL anywhere else in simkeep; block an async task (every call hops
+//! to the owner thread); lose an accepted ledger entry or message; delete a database file.
+
+mod db;
+mod error;
+mod query;
+mod schema;
+mod types;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+
+pub use error::StoreError;
+pub use types::*;
+use worker::{StoreCmd, Worker};
+
+/// Commands waiting for the owner thread. At a 30 s poll the daemon sends a few per minute; the
+/// bound only matters when the disk stalls, and then telemetry is dropped rather than queued.
+const CHANNEL_CAPACITY: usize = 256;
+
+/// Cloneable handle to the store thread. Dropping every handle flushes and stops the thread;
+/// prefer [`StoreHandle::shutdown`], which reports whether the final flush landed.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: SyncSender<StoreCmd>,
+    /// Telemetry dropped because the command queue was full (the thread counts the rest).
+    dropped: Arc<AtomicU64>,
+}
+
+impl StoreHandle {
+    /// Starts the store thread and opens the database. A database that cannot be opened does not
+    /// fail this call: the store runs on memory and retries; see [`StoreHandle::health`].
+    pub fn start(cfg: StoreConfig) -> Result<StoreHandle, StoreError> {
+        let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
+        let path = cfg.path.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("simkeep-store".into())
+            .spawn(move || {
+                let mut w = Worker::new(cfg);
+                if let Err(e) = w.ensure_open() {
+                    tracing::warn!(error = %e, "store starts without its database");
+                }
+                let _ = ready_tx.send(());
+                w.run(rx);
+            })
+            .map_err(|cause| StoreError::Spawn { path, cause })?;
+        // Wait for the first open so that callers see a settled health report.
+        let _ = ready_rx.recv();
+        Ok(StoreHandle {
+            tx,
+            dropped: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    fn send(&self, cmd: StoreCmd) -> Result<(), StoreError> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => StoreError::Busy {
+                capacity: CHANNEL_CAPACITY,
+            },
+            TrySendError::Disconnected(_) => StoreError::Stopped,
+        })
+    }
+
+    fn send_telemetry(&self, cmd: StoreCmd) -> Result<(), StoreError> {
+        let r = self.send(cmd);
+        if r.is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Worker) -> R + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(StoreCmd::Call(Box::new(move |w| {
+            let _ = tx.send(f(w));
+        })))?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+
+    /// Buffers a signal sample until the next flush.
+    pub fn record_signal(&self, s: SignalSample) -> Result<(), StoreError> {
+        self.send_telemetry(StoreCmd::Signal(s))
+    }
+
+    /// Buffers a usage sample until the next flush (and marks the SIM as seen at `u.t`).
+    pub fn record_usage(&self, u: UsageSample) -> Result<(), StoreError> {
+        self.send_telemetry(StoreCmd::Usage(u))
+    }
+
+    /// Replaces the usage model's state for one SIM; written at the next flush.
+    pub fn save_sim_state(
+        &self,
+        iccid: &str,
+        t: i64,
+        state_json: String,
+    ) -> Result<(), StoreError> {
+        self.send(StoreCmd::SimState {
+            iccid: iccid.to_string(),
+            t,
+            state_json,
+        })
+    }
+
+    /// Records an event durably without waiting for the result (failures are logged and the
+    /// event is retried with the other durable records).
+    pub fn event(&self, t: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+        self.send(StoreCmd::Event(Event {
+            t,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        }))
+    }
+
+    /// Stores a message durably. The same message read again (same sender, time stamp and text)
+    /// returns the existing id instead of a second row.
+    pub async fn save_sms(&self, sms: SmsRecord) -> Result<Durable<SmsId>, StoreError> {
+        self.call(move |w| w.save_sms(sms)).await?
+    }
+
+    pub async fn record_balance(&self, b: BalanceReading) -> Result<Durable<()>, StoreError> {
+        self.call(move |w| w.record_balance(b)).await?
+    }
+
+    pub async fn record_ussd(&self, u: UssdSession) -> Result<Durable<()>, StoreError> {
+        self.call(move |w| w.record_ussd(u)).await?
+    }
+
+    /// Records a top-up decision before any money moves. Fails with
+    /// [`StoreError::DuplicateDecision`] if the key is already in the ledger (or queued for it).
+    /// Do not spend on `Durable::Queued`: a power cut would forget the decision.
+    pub async fn ledger_begin(&self, e: NewLedgerEntry) -> Result<Durable<LedgerId>, StoreError> {
+        self.call(move |w| w.ledger_begin(e)).await?
+    }
+
+    /// Moves a ledger entry to `state` at time `t`; `detail` replaces the detail when given.
+    pub async fn ledger_update_state(
+        &self,
+        id: LedgerId,
+        t: i64,
+        state: &str,
+        detail: Option<String>,
+    ) -> Result<Durable<()>, StoreError> {
+        let state = state.to_string();
+        self.call(move |w| w.ledger_update_state(id, t, state, detail))
+            .await?
+    }
+
+    pub async fn ledger_get(&self, id: LedgerId) -> Result<Option<LedgerEntry>, StoreError> {
+        self.call(move |w| w.query(|db| db.ledger_get(id))).await?
+    }
+
+    /// The entry for a decision key, including one still waiting in memory.
+    pub async fn ledger_by_key(&self, key: &str) -> Result<Option<LedgerEntry>, StoreError> {
+        let key = key.to_string();
+        self.call(move |w| w.ledger_by_key(&key)).await?
+    }
+
+    /// Ledger entries created at or after `since`, oldest first (on disk only).
+    pub async fn ledger_since(&self, since: i64) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.call(move |w| w.query(|db| db.ledger_since(since)))
+            .await?
+    }
+
+    /// Usage samples at or after `since`, oldest first, including those not yet flushed.
+    pub async fn usage_since(&self, since: i64) -> Result<Vec<UsageSample>, StoreError> {
+        self.call(move |w| w.usage_since(since)).await?
+    }
+
+    /// Signal samples at or after `since`, oldest first, including those not yet flushed.
+    pub async fn signal_since(&self, since: i64) -> Result<Vec<SignalSample>, StoreError> {
+        self.call(move |w| w.signal_since(since)).await?
+    }
+
+    /// Messages, newest first; `direction: None` lists both.
+    pub async fn list_sms(
+        &self,
+        direction: Option<SmsDirection>,
+        limit: u32,
+    ) -> Result<Vec<StoredSms>, StoreError> {
+        self.call(move |w| w.query(|db| db.list_sms(direction, limit)))
+            .await?
+    }
+
+    pub async fn get_sms(&self, id: SmsId) -> Result<Option<StoredSms>, StoreError> {
+        self.call(move |w| w.query(|db| db.get_sms(id))).await?
+    }
+
+    /// Deletes a stored message; `Ok(false)` if there was none with that id.
+    pub async fn delete_sms(&self, id: SmsId) -> Result<bool, StoreError> {
+        self.call(move |w| w.query(|db| db.delete_sms(id))).await?
+    }
+
+    pub async fn latest_balance(&self, iccid: &str) -> Result<Option<BalanceReading>, StoreError> {
+        let iccid = iccid.to_string();
+        self.call(move |w| w.query(|db| db.latest_balance(&iccid)))
+            .await?
+    }
+
+    /// Events at or after `since`, newest first, at most `limit`.
+    pub async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.call(move |w| w.query(|db| db.events_since(since, limit)))
+            .await?
+    }
+
+    pub async fn ussd_recent(&self, limit: u32) -> Result<Vec<UssdSession>, StoreError> {
+        self.call(move |w| w.query(|db| db.ussd_recent(limit)))
+            .await?
+    }
+
+    /// SIMs seen, most recently seen first (on disk only).
+    pub async fn sims(&self) -> Result<Vec<SimRecord>, StoreError> {
+        self.call(move |w| w.query(|db| db.sims())).await?
+    }
+
+    /// The usage model's state for one SIM, the newest whether flushed or not.
+    pub async fn sim_state(&self, iccid: &str) -> Result<Option<String>, StoreError> {
+        let iccid = iccid.to_string();
+        self.call(move |w| w.sim_state(&iccid)).await?
+    }
+
+    pub async fn health(&self) -> Result<StoreHealth, StoreError> {
+        let mut h = self.call(|w| w.health()).await?;
+        let lost = self.dropped.load(Ordering::Relaxed);
+        h.dropped_telemetry = h.dropped_telemetry.saturating_add(lost);
+        Ok(h)
+    }
+
+    /// Writes the buffered telemetry and retries pending durable records now.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(StoreCmd::Flush(tx))?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Flushes, closes the database and stops the thread. An error means some records stayed in
+    /// memory and are lost with the process.
+    pub async fn shutdown(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(StoreCmd::Shutdown(tx))?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Read-only queries for history, the SMS inbox, balances, events and the ledger, plus the one
+//! inbox edit (delete). Called only from the store's owner thread.
+//!
+//! Must not: write anything but `delete_sms`, or merge in-memory buffers (the worker does).
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::db::Db;
+use super::types::*;
+
+fn usage_row(r: &Row) -> rusqlite::Result<UsageSample> {
+    let rx: i64 = r.get(2)?;
+    let tx: i64 = r.get(3)?;
+    Ok(UsageSample {
+        t: r.get(0)?,
+        iccid: r.get(1)?,
+        rx_bytes: u64::try_from(rx).unwrap_or(0),
+        tx_bytes: u64::try_from(tx).unwrap_or(0),
+        source: r.get(4)?,
+    })
+}
+
+fn signal_row(r: &Row) -> rusqlite::Result<SignalSample> {
+    let q: Option<i32> = r.get(3)?;
+    let s: Option<i32> = r.get(4)?;
+    Ok(SignalSample {
+        t: r.get(0)?,
+        rssi_dbm: r.get(1)?,
+        rsrp_dbm: r.get(2)?,
+        rsrq_db: q.map(|x| x as f32 / 10.0),
+        sinr_db: s.map(|x| x as f32 / 10.0),
+        band: r.get(5)?,
+        tech: r.get(6)?,
+    })
+}
+
+const SMS_COLS: &str = "id, t, iccid, direction, peer, sent_at, body, storage, modem_index";
+
+fn sms_row(r: &Row) -> rusqlite::Result<StoredSms> {
+    let dir: String = r.get(3)?;
+    Ok(StoredSms {
+        id: SmsId(r.get(0)?),
+        sms: SmsRecord {
+            t: r.get(1)?,
+            iccid: r.get(2)?,
+            direction: if dir == "out" {
+                SmsDirection::Sent
+            } else {
+                SmsDirection::Received
+            },
+            peer: r.get(4)?,
+            sent_at: r.get(5)?,
+            body: r.get(6)?,
+            storage: r.get(7)?,
+            modem_index: r.get(8)?,
+        },
+    })
+}
+
+const LEDGER_COLS: &str =
+    "id, decision_key, state, amount_minor, currency, method, created, updated, detail";
+
+fn ledger_row(r: &Row) -> rusqlite::Result<LedgerEntry> {
+    Ok(LedgerEntry {
+        id: LedgerId(r.get(0)?),
+        decision_key: r.get(1)?,
+        state: r.get(2)?,
+        amount_minor: r.get(3)?,
+        currency: r.get(4)?,
+        method: r.get(5)?,
+        created: r.get(6)?,
+        updated: r.get(7)?,
+        detail: r.get(8)?,
+    })
+}
+
+impl Db {
+    pub fn usage_since(&self, since: i64) -> rusqlite::Result<Vec<UsageSample>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT u.t, s.iccid, u.rx_bytes, u.tx_bytes, u.source FROM usage_samples u \
+             JOIN sims s ON s.id = u.sim_id WHERE u.t >= ?1 ORDER BY u.t, u.id",
+        )?;
+        let rows = st.query_map([since], usage_row)?;
+        rows.collect()
+    }
+
+    pub fn signal_since(&self, since: i64) -> rusqlite::Result<Vec<SignalSample>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT t, rssi_dbm, rsrp_dbm, rsrq_db10, sinr_db10, band, tech FROM signal_samples \
+             WHERE t >= ?1 ORDER BY t, id",
+        )?;
+        let rows = st.query_map([since], signal_row)?;
+        rows.collect()
+    }
+
+    /// Newest first.
+    pub fn list_sms(
+        &self,
+        direction: Option<SmsDirection>,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<StoredSms>> {
+        let dir = direction.map(|d| match d {
+            SmsDirection::Received => "in",
+            SmsDirection::Sent => "out",
+        });
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {SMS_COLS} FROM sms WHERE ?1 IS NULL OR direction = ?1 \
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![dir, limit], sms_row)?;
+        rows.collect()
+    }
+
+    pub fn get_sms(&self, id: SmsId) -> rusqlite::Result<Option<StoredSms>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {SMS_COLS} FROM sms WHERE id = ?1"),
+                [id.0],
+                sms_row,
+            )
+            .optional()
+    }
+
+    /// Deletes one message; true if it existed. Not synced: losing a delete to a power cut only
+    /// brings the message back.
+    pub fn delete_sms(&self, id: SmsId) -> rusqlite::Result<bool> {
+        let n = self.conn.execute("DELETE FROM sms WHERE id = ?1", [id.0])?;
+        Ok(n > 0)
+    }
+
+    pub fn latest_balance(&self, iccid: &str) -> rusqlite::Result<Option<BalanceReading>> {
+        self.conn
+            .query_row(
+                "SELECT t, iccid, remaining_bytes, raw_text FROM carrier_balance \
+                 WHERE iccid = ?1 ORDER BY t DESC, id DESC LIMIT 1",
+                [iccid],
+                |r| {
+                    let rem: Option<i64> = r.get(2)?;
+                    Ok(BalanceReading {
+                        t: r.get(0)?,
+                        iccid: r.get(1)?,
+                        remaining_bytes: rem.and_then(|v| u64::try_from(v).ok()),
+                        raw_text: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
+    /// Newest first.
+    pub fn events_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<Event>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT t, kind, detail FROM events WHERE t >= ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![since, limit], |r| {
+            Ok(Event {
+                t: r.get(0)?,
+                kind: r.get(1)?,
+                detail: r.get(2)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Newest first.
+    pub fn ussd_recent(&self, limit: u32) -> rusqlite::Result<Vec<UssdSession>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT t_start, t_end, iccid, request, response, status FROM ussd_sessions \
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([limit], |r| {
+            Ok(UssdSession {
+                t_start: r.get(0)?,
+                t_end: r.get(1)?,
+                iccid: r.get(2)?,
+                request: r.get(3)?,
+                response: r.get(4)?,
+                status: r.get(5)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    pub fn ledger_get(&self, id: LedgerId) -> rusqlite::Result<Option<LedgerEntry>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {LEDGER_COLS} FROM topup_ledger WHERE id = ?1"),
+                [id.0],
+                ledger_row,
+            )
+            .optional()
+    }
+
+    pub fn ledger_by_key(&self, key: &str) -> rusqlite::Result<Option<LedgerEntry>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {LEDGER_COLS} FROM topup_ledger WHERE decision_key = ?1"),
+                [key],
+                ledger_row,
+            )
+            .optional()
+    }
+
+    /// Entries created at or after `since`, oldest first.
+    pub fn ledger_since(&self, since: i64) -> rusqlite::Result<Vec<LedgerEntry>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {LEDGER_COLS} FROM topup_ledger WHERE created >= ?1 ORDER BY id"
+        ))?;
+        let rows = st.query_map([since], ledger_row)?;
+        rows.collect()
+    }
+
+    pub fn sims(&self) -> rusqlite::Result<Vec<SimRecord>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT iccid, first_seen, last_seen, state FROM sims ORDER BY last_seen DESC",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SimRecord {
+                iccid: r.get(0)?,
+                first_seen: r.get(1)?,
+                last_seen: r.get(2)?,
+                state_json: r.get(3)?,
+            })
+        })?;
+        rows.collect()
+    }
+}
