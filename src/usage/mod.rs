@@ -5,3 +5,4 @@ pub mod cycle;
 pub mod units;
 pub mod fold;
 pub mod carrier;
+pub mod counters;
