@@ -250,7 +250,7 @@ pub(super) fn decode_scts(raw: [u8; 7], field: &'static str) -> Result<(i64, i16
     {
         return Err(bad());
     }
-    let tz_byte = raw[6];
+    let [.., tz_byte] = raw;
     let (tens, units) = (tz_byte & 0x07, tz_byte >> 4);
     if units > 9 {
         return Err(bad());
@@ -289,7 +289,9 @@ pub(super) fn encode_scts(unix: i64, tz_minutes: i16) -> [u8; 7] {
     let mut out = [0u8; 7];
     out.iter_mut().zip(fields).for_each(|(o, f)| *o = bcd(f));
     let q = u8::try_from(quarters).unwrap_or(0);
-    out[6] = ((q % 10) << 4) | (q / 10) | if tz_minutes < 0 { 0x08 } else { 0 };
+    if let Some(tz) = out.last_mut() {
+        *tz = ((q % 10) << 4) | (q / 10) | if tz_minutes < 0 { 0x08 } else { 0 };
+    }
     out
 }
 

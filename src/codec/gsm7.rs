@@ -167,7 +167,8 @@ pub fn unpack(octets: &[u8], fill_bits: u8, count: usize) -> Vec<u8> {
         let lo = octets.get(idx).copied().unwrap_or(0);
         let hi = octets.get(idx.saturating_add(1)).copied().unwrap_or(0);
         let v = u16::from_le_bytes([lo, hi]) >> shift;
-        out.push(v.to_le_bytes()[0] & 0x7F);
+        let [low, _] = v.to_le_bytes();
+        out.push(low & 0x7F);
     }
     out
 }

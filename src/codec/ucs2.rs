@@ -60,6 +60,7 @@ pub fn is_well_formed(bytes: &[u8]) -> bool {
 
 /// Upper-case hex, two digits per byte, as AT commands expect.
 pub fn to_hex(bytes: &[u8]) -> String {
+    // Indexes below are b >> 4 and b & 0x0F, both < 16.
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len().saturating_mul(2));
     for b in bytes {
