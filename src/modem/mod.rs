@@ -21,7 +21,7 @@ pub mod urc;
 pub use model::{
     ModemIdentity, NrSignal, RadioReport, RegState, Registration, Signal, SimInfo, SimState, Tech,
 };
-// pub use profile::Profile;
+pub use profile::Profile;
 
 /// A reply line we could not read. Carries the line, escaped and cut to a sane length, so a log
 /// shows exactly what the modem sent.
