@@ -148,3 +148,33 @@ fn wild_times_do_not_overflow() {
     assert_eq!(r.push(part("+1", 1, 2, 1, "x"), i64::MAX), None);
     assert!(r.expire(i64::MIN, 0).is_empty());
 }
+
+proptest::proptest! {
+    #[test]
+    fn arbitrary_part_streams_never_panic_and_stay_bounded(
+        parts in proptest::collection::vec((0u8..3, any_concat(), -5i64..5), 0..200),
+        cap in 0usize..5,
+    ) {
+        let mut r = Reassembler::new(cap);
+        for (i, (sender, concat, dt)) in parts.into_iter().enumerate() {
+            let now = i64::try_from(i).unwrap_or(0).saturating_mul(10).saturating_add(dt);
+            let p = Part { sender: sender.to_string(), concat, text: "x".into(), timestamp: now };
+            let _ = r.push(p, now);
+            proptest::prop_assert!(r.pending() <= cap.max(1));
+            if i % 17 == 0 {
+                let _ = r.expire(now, 30);
+            }
+        }
+    }
+}
+
+fn any_concat() -> impl proptest::strategy::Strategy<Value = Option<ConcatInfo>> {
+    use proptest::prelude::*;
+    proptest::option::of(
+        (0u16..4, any::<u8>(), any::<u8>()).prop_map(|(reference, total, seq)| ConcatInfo {
+            reference,
+            total: total % 5,
+            seq: seq % 6,
+        }),
+    )
+}
