@@ -6,3 +6,4 @@ pub mod units;
 pub mod fold;
 pub mod carrier;
 pub mod counters;
+pub mod forecast;
