@@ -1,0 +1,540 @@
+//! The OpenWrt packages and scripts, checked with the tools a router owner has: tar, gzip,
+//! python3 and a POSIX shell.
+//!
+//! Builds an .ipk and an .apk per router arch with `packaging/build-packages.sh` from a small
+//! stand-in binary (no cross toolchain needed), unpacks them and checks layout, control
+//! fields, owners and modes; drives the hotplug port helper against a fake sysfs; and runs the
+//! real `simkeep check-config` on the shipped default config.
+//! It must not need network, root-only paths or a cross compiler.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const TARGETS: &[(&str, &str)] = &[
+    ("aarch64-unknown-linux-musl", "aarch64_cortex-a53"),
+    ("armv7-unknown-linux-musleabihf", "arm_cortex-a7_neon-vfpv4"),
+    ("x86_64-unknown-linux-musl", "x86_64"),
+    ("mipsel-unknown-linux-musl", "mipsel_24kc"),
+    ("mips-unknown-linux-musl", "mips_24kc"),
+];
+/// Path in the package → mode it must have.
+const MODES: &[(&str, u32)] = &[
+    ("usr/bin/simkeep", 0o755),
+    ("usr/libexec/simkeep-port", 0o755),
+    ("etc/init.d/simkeep", 0o755),
+    ("etc/simkeep/config.toml", 0o600),
+    ("etc/hotplug.d/tty/30-simkeep", 0o644),
+    ("lib/upgrade/keep.d/simkeep", 0o644),
+];
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(cmd: &mut Command) -> String {
+    String::from_utf8_lossy(&run(cmd).stdout).into_owned()
+}
+
+/// A stand-in for the cross-built binary: an ELF magic and some bytes, deliberately 0644 so
+/// the test sees the packager set 0755 itself.
+fn stand_in(dir: &Path, arch: &str) -> PathBuf {
+    let p = dir.join(format!("simkeep-{arch}"));
+    let mut bytes = b"\x7fELF stand-in for ".to_vec();
+    bytes.extend_from_slice(arch.as_bytes());
+    bytes.extend((0..4096u32).map(|i| (i % 251) as u8));
+    fs::write(&p, bytes).expect("write stand-in");
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).expect("chmod stand-in");
+    p
+}
+
+/// Runs build-packages.sh; returns (ipk, apk).
+fn build(target: &str, bin: &Path, out: &Path) -> (PathBuf, PathBuf) {
+    let text = stdout(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("packaging/build-packages.sh"))
+            .args([target, "--version", "1.2.3", "--release", "4", "--bin"])
+            .arg(bin)
+            .arg("--out")
+            .arg(out)
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
+    let path = |ext: &str| {
+        let line = text.lines().find(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|p| p.ends_with(ext))
+        });
+        let line = line.unwrap_or_else(|| panic!("no {ext} in build-packages output:\n{text}"));
+        PathBuf::from(line.split_whitespace().next().unwrap_or_default())
+    };
+    (path(".ipk"), path(".apk"))
+}
+
+fn control_fields(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+fn files_size(root: &Path) -> u64 {
+    let mut total = 0;
+    for entry in fs::read_dir(root).expect("read_dir") {
+        let entry = entry.expect("dir entry");
+        let meta = entry.metadata().expect("metadata");
+        total += if meta.is_dir() {
+            files_size(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+#[test]
+fn ipk_for_every_router_arch_has_opkg_layout_fields_owners_and_modes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (target, arch) in TARGETS {
+        let bin = stand_in(tmp.path(), arch);
+        let (ipk, _) = build(target, &bin, &tmp.path().join(arch));
+        assert_eq!(
+            ipk.file_name().and_then(|n| n.to_str()),
+            Some(format!("simkeep_1.2.3-4_{arch}.ipk").as_str())
+        );
+        // Outer: a gzip'd tar, members in ipkg-build's order.
+        let listing = stdout(Command::new("tar").arg("-tzf").arg(&ipk));
+        assert_eq!(
+            listing.lines().collect::<Vec<_>>(),
+            ["./debian-binary", "./control.tar.gz", "./data.tar.gz"]
+        );
+        let x = tmp.path().join(format!("{arch}-ipk"));
+        let (ctl, data) = (x.join("control"), x.join("data"));
+        for d in [&x, &ctl, &data] {
+            fs::create_dir_all(d).expect("mkdir");
+        }
+        run(Command::new("tar").arg("-xzf").arg(&ipk).arg("-C").arg(&x));
+        assert_eq!(
+            fs::read_to_string(x.join("debian-binary")).expect("debian-binary"),
+            "2.0\n"
+        );
+        for (tgz, dir) in [("control.tar.gz", &ctl), ("data.tar.gz", &data)] {
+            let owners = stdout(
+                Command::new("tar")
+                    .args(["--numeric-owner", "-tvzf"])
+                    .arg(x.join(tgz)),
+            );
+            for line in owners.lines() {
+                assert!(
+                    line.split_whitespace().nth(1) == Some("0/0"),
+                    "{tgz}: not owned by 0/0: {line}"
+                );
+            }
+            run(Command::new("tar")
+                .arg("-xpzf")
+                .arg(x.join(tgz))
+                .arg("-C")
+                .arg(dir));
+        }
+
+        let fields = control_fields(&fs::read_to_string(ctl.join("control")).expect("control"));
+        assert_eq!(fields.get("Package").map(String::as_str), Some("simkeep"));
+        assert_eq!(fields.get("Version").map(String::as_str), Some("1.2.3-4"));
+        assert_eq!(fields.get("Architecture").map(String::as_str), Some(*arch));
+        assert!(
+            fields.get("Depends").is_some_and(|d| !d.is_empty()),
+            "Depends missing"
+        );
+        assert!(fields.contains_key("Description"));
+        assert_eq!(
+            fields.get("Installed-Size"),
+            Some(&files_size(&data).to_string())
+        );
+        assert_eq!(
+            fs::read_to_string(ctl.join("conffiles")).expect("conffiles"),
+            "/etc/simkeep/config.toml\n"
+        );
+        for (script, call) in [("postinst", "default_postinst"), ("prerm", "default_prerm")] {
+            let p = ctl.join(script);
+            assert_eq!(mode(&p), 0o755, "{script} mode");
+            let text = fs::read_to_string(&p).expect("script");
+            assert!(
+                text.starts_with("#!/bin/sh\n") && text.contains(call),
+                "{script}: {text}"
+            );
+        }
+
+        for (path, want) in MODES {
+            assert_eq!(mode(&data.join(path)), *want, "{arch}: mode of {path}");
+        }
+        assert_eq!(
+            fs::read(data.join("usr/bin/simkeep")).ok(),
+            fs::read(&bin).ok(),
+            "binary changed"
+        );
+        let keep = fs::read_to_string(data.join("lib/upgrade/keep.d/simkeep")).expect("keep.d");
+        assert!(
+            keep.lines().any(|l| l == "/etc/simkeep/simkeep.db"),
+            "history not kept: {keep}"
+        );
+    }
+}
+
+#[test]
+fn apk_for_every_router_arch_is_a_v2_package_that_apk_tools_3_accepts() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (target, arch) in TARGETS {
+        let bin = stand_in(tmp.path(), arch);
+        let (_, apk) = build(target, &bin, &tmp.path().join(arch));
+        assert_eq!(
+            apk.file_name().and_then(|n| n.to_str()),
+            Some(format!("simkeep-1.2.3-r4_{arch}.apk").as_str())
+        );
+        let report: serde_json::Value = serde_json::from_str(&stdout(
+            Command::new("python3")
+                .arg(Path::new(ROOT).join("packaging/tests/inspect_apk.py"))
+                .arg(&apk),
+        ))
+        .expect("inspect_apk.py prints JSON");
+
+        assert_eq!(report["gzip_streams"], 2, "control stream + data stream");
+        assert_eq!(report["control_len_multiple_of_512"], true);
+        assert_eq!(
+            report["control_ends_with_zero_block"], false,
+            "control tar must be cut before EOF blocks"
+        );
+        assert_eq!(report["control_members"][0]["name"], ".PKGINFO");
+        let info = &report["pkginfo"];
+        assert_eq!(info["pkgname"], "simkeep");
+        assert_eq!(info["pkgver"], "1.2.3-r4");
+        assert_eq!(info["arch"], *arch);
+        assert!(info["depend"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_eq!(
+            info["datahash"], report["data_sha256"],
+            "datahash is the data stream's sha256"
+        );
+        let post = report["scripts"][".post-install"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            post.contains("default_postinst") && post.contains("pkgname=\"simkeep\""),
+            "{post}"
+        );
+        assert!(report["scripts"][".pre-deinstall"]
+            .as_str()
+            .is_some_and(|s| s.contains("default_prerm")));
+
+        let data = report["data"].as_array().expect("data members");
+        let mut size = 0;
+        for m in data {
+            let name = m["name"].as_str().unwrap_or_default();
+            assert!(
+                !name.starts_with('/') && !name.starts_with("./"),
+                "apk paths are relative: {name}"
+            );
+            assert_eq!(
+                (m["uid"].as_u64(), m["gid"].as_u64()),
+                (Some(0), Some(0)),
+                "{name} owner"
+            );
+            if m["type"] == "file" {
+                assert_eq!(
+                    m["pax_sha1"], m["sha1"],
+                    "{name}: APK-TOOLS.checksum.SHA1 missing or wrong"
+                );
+                size += m["size"].as_u64().unwrap_or_default();
+            }
+        }
+        assert_eq!(
+            info["size"],
+            size.to_string(),
+            ".PKGINFO size = sum of file sizes"
+        );
+        let by_name = |n: &str| {
+            data.iter()
+                .find(|m| m["name"] == n)
+                .unwrap_or_else(|| panic!("{arch}: no {n}"))
+        };
+        for (path, want) in MODES {
+            assert_eq!(
+                by_name(path)["mode"].as_u64(),
+                Some(u64::from(*want)),
+                "{arch}: mode of {path}"
+            );
+        }
+        let list = by_name("lib/apk/packages/simkeep.list")["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            list.lines().any(|l| l == "/etc/init.d/simkeep"),
+            "default_postinst finds the init script via {list}"
+        );
+        let conf = by_name("lib/apk/packages/simkeep.conffiles_static")["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(conf.starts_with("/etc/simkeep/config.toml "), "{conf}");
+
+        // Standard tools read the concatenated streams as one tar, and the binary is intact.
+        let x = tmp.path().join(format!("{arch}-apk"));
+        fs::create_dir_all(&x).expect("mkdir");
+        run(Command::new("sh")
+            .arg("-c")
+            .arg("gzip -dc \"$1\" | tar -x --warning=no-unknown-keyword -C \"$2\"")
+            .args(["sh"])
+            .arg(&apk)
+            .arg(&x));
+        assert!(x.join(".PKGINFO").is_file());
+        assert_eq!(
+            fs::read(x.join("usr/bin/simkeep")).ok(),
+            fs::read(&bin).ok(),
+            "binary changed"
+        );
+    }
+}
+
+#[test]
+fn packages_are_byte_for_byte_reproducible() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = stand_in(tmp.path(), "mipsel_24kc");
+    let (ipk1, apk1) = build("mipsel", &bin, &tmp.path().join("a"));
+    let (ipk2, apk2) = build("mipsel", &bin, &tmp.path().join("b"));
+    assert_eq!(fs::read(ipk1).ok(), fs::read(ipk2).ok());
+    assert_eq!(fs::read(apk1).ok(), fs::read(apk2).ok());
+}
+
+#[test]
+fn build_packages_refuses_bad_input_and_says_what_to_do() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = stand_in(tmp.path(), "x86_64");
+    let script = Path::new(ROOT).join("packaging/build-packages.sh");
+    let cases: &[(&[&str], &str)] = &[
+        (&["x86_64", "--version", "1.2", "--bin"], "x.y.z"),
+        (&["sparc64", "--bin"], "unknown target"),
+        (&["x86_64", "--release", "r1", "--bin"], "must be a number"),
+    ];
+    for (args, says) in cases {
+        let out = Command::new("bash")
+            .arg(&script)
+            .args(*args)
+            .arg(&bin)
+            .arg("--out")
+            .arg(tmp.path())
+            .output();
+        let out = out.expect("run build-packages.sh");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(says),
+            "{args:?}: {err}"
+        );
+    }
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["aarch64", "--bin", "/nonexistent/simkeep"])
+        .output();
+    let out = out.expect("run build-packages.sh");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cross/build.sh"),
+        "should say how to get a binary"
+    );
+}
+
+/// A fake sysfs with one USB modem: `ifaces` are (number, class, protocol, tty name).
+struct FakeModem {
+    dir: tempfile::TempDir,
+}
+
+impl FakeModem {
+    fn new(vid: &str, pid: &str, ifaces: &[(&str, &str, &str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dev = dir.path().join("sys/devices/platform/usb1/1-1");
+        fs::create_dir_all(dir.path().join("sys/class/tty")).expect("mkdir");
+        fs::create_dir_all(dir.path().join("dev")).expect("mkdir");
+        fs::create_dir_all(&dev).expect("mkdir");
+        fs::write(dev.join("idVendor"), format!("{vid}\n")).expect("write");
+        fs::write(dev.join("idProduct"), format!("{pid}\n")).expect("write");
+        for (num, class, proto, tty) in ifaces {
+            let iface = dev.join(format!("1-1:1.{}", num.trim_start_matches('0').max("0")));
+            let node = iface.join(tty).join("tty").join(tty);
+            fs::create_dir_all(&node).expect("mkdir");
+            fs::write(iface.join("bInterfaceNumber"), format!("{num}\n")).expect("write");
+            fs::write(iface.join("bInterfaceClass"), format!("{class}\n")).expect("write");
+            fs::write(iface.join("bInterfaceProtocol"), format!("{proto}\n")).expect("write");
+            std::os::unix::fs::symlink(&node, dir.path().join("sys/class/tty").join(tty))
+                .expect("symlink");
+            fs::write(dir.path().join("dev").join(tty), "").expect("write");
+        }
+        FakeModem { dir }
+    }
+
+    fn devpath(&self, tty: &str) -> String {
+        let class = self.dir.path().join("sys/class/tty").join(tty);
+        let real = fs::read_link(class).expect("readlink");
+        let sys = self.dir.path().join("sys");
+        format!("/{}", real.strip_prefix(&sys).expect("under sys").display())
+    }
+
+    /// Runs simkeep-port with busybox's ash when present (OpenWrt's shell), else sh.
+    fn port(&self, args: &[&str]) {
+        let script = Path::new(ROOT).join("packaging/openwrt/files/simkeep-port");
+        let busybox = Command::new("busybox")
+            .arg("true")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let mut cmd = if busybox {
+            Command::new("busybox")
+        } else {
+            Command::new("sh")
+        };
+        if busybox {
+            cmd.arg("sh");
+        }
+        run(cmd
+            .arg(script)
+            .args(args)
+            .env("SIMKEEP_SYSFS", self.dir.path().join("sys"))
+            .env("SIMKEEP_DEV", self.dir.path().join("dev"))
+            .env("SIMKEEP_LINK_DIR", self.dir.path().join("run"))
+            .env("SIMKEEP_EXTRA_IDS", self.dir.path().join("usb-ids")));
+    }
+
+    fn link(&self) -> Option<String> {
+        let target = fs::read_link(self.dir.path().join("run/modem")).ok()?;
+        target.file_name().map(|n| n.to_string_lossy().into_owned())
+    }
+}
+
+const QUECTEL_EC25: &[(&str, &str, &str, &str)] = &[
+    ("00", "ff", "ff", "ttyUSB0"),
+    ("01", "ff", "00", "ttyUSB1"),
+    ("02", "ff", "00", "ttyUSB2"),
+    ("03", "ff", "00", "ttyUSB3"),
+];
+
+#[test]
+fn hotplug_links_the_quectel_at_interface_and_ignores_diag_and_gps() {
+    let m = FakeModem::new("2c7c", "0125", QUECTEL_EC25);
+    for tty in ["ttyUSB0", "ttyUSB1", "ttyUSB3"] {
+        m.port(&["add", tty, &m.devpath(tty)]);
+        assert_eq!(
+            m.link(),
+            None,
+            "{tty} is not the EC25's AT port (interface 2)"
+        );
+    }
+    m.port(&["add", "ttyUSB2", &m.devpath("ttyUSB2")]);
+    assert_eq!(m.link().as_deref(), Some("ttyUSB2"));
+    // Removing another port leaves the link; removing the AT port drops it.
+    m.port(&["remove", "ttyUSB0", &m.devpath("ttyUSB0")]);
+    assert_eq!(m.link().as_deref(), Some("ttyUSB2"));
+    m.port(&["remove", "ttyUSB2", &m.devpath("ttyUSB2")]);
+    assert_eq!(m.link(), None);
+}
+
+#[test]
+fn hotplug_scan_finds_a_modem_that_was_there_before_boot() {
+    let m = FakeModem::new(
+        "1e0e",
+        "9001",
+        &[("01", "ff", "00", "ttyUSB1"), ("02", "ff", "00", "ttyUSB2")],
+    );
+    m.port(&["scan"]);
+    assert_eq!(
+        m.link().as_deref(),
+        Some("ttyUSB2"),
+        "SIMCom SIM7600 AT port is interface 2"
+    );
+}
+
+#[test]
+fn hotplug_finds_huawei_pcui_by_protocol_whatever_its_interface_number() {
+    let m = FakeModem::new(
+        "12d1",
+        "15c1",
+        &[("00", "ff", "10", "ttyUSB0"), ("03", "ff", "12", "ttyUSB1")],
+    );
+    m.port(&["scan"]);
+    assert_eq!(
+        m.link().as_deref(),
+        Some("ttyUSB1"),
+        "protocol 0x12 is PCUI"
+    );
+}
+
+#[test]
+fn hotplug_leaves_unknown_modems_alone_unless_the_owner_lists_them() {
+    let m = FakeModem::new("2c7c", "0620", &[("02", "ff", "00", "ttyUSB2")]);
+    m.port(&["scan"]);
+    assert_eq!(m.link(), None);
+    fs::write(
+        m.dir.path().join("usb-ids"),
+        "# mine\n2c7c:0620:02 Quectel EM160R\n",
+    )
+    .expect("write");
+    m.port(&["scan"]);
+    assert_eq!(m.link().as_deref(), Some("ttyUSB2"));
+}
+
+#[test]
+fn shell_scripts_parse() {
+    let files = Path::new(ROOT).join("packaging/openwrt/files");
+    for f in ["simkeep.init", "simkeep-port", "30-simkeep"] {
+        run(Command::new("sh").arg("-n").arg(files.join(f)));
+    }
+    for f in [
+        "cross/build.sh",
+        "cross/size-report.sh",
+        "packaging/build-packages.sh",
+    ] {
+        run(Command::new("bash").arg("-n").arg(Path::new(ROOT).join(f)));
+    }
+    let init = fs::read_to_string(files.join("simkeep.init")).expect("init");
+    assert!(init.starts_with("#!/bin/sh /etc/rc.common\n"));
+    for needle in [
+        "USE_PROCD=1",
+        "procd_set_param command \"$PROG\" run --config \"$CONFIG\"",
+        "procd_set_param respawn",
+        "procd_set_param file \"$CONFIG\"",
+        "procd_set_param stdout 1",
+        "procd_set_param stderr 1",
+        "check-config --config \"$CONFIG\"",
+        "procd_send_signal simkeep '*' HUP",
+    ] {
+        assert!(init.contains(needle), "init script lacks {needle}");
+    }
+}
+
+#[test]
+fn the_shipped_config_passes_simkeep_check_config() {
+    let config = Path::new(ROOT).join("packaging/openwrt/files/config.toml");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&config));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+    // And it keeps the hotplug link as the port, which a user may override.
+    let text = fs::read_to_string(&config).expect("config");
+    assert!(text
+        .lines()
+        .any(|l| l == "port = \"/var/run/simkeep/modem\""));
+}
