@@ -5,6 +5,7 @@
 //! daemon. `sim` is a modem simulator on a pseudo-terminal for tests and demos.
 
 pub mod at;
+pub mod codec;
 pub mod config;
 #[cfg(feature = "sim")]
 pub mod sim;

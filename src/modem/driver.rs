@@ -1,2 +1,175 @@
 //! Modem driver: runs the profile's AT commands through the AT engine and builds the modem
-//! model from the replies. Written by the AT layer's author; the pure parts live beside it.
+//! model from the replies. The only part of `modem` that does I/O; the parsing and the
+//! decisions (which profile, whether to send the PIN) are the pure modules beside it.
+
+use serde::Serialize;
+
+use super::model::{ModemIdentity, Registration, Signal, SimInfo, SimState};
+use super::profile::Profile;
+use super::Replies;
+use crate::at::{AtClient, AtError, Command};
+
+/// Everything one poll learned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Unix seconds when the poll finished.
+    pub taken_at: i64,
+    pub profile: String,
+    pub modem: ModemIdentity,
+    pub sim: SimInfo,
+    pub registration: Registration,
+    pub signal: Signal,
+}
+
+/// Something worth recording that a poll noticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModemEvent {
+    /// A different SIM is in the slot (or the first one seen).
+    SimChanged { from: Option<String>, to: String },
+    /// The PIN was sent (once per SIM).
+    PinSent,
+    /// The SIM needs something a human must do (PUK, wrong PIN, no PIN configured).
+    SimNeedsAttention(String),
+}
+
+pub struct Driver {
+    at: AtClient,
+    forced: Option<Profile>,
+    profile: Option<Profile>,
+    pin: Option<String>,
+    /// ICCID (or "?" when unreadable) of the SIM we already sent the PIN to: never twice.
+    pin_sent_to: Option<String>,
+    last_iccid: Option<String>,
+}
+
+impl Driver {
+    /// `forced` is the profile named in config (`None` = detect).
+    pub fn new(at: AtClient, forced: Option<Profile>, pin: Option<String>) -> Self {
+        Self { at, forced, profile: None, pin, pin_sent_to: None, last_iccid: None }
+    }
+
+    pub fn client(&self) -> &AtClient {
+        &self.at
+    }
+
+    /// The modem was reconnected or restarted: detect and initialise again on the next poll.
+    pub fn reset(&mut self) {
+        self.profile = None;
+    }
+
+    /// Detects the vendor profile (unless forced) and runs its init commands, once per connection.
+    pub async fn profile(&mut self) -> Result<Profile, AtError> {
+        if let Some(p) = self.profile {
+            return Ok(p);
+        }
+        let p = match self.forced {
+            Some(p) => p,
+            None => {
+                let cgmi = self.lines_or_empty("AT+CGMI").await?;
+                let cgmm = self.lines_or_empty("AT+CGMM").await?;
+                let p = Profile::detect(&cgmi, &cgmm);
+                if p == Profile::Generic {
+                    tracing::info!("modem vendor {cgmi:?} model {cgmm:?} not known; using the generic 3GPP profile");
+                } else {
+                    tracing::debug!("modem profile {p:?} detected from {cgmi:?} / {cgmm:?}");
+                }
+                p
+            }
+        };
+        for line in p.init_commands() {
+            if let Err(e) = self.at.run(line).await {
+                if !e.is_modem_refusal() {
+                    return Err(e);
+                }
+                tracing::debug!("init command {line} refused: {e}");
+            }
+        }
+        self.profile = Some(p);
+        Ok(p)
+    }
+
+    async fn lines_or_empty(&self, line: &str) -> Result<String, AtError> {
+        match self.at.run(line).await {
+            Ok(r) => Ok(r.lines.join(" ")),
+            Err(e) if e.is_modem_refusal() => Ok(String::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs each command; a refusal is recorded as such, a dead modem aborts the poll.
+    async fn collect(&self, commands: &[&str]) -> Result<Replies, AtError> {
+        let mut replies = Replies::new();
+        for &line in commands {
+            let cmd = Command::new(line)?;
+            match self.at.send(cmd).await {
+                Ok(r) => replies.insert(line, Ok(r.lines)),
+                Err(e) if e.is_modem_refusal() => replies.insert(line, Err(e.final_line())),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(replies)
+    }
+
+    /// Identity, SIM and registration.
+    pub async fn info(&mut self) -> Result<(ModemIdentity, SimInfo, Registration, Vec<ModemEvent>), AtError> {
+        let p = self.profile().await?;
+        let replies = self.collect(&p.info_commands()).await?;
+        let identity = p.build_identity(&replies);
+        let sim = p.build_sim(&replies);
+        let registration = p.build_registration(&replies);
+        let events = self.sim_housekeeping(&sim).await?;
+        Ok((identity, sim, registration, events))
+    }
+
+    pub async fn signal(&mut self) -> Result<Signal, AtError> {
+        let p = self.profile().await?;
+        let replies = self.collect(&p.signal_commands()).await?;
+        Ok(p.build_signal(&replies))
+    }
+
+    /// A full poll.
+    pub async fn snapshot(&mut self, now: i64) -> Result<(Snapshot, Vec<ModemEvent>), AtError> {
+        let (modem, sim, registration, events) = self.info().await?;
+        let signal = self.signal().await?;
+        let profile = self.profile.map(|p| format!("{p:?}").to_lowercase()).unwrap_or_default();
+        Ok((Snapshot { taken_at: now, profile, modem, sim, registration, signal }, events))
+    }
+
+    /// SIM swap detection and the PIN: sent at most once per SIM, never after a refusal, and
+    /// never when the SIM asks for its PUK (a wrong PIN burns one of three attempts).
+    async fn sim_housekeeping(&mut self, sim: &SimInfo) -> Result<Vec<ModemEvent>, AtError> {
+        let mut events = Vec::new();
+        if let Some(iccid) = &sim.iccid {
+            if self.last_iccid.as_deref() != Some(iccid.as_str()) {
+                events.push(ModemEvent::SimChanged { from: self.last_iccid.clone(), to: iccid.clone() });
+                self.last_iccid = Some(iccid.clone());
+            }
+        }
+        let key = sim.iccid.clone().unwrap_or_else(|| "?".into());
+        match sim.state {
+            Some(SimState::PinRequired) => match &self.pin {
+                Some(pin) if self.pin_sent_to.as_deref() != Some(key.as_str()) => {
+                    self.pin_sent_to = Some(key);
+                    // The PIN is 4–8 digits (checked in config), so it cannot break the line.
+                    let cmd = Command::new(format!("AT+CPIN=\"{pin}\""))?;
+                    match self.at.send(cmd).await {
+                        Ok(_) => events.push(ModemEvent::PinSent),
+                        Err(e) if e.is_modem_refusal() => events.push(ModemEvent::SimNeedsAttention(
+                            "the SIM refused modem.pin; not trying again (each wrong PIN uses up one of three attempts) — fix modem.pin and restart simkeep".into(),
+                        )),
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(_) => {}
+                None => events.push(ModemEvent::SimNeedsAttention(
+                    "the SIM asks for its PIN and modem.pin is not set".into(),
+                )),
+            },
+            Some(SimState::PukRequired) => events.push(ModemEvent::SimNeedsAttention(
+                "the SIM is blocked and asks for its PUK; simkeep will not send anything — unblock it in a phone".into(),
+            )),
+            _ => {}
+        }
+        Ok(events)
+    }
+}

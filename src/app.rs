@@ -1,0 +1,176 @@
+//! What each CLI command does, and the friendly error at the edge: one line that names the
+//! thing and the cause, and an exit code by kind of failure.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::at::{self, AtClient, AtError, Command, EngineConfig};
+use crate::cli::{Cli, Cmd};
+use crate::config::{Config, ConfigError};
+
+/// Exit codes by kind of failure, so scripts can tell a bad config from a dead modem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// 1: anything else.
+    Failure = 1,
+    /// 2: bad command line or config.
+    Config = 2,
+    /// 3: the modem answered with an error.
+    ModemRefused = 3,
+    /// 4: the modem could not be reached or did not answer.
+    Unreachable = 4,
+}
+
+/// An error for the user: one line.
+#[derive(Debug)]
+pub struct AppError {
+    pub kind: ExitKind,
+    pub message: String,
+}
+
+impl AppError {
+    pub fn new(kind: ExitKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.kind as i32
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ConfigError> for AppError {
+    fn from(e: ConfigError) -> Self {
+        AppError::new(ExitKind::Config, e.to_string())
+    }
+}
+
+impl From<AtError> for AppError {
+    fn from(e: AtError) -> Self {
+        let kind = if e.is_modem_refusal() {
+            ExitKind::ModemRefused
+        } else if matches!(e, AtError::Invalid(_)) {
+            ExitKind::Config
+        } else {
+            ExitKind::Unreachable
+        };
+        let message = match e {
+            // A one-shot command does not keep retrying: say only why it failed.
+            AtError::NotConnected { cause, .. } => cause,
+            other => other.to_string(),
+        };
+        AppError::new(kind, message)
+    }
+}
+
+/// Sets up logging to stderr. Under procd stderr goes to logd, which stamps the time itself.
+pub fn init_logging(cli: &Cli) {
+    use std::io::IsTerminal;
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => tracing::Level::WARN,
+        (false, 0) => tracing::Level::INFO,
+        (false, 1) => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false);
+    if std::io::stderr().is_terminal() {
+        builder.init();
+    } else {
+        builder.without_time().init();
+    }
+}
+
+/// Runs one CLI command to completion.
+pub fn run(cli: Cli) -> Result<(), AppError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::new(ExitKind::Failure, format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> Result<(), AppError> {
+    match &cli.command {
+        Cmd::Run => {
+            let cfg = load_config(&cli)?;
+            crate::daemon::run(cfg, crate::daemon::shutdown_signal()).await
+        }
+        Cmd::CheckConfig => {
+            let cfg = Config::load(&cli.config)?;
+            println!("config {} is valid", cfg.path.display());
+            Ok(())
+        }
+        Cmd::At { command, timeout } => cmd_at(&cli, command, *timeout).await,
+        Cmd::Info { json } => crate::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await,
+        Cmd::Signal { json } => crate::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await,
+        #[cfg(feature = "sim")]
+        Cmd::Sim { link, personality, set, sim_busy, noise } => {
+            crate::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await
+        }
+        #[cfg(feature = "sim")]
+        Cmd::Demo { personality, seconds } => crate::demo::demo(personality, *seconds).await,
+    }
+}
+
+/// The config for the daemon: the file, with command-line overrides.
+fn load_config(cli: &Cli) -> Result<Config, AppError> {
+    let mut cfg = Config::load(&cli.config)?;
+    apply_overrides(cli, &mut cfg);
+    Ok(cfg)
+}
+
+/// For one-shot commands: with `--port` the file is optional; without it, the file must load.
+fn config_or_defaults(cli: &Cli) -> Result<Config, AppError> {
+    let mut cfg = match (&cli.port, cli.config.exists()) {
+        (Some(port), false) => Config::for_port(port),
+        _ => Config::load(&cli.config)?,
+    };
+    apply_overrides(cli, &mut cfg);
+    Ok(cfg)
+}
+
+fn apply_overrides(cli: &Cli, cfg: &mut Config) {
+    if let Some(p) = &cli.port {
+        cfg.modem.port = p.clone();
+    }
+    if let Some(d) = &cli.lock_dir {
+        cfg.modem.lock_dir = d.clone();
+    }
+}
+
+pub fn engine_config(cfg: &Config) -> EngineConfig {
+    let mut e = EngineConfig::new(cfg.modem.port.clone());
+    e.baud = cfg.modem.baud;
+    e.lock_dir = Some(cfg.modem.lock_dir.clone());
+    e
+}
+
+/// Starts an engine for a one-shot command and waits for the first connection.
+pub async fn connect(cli: &Cli) -> Result<AtClient, AppError> {
+    let cfg = config_or_defaults(cli)?;
+    let (client, _task) = at::spawn(engine_config(&cfg));
+    client.connect_once(Duration::from_secs(15)).await?;
+    Ok(client)
+}
+
+async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>) -> Result<(), AppError> {
+    // Validate before touching the port: a bad line is the user's mistake, not the modem's.
+    let mut cmd = Command::new(line).map_err(AtError::from)?;
+    if let Some(t) = timeout {
+        cmd = cmd.with_timeout(Duration::from_secs(t));
+    }
+    let at = connect(cli).await?;
+    let resp = at.send(cmd).await?;
+    for l in &resp.lines {
+        println!("{l}");
+    }
+    println!("OK");
+    Ok(())
+}
+

@@ -1,0 +1,94 @@
+//! Command-line definitions (clap derive). Only definitions: the work is in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// simkeep keeps a prepaid SIM in an LTE/5G router alive: it watches the modem and the data
+/// left on the SIM, records history, and tops up before the data runs out.
+#[derive(Debug, Parser)]
+#[command(name = "simkeep", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Config file (TOML).
+    #[arg(long, short = 'c', global = true, default_value = "/etc/simkeep/config.toml", value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// Talk to the modem at this serial port directly (overrides modem.port; no config needed).
+    #[arg(long, short = 'p', global = true, value_name = "PATH")]
+    pub port: Option<PathBuf>,
+
+    /// Directory for UUCP lock files (overrides modem.lock_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub lock_dir: Option<PathBuf>,
+
+    /// More log output (-v debug, -vv trace).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only warnings and errors in the log.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the agent: poll the modem every modem.poll_interval and log what changes.
+    Run,
+    /// Start a simulated modem and the agent together: see simkeep work with no hardware.
+    #[cfg(feature = "sim")]
+    Demo {
+        /// Which modem to simulate (generic, quectel-ec25, quectel-rm520n, huawei-e3372,
+        /// simcom-sim7600, sierra-em7455, fibocom-l850).
+        #[arg(long, default_value = "quectel-ec25")]
+        personality: String,
+        /// Stop after this many seconds (default: run until Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// Send one raw AT command and print the reply lines. Exit status 3 on ERROR/+CME ERROR,
+    /// 4 when the modem cannot be reached or does not answer.
+    At {
+        /// The command, e.g. 'AT+CSQ'.
+        command: String,
+        /// Seconds to wait for the answer (default: what the command usually needs).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Show modem identity, SIM and network registration.
+    Info {
+        /// Machine-readable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show signal: RSSI, RSRP, RSRQ, SINR, band, cell (and the NR leg on 5G NSA).
+    Signal {
+        /// Machine-readable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the config file and exit (0 when it is valid).
+    CheckConfig,
+    /// Run a simulated modem on a pseudo-terminal and print its path. Reads control lines on
+    /// stdin: `set rsrp=-95`, `hang 10`, `unplug 3`, `reboot`, `urc +CMTI: "ME",1`, `garbage`.
+    #[cfg(feature = "sim")]
+    Sim {
+        /// Keep a symlink to the current pty here (it follows the pty across `unplug`).
+        #[arg(long, value_name = "PATH")]
+        link: Option<PathBuf>,
+        /// Which modem to simulate.
+        #[arg(long, default_value = "generic")]
+        personality: String,
+        /// Initial radio values, e.g. --set rsrp=-95 --set band=3.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Answer SIM commands with +CME ERROR: 14 (SIM busy) for this many seconds after start.
+        #[arg(long, default_value_t = 0)]
+        sim_busy: u64,
+        /// Emit the modem's unsolicited noise (Huawei ^RSSI…) every this many seconds.
+        #[arg(long)]
+        noise: Option<u64>,
+    },
+}

@@ -1,0 +1,198 @@
+//! The agent: one task owns the modem (the AT engine), this loop polls it on a schedule,
+//! publishes a status snapshot on a `watch` channel for the HTTP server, and logs what changes.
+//! On SIGTERM/SIGINT it stops polling, lets the running AT command finish, and exits.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::{engine_config, AppError, ExitKind};
+use crate::at::{self, LinkState};
+use crate::config::Config;
+use crate::modem::driver::{Driver, ModemEvent, Snapshot};
+use crate::modem::profile::Profile;
+use crate::status::{unix_now, Status};
+
+/// Runs until `shutdown` resolves.
+pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+    let forced = Profile::from_config(&cfg.modem.profile)
+        .map_err(|e| AppError::new(ExitKind::Config, format!("config {}: modem.profile: {e}", cfg.path.display())))?;
+    tracing::info!(port = %cfg.modem.port.display(), poll = ?cfg.modem.poll_interval, "simkeep {} starting", env!("CARGO_PKG_VERSION"));
+    let (client, engine_task) = at::spawn(engine_config(&cfg));
+    let (status_tx, status_rx) = watch::channel(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: unix_now(),
+        link: "connecting".into(),
+        ..Status::default()
+    });
+    let http_task = match cfg.http.listen {
+        Some(addr) => Some(crate::http::serve(addr, status_rx).await?),
+        None => None,
+    };
+    let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
+    let mut link = client.link_state();
+    let mut tick = tokio::time::interval(cfg.modem.poll_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poller = Poller::default();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            // Shutdown first: no new work once asked to stop.
+            biased;
+            _ = &mut shutdown => break,
+            // The link went up or down: re-detect after a reconnect, and publish the state.
+            changed = link.changed() => {
+                if changed.is_err() { break; }
+                let state = link.borrow_and_update().clone();
+                if state == LinkState::Connected {
+                    driver.reset();
+                    tick.reset_immediately();
+                }
+                status_tx.send_modify(|s| set_link(s, &state));
+            }
+            // Time to poll.
+            _ = tick.tick() => {
+                let result = driver.snapshot(unix_now()).await;
+                poller.handle(result, &status_tx);
+            }
+        }
+    }
+    tracing::info!("simkeep stopping");
+    if let Some(t) = http_task {
+        t.abort();
+    }
+    drop(driver);
+    drop(client);
+    // The engine finishes the command on the wire, then stops when its last client is gone.
+    let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
+    Ok(())
+}
+
+fn set_link(s: &mut Status, state: &LinkState) {
+    match state {
+        LinkState::Connected => {
+            s.link = "connected".into();
+            s.link_error = None;
+        }
+        LinkState::Connecting => s.link = "connecting".into(),
+        LinkState::Down { cause } => {
+            s.link = "down".into();
+            s.link_error = Some(cause.clone());
+        }
+    }
+}
+
+/// Turns poll results into status updates and change-only log lines.
+#[derive(Default)]
+struct Poller {
+    last: Option<Snapshot>,
+    last_error: Option<String>,
+    attention: Vec<String>,
+}
+
+impl Poller {
+    fn handle(
+        &mut self,
+        result: Result<(Snapshot, Vec<ModemEvent>), at::AtError>,
+        status: &watch::Sender<Status>,
+    ) {
+        match result {
+            Ok((snap, events)) => {
+                if self.last_error.take().is_some() {
+                    tracing::info!("modem answers polls again");
+                }
+                self.log_changes(&snap);
+                let mut attention = Vec::new();
+                for e in events {
+                    match e {
+                        ModemEvent::SimChanged { from: None, to } => tracing::info!(iccid = %to, "SIM found"),
+                        ModemEvent::SimChanged { from: Some(from), to } => {
+                            tracing::warn!(from = %from, to = %to, "SIM swapped")
+                        }
+                        ModemEvent::PinSent => tracing::info!("SIM PIN sent"),
+                        ModemEvent::SimNeedsAttention(msg) => attention.push(msg),
+                    }
+                }
+                for msg in &attention {
+                    if !self.attention.contains(msg) {
+                        tracing::error!("{msg}");
+                    }
+                }
+                self.attention = attention.clone();
+                self.last = Some(snap.clone());
+                status.send_modify(|s| {
+                    s.last_poll = Some(snap);
+                    s.poll_error = None;
+                    s.attention = attention;
+                });
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                // Log each distinct failure once, not every poll.
+                if self.last_error.as_deref() != Some(msg.as_str()) {
+                    tracing::warn!("poll failed: {msg}");
+                    self.last_error = Some(msg.clone());
+                }
+                status.send_modify(|s| s.poll_error = Some(msg));
+            }
+        }
+    }
+
+    fn log_changes(&self, new: &Snapshot) {
+        let old = self.last.as_ref();
+        if old.map(|o| &o.modem) != Some(&new.modem) {
+            let m = &new.modem;
+            tracing::info!(
+                manufacturer = m.manufacturer.as_deref().unwrap_or("?"),
+                model = m.model.as_deref().unwrap_or("?"),
+                revision = m.revision.as_deref().unwrap_or("?"),
+                profile = %new.profile,
+                "modem identified"
+            );
+        }
+        if old.map(|o| (&o.sim.state, &o.sim.iccid)) != Some((&new.sim.state, &new.sim.iccid)) {
+            tracing::info!(state = ?new.sim.state, iccid = new.sim.iccid.as_deref().unwrap_or("?"), "SIM");
+        }
+        let reg = &new.registration;
+        if old.map(|o| &o.registration) != Some(reg) {
+            tracing::info!(
+                state = ?reg.state, tech = ?reg.tech, operator = reg.operator.as_deref().unwrap_or("?"),
+                cell = ?reg.cell_id, "registration"
+            );
+        }
+        // Signal wobbles every poll: log only a change of band or a quality step of 10 points.
+        let s = &new.signal;
+        let moved = match old.map(|o| &o.signal) {
+            None => true,
+            Some(o) => {
+                o.band != s.band
+                    || o.quality_pct.map(|q| q / 10) != s.quality_pct.map(|q| q / 10)
+            }
+        };
+        if moved {
+            tracing::info!(
+                rsrp = ?s.rsrp_dbm, rsrq = ?s.rsrq_db, sinr = ?s.sinr_db, rssi = ?s.rssi_dbm,
+                band = ?s.band, quality = ?s.quality_pct, "signal"
+            );
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

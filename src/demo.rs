@@ -1,0 +1,112 @@
+//! `simkeep sim` (the simulator alone, driven from stdin) and `simkeep demo` (simulator and
+//! agent together, so a newcomer sees simkeep work on no hardware).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::io::AsyncBufReadExt;
+
+use crate::app::{AppError, ExitKind};
+use crate::config::Config;
+use crate::sim::{self, Fault, Personality, SimOptions};
+
+fn personality(name: &str) -> Result<Personality, AppError> {
+    Personality::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Personality::all().iter().map(|p| p.name()).collect();
+        AppError::new(ExitKind::Config, format!("unknown personality {name:?}: use one of {}", names.join(", ")))
+    })
+}
+
+fn sim_error(e: std::io::Error) -> AppError {
+    AppError::new(ExitKind::Failure, format!("cannot start the simulator: {e}"))
+}
+
+pub async fn sim(
+    link: Option<PathBuf>,
+    name: &str,
+    set: &[String],
+    sim_busy: u64,
+    noise: Option<u64>,
+) -> Result<(), AppError> {
+    let mut opts = SimOptions::new(personality(name)?);
+    opts.link = link;
+    opts.sim_busy_for = Duration::from_secs(sim_busy);
+    opts.noise_every = noise.map(Duration::from_secs);
+    for kv in set {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| AppError::new(ExitKind::Config, format!("--set {kv:?}: write KEY=VALUE, e.g. rsrp=-95")))?;
+        opts.radio.set(k.trim(), v.trim()).map_err(|e| AppError::new(ExitKind::Config, format!("--set {kv}: {e}")))?;
+    }
+    let handle = sim::start(opts).map_err(sim_error)?;
+    println!("{}", handle.path().display());
+    eprintln!("simulated {name} modem ready; control lines on stdin: set KEY=VALUE | hang SECS | unplug SECS | reboot | urc LINE | garbage");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            _ = crate::daemon::shutdown_signal() => break,
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(l)) => control(&handle, &l),
+                // stdin closed (e.g. started with </dev/null): keep simulating until a signal.
+                _ => stdin_open = false,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn control(handle: &sim::SimHandle, line: &str) {
+    let (verb, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
+    let secs = || Duration::from_secs_f64(rest.trim().parse::<f64>().unwrap_or(1.0).clamp(0.0, 3600.0));
+    match verb {
+        "set" => match rest.split_once('=') {
+            Some((k, v)) => match handle.set(k.trim(), v.trim()) {
+                Ok(()) => eprintln!("ok"),
+                Err(e) => eprintln!("set: {e}"),
+            },
+            None => eprintln!("set: write set KEY=VALUE"),
+        },
+        "hang" => handle.fault(Fault::Hang(secs())),
+        "unplug" => handle.fault(Fault::Unplug(secs())),
+        "reboot" => handle.fault(Fault::Reboot),
+        "urc" => handle.fault(Fault::Urc(rest.to_string())),
+        "garbage" => handle.fault(Fault::Garbage(b"\xff\xfe\x00garbage\x01\r\n".to_vec())),
+        "" => {}
+        other => eprintln!("unknown control {other:?}: set | hang | unplug | reboot | urc | garbage"),
+    }
+}
+
+pub async fn demo(name: &str, seconds: Option<u64>) -> Result<(), AppError> {
+    let dir = std::env::temp_dir().join(format!("simkeep-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| AppError::new(ExitKind::Failure, format!("cannot create {}: {e}", dir.display())))?;
+    let mut opts = SimOptions::new(personality(name)?);
+    opts.link = Some(dir.join("modem"));
+    opts.sim_busy_for = Duration::from_secs(2);
+    let handle = sim::start(opts).map_err(sim_error)?;
+    let text = format!(
+        "[modem]\nport = \"{}\"\npoll_interval = \"5s\"\nlock_dir = \"{}\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"127.0.0.1:8787\"\n",
+        handle.path().display(),
+        dir.join("lock").display(),
+        dir.join("simkeep.db").display()
+    );
+    let cfg = Config::parse(&text, &dir.join("demo.toml"))?;
+    eprintln!("demo: simulated {name} modem at {}; agent polling every 5 s", handle.path().display());
+    eprintln!("demo: open http://127.0.0.1:8787/ or run: curl http://127.0.0.1:8787/api/v1/status");
+    let stop = async move {
+        match seconds {
+            Some(s) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(s)) => {}
+                    _ = crate::daemon::shutdown_signal() => {}
+                }
+            }
+            None => crate::daemon::shutdown_signal().await,
+        }
+    };
+    let result = crate::daemon::run(cfg, stop).await;
+    drop(handle);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
