@@ -10,14 +10,15 @@ use std::path::{Path, PathBuf};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::error::{fault_of, Fault, StoreError};
+use super::pack::{pack_signal, pack_usage, Counters, Radio};
 use super::schema;
 use super::types::*;
 
-/// SQLite page size for new files. Every commit rewrites whole pages, and one flush touches ~8
+/// Default SQLite page size for new files. Every commit rewrites whole pages, and one flush touches ~8
 /// pages (the last leaf of each table, its parent, the sims row, page 1); with 1 KiB pages instead
 /// of the default 4 KiB a 15-minute batch of ~60 small rows costs ~9 KiB of WAL instead of ~35 KiB.
 /// Reads get slower, which we do not care about.
-pub(super) const PAGE_SIZE: u32 = 1024;
+pub(super) const PAGE_SIZE: u32 = 512;
 /// Checkpoint after this many WAL pages (~512 KiB at 1 KiB pages; about a day of telemetry at
 /// 30 s polls). A checkpoint copies each changed page once no matter how often it changed, so a
 /// long interval saves writes; the WAL is read back only at startup.
@@ -56,15 +57,19 @@ pub(super) struct SimDirty {
     pub state: Option<String>,
 }
 
-/// The tables retention applies to, with their time column.
-const PRUNED: [(&str, &str); 6] = [
-    ("usage_samples", "t"),
-    ("signal_samples", "t"),
-    ("carrier_balance", "t"),
-    ("sms", "t"),
-    ("ussd_sessions", "t_start"),
-    ("events", "t"),
+/// The tables retention applies to: name, the time column age is judged by, and what one row
+/// counts for (a telemetry row is a batch of `n` samples).
+const PRUNED: [(&str, &str, &str); 6] = [
+    ("usage_samples", "t_last", "n"),
+    ("signal_samples", "t_last", "n"),
+    ("carrier_balance", "t", "1"),
+    ("sms", "t", "1"),
+    ("ussd_sessions", "t_start", "1"),
+    ("events", "t", "1"),
 ];
+
+/// Samples per packed row at most, so that a long outage's backlog does not become one huge row.
+const MAX_BATCH: usize = 512;
 
 fn limits(r: &Retention) -> [Limit; 6] {
     [r.usage, r.signal, r.balance, r.sms, r.ussd, r.events]
@@ -101,12 +106,73 @@ pub(super) fn sms_key(s: &SmsRecord) -> String {
     format!("{h:016x}")
 }
 
-fn bump(counts: &mut [u64; 6], added: &[usize; 6], deleted: &[u64; 6]) {
-    for ((c, a), d) in counts.iter_mut().zip(added).zip(deleted) {
-        *c = c
-            .saturating_add(u64::try_from(*a).unwrap_or(u64::MAX))
-            .saturating_sub(*d);
+fn bump(counts: &mut [u64; 6], added: &[usize; 6]) {
+    for (c, a) in counts.iter_mut().zip(added) {
+        *c = c.saturating_add(u64::try_from(*a).unwrap_or(u64::MAX));
     }
+}
+
+/// Usage samples grouped by (SIM, source), in order of first appearance, each group in arrival
+/// order. A handful of groups at most, so a linear search is fine.
+fn group_usage(usage: &[UsageSample]) -> Vec<(&str, &str, Vec<Counters>)> {
+    let mut groups: Vec<(&str, &str, Vec<Counters>)> = Vec::new();
+    for u in usage {
+        // validate_usage ran when the sample was accepted; saturate rather than fail here.
+        let c = Counters {
+            t: u.t,
+            rx: i64::try_from(u.rx_bytes).unwrap_or(i64::MAX),
+            tx: i64::try_from(u.tx_bytes).unwrap_or(i64::MAX),
+        };
+        match groups
+            .iter_mut()
+            .find(|(i, s, _)| *i == u.iccid && *s == u.source)
+        {
+            Some((_, _, v)) => v.push(c),
+            None => groups.push((&u.iccid, &u.source, vec![c])),
+        }
+    }
+    groups
+}
+
+fn t_bounds(ts: impl Iterator<Item = i64>) -> (i64, i64) {
+    ts.fold(None, |acc: Option<(i64, i64)>, t| match acc {
+        None => Some((t, t)),
+        Some((a, b)) => Some((a.min(t), b.max(t))),
+    })
+    .unwrap_or((0, 0))
+}
+
+fn insert_usage(tx: &Transaction, sim: i64, source: &str, c: &[Counters]) -> rusqlite::Result<()> {
+    let (first, last) = t_bounds(c.iter().map(|c| c.t));
+    let n = i64::try_from(c.len()).unwrap_or(i64::MAX);
+    tx.prepare_cached(
+        "INSERT INTO usage_samples (t_first, t_last, sim_id, source, n, packed) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![first, last, sim, source, n, pack_usage(c)])?;
+    Ok(())
+}
+
+fn insert_signal(tx: &Transaction, s: &[SignalSample]) -> rusqlite::Result<()> {
+    let radio: Vec<Radio> = s
+        .iter()
+        .map(|s| Radio {
+            t: s.t,
+            rssi: s.rssi_dbm,
+            rsrp: s.rsrp_dbm,
+            rsrq10: tenths(s.rsrq_db),
+            sinr10: tenths(s.sinr_db),
+            band: s.band.clone(),
+            tech: s.tech.clone(),
+        })
+        .collect();
+    let (first, last) = t_bounds(s.iter().map(|s| s.t));
+    let n = i64::try_from(s.len()).unwrap_or(i64::MAX);
+    tx.prepare_cached(
+        "INSERT INTO signal_samples (t_first, t_last, n, packed) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![first, last, n, pack_signal(&radio)])?;
+    Ok(())
 }
 
 fn to_i64(what: &'static str, v: u64) -> Result<i64, StoreError> {
@@ -145,7 +211,7 @@ impl Db {
             conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
                 .map_err(OpenFail::Sqlite)?;
         }
-        conn.pragma_update(None, "page_size", PAGE_SIZE)
+        conn.pragma_update(None, "page_size", cfg.page_size)
             .map_err(OpenFail::Sqlite)?;
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
@@ -179,10 +245,11 @@ impl Db {
             counts: [0; 6],
         };
         schema::migrate(&mut db.conn, &db.path).map_err(OpenFail::Store)?;
-        for (i, (table, _)) in PRUNED.iter().enumerate() {
+        for (i, (table, _, weight)) in PRUNED.iter().enumerate() {
+            let sql = format!("SELECT coalesce(sum({weight}), 0) FROM {table}");
             let n: i64 = db
                 .conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .query_row(&sql, [], |r| r.get(0))
                 .map_err(OpenFail::Sqlite)?;
             if let Some(c) = db.counts.get_mut(i) {
                 *c = u64::try_from(n).unwrap_or(0);
@@ -224,33 +291,17 @@ impl Db {
     ) -> rusqlite::Result<()> {
         let mut new_ids = HashMap::new();
         let tx = self.conn.transaction()?;
+        for chunk in signal.chunks(MAX_BATCH) {
+            insert_signal(&tx, chunk)?;
+        }
+        for (iccid, source, group) in group_usage(usage) {
+            let first_t = group.first().map_or(0, |c| c.t);
+            let sim = Self::sim_id(&tx, &self.sim_ids, &mut new_ids, iccid, first_t)?;
+            for chunk in group.chunks(MAX_BATCH) {
+                insert_usage(&tx, sim, source, chunk)?;
+            }
+        }
         {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO signal_samples (t, rssi_dbm, rsrp_dbm, rsrq_db10, sinr_db10, band, tech) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for s in signal {
-                st.execute(params![
-                    s.t,
-                    s.rssi_dbm,
-                    s.rsrp_dbm,
-                    tenths(s.rsrq_db),
-                    tenths(s.sinr_db),
-                    s.band,
-                    s.tech
-                ])?;
-            }
-            let mut st = tx.prepare_cached(
-                "INSERT INTO usage_samples (t, sim_id, rx_bytes, tx_bytes, source) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for u in usage {
-                let sim = Self::sim_id(&tx, &self.sim_ids, &mut new_ids, &u.iccid, u.t)?;
-                // validate_usage ran when the sample was accepted; saturate rather than fail here.
-                let rx = i64::try_from(u.rx_bytes).unwrap_or(i64::MAX);
-                let txb = i64::try_from(u.tx_bytes).unwrap_or(i64::MAX);
-                st.execute(params![u.t, sim, rx, txb, u.source])?;
-            }
             let mut st = tx.prepare_cached(
                 "INSERT INTO sims (iccid, first_seen, last_seen, state) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT(iccid) DO UPDATE SET first_seen = min(first_seen, excluded.first_seen), \
@@ -261,40 +312,39 @@ impl Db {
                 st.execute(params![iccid, d.first_seen, d.last_seen, d.state])?;
             }
         }
-        let added = [usage.len(), signal.len(), 0, 0, 0, 0];
         let mut counts = self.counts;
-        bump(&mut counts, &added, &[0; 6]);
-        let deleted = match prune {
-            Some((r, now, by_age)) => Self::prune(&tx, &counts, r, now, by_age)?,
-            None => [0; 6],
-        };
+        bump(&mut counts, &[usage.len(), signal.len(), 0, 0, 0, 0]);
+        if let Some((r, now, by_age)) = prune {
+            Self::prune(&tx, &mut counts, r, now, by_age)?;
+        }
         tx.commit()?;
         self.sim_ids.extend(new_ids);
-        bump(&mut counts, &[0; 6], &deleted);
         self.counts = counts;
         Ok(())
     }
 
     /// Deletes the oldest rows of a table over its row limit (only once it is 5% over, so that
     /// pruning happens in batches rather than rewriting the first page at every flush) and, when
-    /// `by_age`, rows older than its age limit.
+    /// `by_age`, rows older than its age limit. Recounts the tables it pruned.
     fn prune(
         tx: &Transaction,
-        counts: &[u64; 6],
+        counts: &mut [u64; 6],
         r: &Retention,
         now: i64,
         by_age: bool,
-    ) -> rusqlite::Result<[u64; 6]> {
-        let mut deleted = [0u64; 6];
-        for (i, ((table, tcol), lim)) in PRUNED.iter().zip(limits(r)).enumerate() {
-            let count = counts.get(i).copied().unwrap_or(0);
+    ) -> rusqlite::Result<()> {
+        for ((table, tcol, weight), (lim, count)) in
+            PRUNED.iter().zip(limits(r).iter().zip(counts.iter_mut()))
+        {
             let mut n = 0usize;
-            if count > lim.max_rows.saturating_add(lim.max_rows / 20) {
+            if *count > lim.max_rows.saturating_add(lim.max_rows / 20) {
                 let keep = i64::try_from(lim.max_rows).unwrap_or(i64::MAX);
+                // The newest rows holding `keep` samples stay; everything older goes.
                 n = tx.execute(
                     &format!(
-                        "DELETE FROM {table} WHERE id <= \
-                         (SELECT id FROM {table} ORDER BY id DESC LIMIT 1 OFFSET ?1)"
+                        "DELETE FROM {table} WHERE id <= (SELECT id FROM \
+                         (SELECT id, sum({weight}) OVER (ORDER BY id DESC) AS c FROM {table}) \
+                         WHERE c > ?1 ORDER BY id DESC LIMIT 1)"
                     ),
                     [keep],
                 )?;
@@ -304,11 +354,16 @@ impl Db {
                 let m = tx.execute(&format!("DELETE FROM {table} WHERE {tcol} < ?1"), [cutoff])?;
                 n = n.saturating_add(m);
             }
-            if let Some(d) = deleted.get_mut(i) {
-                *d = u64::try_from(n).unwrap_or(0);
+            if n > 0 {
+                let c: i64 = tx.query_row(
+                    &format!("SELECT coalesce(sum({weight}), 0) FROM {table}"),
+                    [],
+                    |r| r.get(0),
+                )?;
+                *count = u64::try_from(c).unwrap_or(0);
             }
         }
-        Ok(deleted)
+        Ok(())
     }
 
     /// Writes durable records in one transaction synced to disk before it returns. Each record
@@ -367,7 +422,7 @@ impl Db {
         }
         tx.set_drop_behavior(rusqlite::DropBehavior::Rollback);
         tx.commit()?;
-        bump(&mut self.counts, &added, &[0; 6]);
+        bump(&mut self.counts, &added);
         Ok(out)
     }
 

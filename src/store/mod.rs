@@ -13,6 +13,7 @@
 
 mod db;
 mod error;
+mod pack;
 mod query;
 mod schema;
 mod types;

@@ -6,33 +6,8 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::db::Db;
+use super::pack::{unpack_signal, unpack_usage};
 use super::types::*;
-
-fn usage_row(r: &Row) -> rusqlite::Result<UsageSample> {
-    let rx: i64 = r.get(2)?;
-    let tx: i64 = r.get(3)?;
-    Ok(UsageSample {
-        t: r.get(0)?,
-        iccid: r.get(1)?,
-        rx_bytes: u64::try_from(rx).unwrap_or(0),
-        tx_bytes: u64::try_from(tx).unwrap_or(0),
-        source: r.get(4)?,
-    })
-}
-
-fn signal_row(r: &Row) -> rusqlite::Result<SignalSample> {
-    let q: Option<i32> = r.get(3)?;
-    let s: Option<i32> = r.get(4)?;
-    Ok(SignalSample {
-        t: r.get(0)?,
-        rssi_dbm: r.get(1)?,
-        rsrp_dbm: r.get(2)?,
-        rsrq_db: q.map(|x| x as f32 / 10.0),
-        sinr_db: s.map(|x| x as f32 / 10.0),
-        band: r.get(5)?,
-        tech: r.get(6)?,
-    })
-}
 
 const SMS_COLS: &str = "id, t, iccid, direction, peer, sent_at, body, storage, modem_index";
 
@@ -75,22 +50,66 @@ fn ledger_row(r: &Row) -> rusqlite::Result<LedgerEntry> {
 }
 
 impl Db {
+    /// Samples at or after `since`, oldest first. A damaged packed row is skipped with a
+    /// warning rather than failing the whole history.
     pub fn usage_since(&self, since: i64) -> rusqlite::Result<Vec<UsageSample>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT u.t, s.iccid, u.rx_bytes, u.tx_bytes, u.source FROM usage_samples u \
-             JOIN sims s ON s.id = u.sim_id WHERE u.t >= ?1 ORDER BY u.t, u.id",
+            "SELECT s.iccid, u.source, u.packed FROM usage_samples u \
+             JOIN sims s ON s.id = u.sim_id WHERE u.t_last >= ?1 ORDER BY u.id",
         )?;
-        let rows = st.query_map([since], usage_row)?;
-        rows.collect()
+        let mut rows = st.query([since])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let iccid: String = r.get(0)?;
+            let source: String = r.get(1)?;
+            let packed: Vec<u8> = r.get(2)?;
+            match unpack_usage(&packed) {
+                Ok(v) => out.extend(v.into_iter().filter(|c| c.t >= since).map(|c| UsageSample {
+                    t: c.t,
+                    iccid: iccid.clone(),
+                    rx_bytes: u64::try_from(c.rx).unwrap_or(0),
+                    tx_bytes: u64::try_from(c.tx).unwrap_or(0),
+                    source: source.clone(),
+                })),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "usage row skipped")
+                }
+            }
+        }
+        out.sort_by_key(|u| u.t);
+        Ok(out)
     }
 
+    /// Samples at or after `since`, oldest first; damaged rows skipped as for usage.
     pub fn signal_since(&self, since: i64) -> rusqlite::Result<Vec<SignalSample>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT t, rssi_dbm, rsrp_dbm, rsrq_db10, sinr_db10, band, tech FROM signal_samples \
-             WHERE t >= ?1 ORDER BY t, id",
-        )?;
-        let rows = st.query_map([since], signal_row)?;
-        rows.collect()
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT packed FROM signal_samples WHERE t_last >= ?1 ORDER BY id")?;
+        let mut rows = st.query([since])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let packed: Vec<u8> = r.get(0)?;
+            match unpack_signal(&packed) {
+                Ok(v) => out.extend(
+                    v.into_iter()
+                        .filter(|s| s.t >= since)
+                        .map(|s| SignalSample {
+                            t: s.t,
+                            rssi_dbm: s.rssi,
+                            rsrp_dbm: s.rsrp,
+                            rsrq_db: s.rsrq10.map(|x| x as f32 / 10.0),
+                            sinr_db: s.sinr10.map(|x| x as f32 / 10.0),
+                            band: s.band,
+                            tech: s.tech,
+                        }),
+                ),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "signal row skipped")
+                }
+            }
+        }
+        out.sort_by_key(|s| s.t);
+        Ok(out)
     }
 
     /// Newest first.

@@ -323,12 +323,15 @@ async fn retention_prunes_old_and_excess_rows_but_never_the_ledger() {
     store.ledger_begin(decision("ancient", 1)).await.unwrap();
     store.event(1, "old", "x").unwrap();
     store.event(now, "new", "y").unwrap();
+    // Ten flushes of ten samples: rows are batches, and whole batches are pruned.
     for i in 0..100 {
         store
             .record_usage(usage(now - 1000 + i, "8981100022152967705", 1))
             .unwrap();
+        if i % 10 == 9 {
+            store.flush().await.unwrap();
+        }
     }
-    store.flush().await.unwrap();
     let left = store.usage_since(0).await.unwrap();
     assert_eq!(left.len(), 20);
     assert_eq!(left.first().map(|u| u.t), Some(now - 1000 + 80));

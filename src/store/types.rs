@@ -149,7 +149,8 @@ impl<T> Durable<T> {
     }
 }
 
-/// Row and age limit of one table. The store deletes the oldest rows beyond either.
+/// Row and age limit of one table. The store deletes the oldest rows beyond either. For the
+/// telemetry tables `max_rows` counts samples, pruned a whole flush batch at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub max_rows: u64,
@@ -213,6 +214,9 @@ pub struct StoreConfig {
     /// instead of a mmap'ed `-shm` file next to the database, which would otherwise be rewritten
     /// (on flash) at every commit. Cost: other processes cannot open the file while it runs.
     pub exclusive: bool,
+    /// SQLite page size for a new file (512..=65536, a power of two); an existing file keeps
+    /// its own. Small pages mean fewer bytes rewritten per commit (see `db::PAGE_SIZE`).
+    pub page_size: u32,
     pub retention: Retention,
     /// Telemetry samples held in memory per kind while the database is unwritable; the oldest
     /// are dropped beyond it.
@@ -228,6 +232,7 @@ impl StoreConfig {
             flush_interval: Duration::from_secs(15 * 60),
             busy_timeout: Duration::from_secs(5),
             exclusive: true,
+            page_size: super::db::PAGE_SIZE,
             retention: Retention::default(),
             max_buffered: 20_000,
             max_pending: 10_000,

@@ -20,6 +20,8 @@ use super::types::*;
 /// Retry an unwritable database this often, even when the flush interval is longer: pending
 /// durable records are money and messages.
 const RETRY_EVERY: Duration = Duration::from_secs(30);
+/// A SIM's `last_seen` is written with this resolution (seconds).
+const SIM_SEEN_RESOLUTION: i64 = 3600;
 /// Age-based pruning scans whole tables, so it runs a few times a day, not every flush.
 const AGE_PRUNE_EVERY: Duration = Duration::from_secs(6 * 3600);
 
@@ -53,6 +55,9 @@ pub(super) struct Worker {
     signal: VecDeque<SignalSample>,
     usage: VecDeque<UsageSample>,
     sims: HashMap<String, SimDirty>,
+    /// `last_seen` as last written per SIM, so that a SIM's row is rewritten at most hourly for
+    /// its last-seen time alone (each rewrite is one more page per flush).
+    sims_written: HashMap<String, i64>,
     pending: VecDeque<DurableOp>,
     /// Next ids to hand out; `None` until the file told us its highest id (see `take_id`).
     next_sms: Option<i64>,
@@ -73,6 +78,7 @@ impl Worker {
             signal: VecDeque::new(),
             usage: VecDeque::new(),
             sims: HashMap::new(),
+            sims_written: HashMap::new(),
             pending: VecDeque::new(),
             next_sms: None,
             next_ledger: None,
@@ -250,7 +256,13 @@ impl Worker {
             self.dropped = self.dropped.saturating_add(1);
             return;
         }
-        self.touch_sim(&u.iccid, u.t);
+        let stale = self
+            .sims_written
+            .get(&u.iccid)
+            .map_or(true, |w| u.t.saturating_sub(*w) >= SIM_SEEN_RESOLUTION);
+        if stale {
+            self.touch_sim(&u.iccid, u.t);
+        }
         if self.usage.len() >= self.cfg.max_buffered {
             self.usage.pop_front();
             self.dropped = self.dropped.saturating_add(1);
@@ -306,7 +318,9 @@ impl Worker {
             Ok(()) => {
                 self.signal.clear();
                 self.usage.clear();
-                self.sims.clear();
+                for (iccid, d) in self.sims.drain() {
+                    self.sims_written.insert(iccid, d.last_seen);
+                }
                 self.flushes = self.flushes.saturating_add(1);
                 if by_age {
                     self.last_age_prune = Some(now);
