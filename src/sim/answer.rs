@@ -15,6 +15,9 @@ pub enum Answer {
     CmeError(u16),
     /// Plain `ERROR`: unknown command or bad syntax.
     Error,
+    /// The `> ` prompt (TS 27.005 `AT+CMGS`): the framework collects the body up to Ctrl-Z
+    /// (ESC cancels) and hands it to `Carrier::payload`.
+    Prompt,
 }
 
 impl Answer {

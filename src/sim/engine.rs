@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::answer::Answer;
+use super::carrier::{Carrier, Reply};
 use super::radio::Radio;
 use super::vendors::Personality;
 use crate::at::port::{open_pty, RawTty};
@@ -185,6 +186,11 @@ struct State {
     hang_until: Option<Instant>,
     urc_in_next: Option<String>,
     slow: Duration,
+    carrier: Carrier,
+    /// URCs due later (the `+CUSD:` after `OK`, a `+CMTI:` for an SMS reply), by due time.
+    outbox: Vec<(Instant, String)>,
+    /// The command that opened the `> ` prompt, while its body is being read.
+    prompt_for: Option<String>,
 }
 
 async fn run(
@@ -204,6 +210,9 @@ async fn run(
         hang_until: None,
         urc_in_next: None,
         slow: Duration::ZERO,
+        carrier: Carrier::new(),
+        outbox: Vec::new(),
+        prompt_for: None,
     };
     let mut io = match RawTty::from_owned(master) {
         Ok(io) => io,
@@ -233,7 +242,7 @@ async fn run(
         tokio::select! {
             ctl = rx.recv() => match ctl {
                 None | Some(Control::Stop) => return,
-                Some(Control::Set(k, v, reply)) => { let _ = reply.send(st.radio.set(&k, &v)); }
+                Some(Control::Set(k, v, reply)) => { let _ = reply.send(st.set(&k, &v)); }
                 Some(Control::Fault(Fault::Unplug(away))) => {
                     drop(io);
                     match unplug(away, &st, &path).await {
@@ -247,6 +256,12 @@ async fn run(
                     }
                 }
             },
+            // A URC that was scheduled for later is due.
+            _ = outbox_due(&st.outbox) => {
+                for line in st.take_due(Instant::now()) {
+                    let _ = io.write_all(format!("\r\n{line}\r\n").as_bytes()).await;
+                }
+            }
             _ = noise_tick => {
                 let lines = st.opts.personality.noise(&st.radio);
                 for l in lines {
@@ -257,6 +272,20 @@ async fn run(
                 Ok(0) | Err(_) => { tokio::time::sleep(Duration::from_millis(20)).await; }
                 Ok(n) => {
                     for &b in &buf[..n] {
+                        if st.prompt_for.is_some() {
+                            // Reading an SMS body: Ctrl-Z sends it, ESC cancels (TS 27.005 §3.5.1).
+                            match b {
+                                0x1a | 0x1b => {
+                                    let body = String::from_utf8_lossy(&line).trim().to_string();
+                                    line.clear();
+                                    let out = st.payload(&body, b == 0x1b);
+                                    write_lines(&mut io, &out, st.slow).await;
+                                }
+                                _ if line.len() < 4096 => line.push(b),
+                                _ => {}
+                            }
+                            continue;
+                        }
                         if b == b'\r' {
                             let cmd = String::from_utf8_lossy(&line).trim().to_string();
                             line.clear();
@@ -275,6 +304,14 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+/// Resolves when the earliest scheduled URC is due (never, when none is scheduled).
+async fn outbox_due(outbox: &[(Instant, String)]) {
+    match outbox.iter().map(|(t, _)| *t).min() {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -349,6 +386,11 @@ impl State {
                 }),
             ),
             Answer::Error => (Vec::new(), Some("ERROR".to_string())),
+            Answer::Prompt => {
+                self.prompt_for = Some(cmd.to_string());
+                out.push(b"\r\n> ".to_vec());
+                return out;
+            }
         };
         if !lines.is_empty() {
             if let Some(u) = self.urc_in_next.take() {
@@ -395,10 +437,65 @@ impl State {
         if Instant::now() < self.busy_until && needs_sim(&upper) {
             return Answer::CmeError(14);
         }
-        self.opts
-            .personality
-            .answer(&mut self.radio, cmd)
-            .unwrap_or(Answer::Error)
+        if let Some(reply) = self.carrier.command(self.opts.personality, &mut self.radio, cmd) {
+            return self.schedule(reply);
+        }
+        self.opts.personality.answer(&mut self.radio, cmd).unwrap_or(Answer::Error)
+    }
+
+    fn schedule(&mut self, reply: Reply) -> Answer {
+        let now = Instant::now();
+        for (delay, line) in reply.later {
+            self.outbox.push((now + delay, line));
+        }
+        reply.answer
+    }
+
+    /// The body after a `> ` prompt arrived (or was cancelled with ESC).
+    fn payload(&mut self, body: &str, cancelled: bool) -> Vec<Vec<u8>> {
+        let cmd = self.prompt_for.take().unwrap_or_default();
+        let answer = if cancelled {
+            Answer::Ok(vec![])
+        } else {
+            let reply = self.carrier.payload(self.opts.personality, &mut self.radio, &cmd, body);
+            self.schedule(reply)
+        };
+        let final_lines: Vec<String> = match answer {
+            Answer::Ok(lines) => lines.into_iter().chain(Some("OK".to_string())).collect(),
+            Answer::Raw(lines) => lines,
+            Answer::CmeError(n) => vec![format!("+CMS ERROR: {n}")],
+            Answer::Error | Answer::Prompt => vec!["ERROR".to_string()],
+        };
+        final_lines.into_iter().map(|l| format!("\r\n{l}\r\n").into_bytes()).collect()
+    }
+
+    /// Sets a radio value, or failing that a carrier value (`balance_mb=500`).
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match self.radio.set(key, value) {
+            Ok(()) => Ok(()),
+            Err(radio_err) => match self.carrier.set(key, value) {
+                Ok(later) => {
+                    let now = Instant::now();
+                    self.outbox.extend(later.into_iter().map(|(d, l)| (now + d, l)));
+                    Ok(())
+                }
+                Err(None) => Err(radio_err),
+                Err(Some(e)) => Err(e),
+            },
+        }
+    }
+
+    fn take_due(&mut self, now: Instant) -> Vec<String> {
+        let mut due = Vec::new();
+        self.outbox.retain(|(t, l)| {
+            if *t <= now {
+                due.push(l.clone());
+                false
+            } else {
+                true
+            }
+        });
+        due
     }
 }
 

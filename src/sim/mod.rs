@@ -3,6 +3,7 @@
 //! packages (cargo feature `sim`).
 
 pub mod answer;
+pub mod carrier;
 pub mod engine;
 pub mod generic;
 pub mod radio;
