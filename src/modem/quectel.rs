@@ -317,16 +317,19 @@ fn qnwinfo_tech(act: &str) -> Option<Tech> {
 }
 
 /// The number at the end of a band name: `"LTE BAND 3"` → 3, `"NR5G BAND 78"` → 78,
-/// `"NR N78"` → 78 (modem-quirks.md item 5).
+/// `"NR N78"` → 78 (modem-quirks.md item 5), `"EUTRAN-BAND40"` → 40, `"B66"` → 66. Only a
+/// number after `BAND`, `B` or `N` counts: `"WCDMA 2100"` names a frequency, not a band.
 pub fn band_number(text: &str) -> Option<u32> {
-    let tail: String = text
-        .trim()
-        .chars()
-        .rev()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    let digits: String = tail.chars().rev().collect();
-    if digits.is_empty() || digits.len() > 4 {
+    let t = text.trim();
+    let head = t.trim_end_matches(|c: char| c.is_ascii_digit());
+    let digits = t.get(head.len()..)?;
+    if digits.is_empty() || digits.len() > 3 {
+        return None;
+    }
+    let h = head.trim_end().to_ascii_uppercase();
+    let mut rev = h.chars().rev();
+    let letter_tag = matches!(rev.next(), Some('B' | 'N')) && !rev.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !(h.ends_with("BAND") || letter_tag) {
         return None;
     }
     digits.parse().ok()

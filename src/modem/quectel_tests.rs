@@ -136,7 +136,11 @@ fn band_names_give_their_number() {
     assert_eq!(band_number("LTE BAND 3"), Some(3));
     assert_eq!(band_number("NR N78"), Some(78));
     assert_eq!(band_number("EUTRAN-BAND40"), Some(40));
+    assert_eq!(band_number("B66"), Some(66));
+    assert_eq!(band_number("n78"), Some(78));
     assert_eq!(band_number("LTE"), None);
+    assert_eq!(band_number("WCDMA 2100"), None);
+    assert_eq!(band_number("27 EGSM 900"), None);
 }
 
 proptest! {
