@@ -52,9 +52,17 @@ pub enum CarrierError {
     #[error("no carrier rule matched the reply {text:?}; add a rule to usage.carrier.rules that matches it")]
     NoMatch { text: String },
     #[error("usage.carrier.{rule} matched {matched:?} but the amount {amount:?} is not a number; tighten the `amount` group or set usage.carrier.decimal_mark")]
-    BadAmount { rule: String, matched: String, amount: String },
+    BadAmount {
+        rule: String,
+        matched: String,
+        amount: String,
+    },
     #[error("usage.carrier.{rule} matched {matched:?} but the unit {unit:?} is unknown; use B, KB, MB, GB, TB (or 兆, ギガ, ГБ, Go)")]
-    UnknownUnit { rule: String, matched: String, unit: String },
+    UnknownUnit {
+        rule: String,
+        matched: String,
+        unit: String,
+    },
     #[error("usage.carrier.{rule} matched {matched:?}, which is more than 16 EiB; the rule is probably matching the wrong number")]
     TooLarge { rule: String, matched: String },
 }
@@ -114,7 +122,11 @@ impl std::fmt::Debug for CarrierRules {
 impl CarrierRules {
     /// Compiles `patterns` (named `rules[0]`, `rules[1]`, … in errors); an empty list means
     /// `default_rules()`.
-    pub fn new(patterns: &[String], base: UnitBase, mark: DecimalMark) -> Result<CarrierRules, RuleError> {
+    pub fn new(
+        patterns: &[String],
+        base: UnitBase,
+        mark: DecimalMark,
+    ) -> Result<CarrierRules, RuleError> {
         let defaults;
         let (patterns, prefix) = if patterns.is_empty() {
             defaults = default_rules();
@@ -154,18 +166,24 @@ impl CarrierRules {
                 matched: matched.clone(),
                 amount: amount.to_owned(),
             })?;
-            let mult = unit_multiplier(unit, self.base).ok_or_else(|| CarrierError::UnknownUnit {
-                rule: rule.name.clone(),
-                matched: matched.clone(),
-                unit: unit.to_owned(),
-            })?;
+            let mult =
+                unit_multiplier(unit, self.base).ok_or_else(|| CarrierError::UnknownUnit {
+                    rule: rule.name.clone(),
+                    matched: matched.clone(),
+                    unit: unit.to_owned(),
+                })?;
             let remaining_bytes = value.times(mult).ok_or_else(|| CarrierError::TooLarge {
                 rule: rule.name.clone(),
                 matched: matched.clone(),
             })?;
-            return Ok(CarrierReading { remaining_bytes, matched_text: matched });
+            return Ok(CarrierReading {
+                remaining_bytes,
+                matched_text: matched,
+            });
         }
-        Err(CarrierError::NoMatch { text: quote(&folded) })
+        Err(CarrierError::NoMatch {
+            text: quote(&folded),
+        })
     }
 }
 
@@ -181,7 +199,10 @@ impl CarrierRules {
 /// Carriers whose `1,234` means 1.234 set `DecimalMark::Comma`. Groups after a thousands
 /// separator must have exactly three digits, so `1,2,3` is refused rather than read as 123.
 pub fn parse_amount(raw: &str, mark: DecimalMark) -> Option<Decimal> {
-    let s: String = raw.chars().filter(|c| !matches!(c, ' ' | '\'' | '\u{2019}')).collect();
+    let s: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '\'' | '\u{2019}'))
+        .collect();
     let commas = s.matches(',').count();
     let dots = s.matches('.').count();
     let (decimal, group) = match mark {
@@ -200,7 +221,8 @@ pub fn parse_amount(raw: &str, mark: DecimalMark) -> Option<Decimal> {
             (0, d) if d > 1 => (None, Some('.')),
             (1, 0) => {
                 let (int, frac) = s.split_once(',').unwrap_or((&s, ""));
-                let grouping = frac.len() == 3 && (1..=3).contains(&int.len()) && !int.starts_with('0');
+                let grouping =
+                    frac.len() == 3 && (1..=3).contains(&int.len()) && !int.starts_with('0');
                 if grouping {
                     (None, Some(','))
                 } else {

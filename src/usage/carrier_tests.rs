@@ -39,7 +39,8 @@ fn issue_examples_parse_with_the_default_rules() {
 #[test]
 fn issue_examples_parse_with_the_rule_from_the_issue_config() {
     let rule = vec![r"(?P<amount>[0-9.,]+)\s*(?P<unit>[KMGT]?B)".to_owned()];
-    let r = CarrierRules::new(&rule, UnitBase::Decimal, DecimalMark::Auto).unwrap_or_else(|e| panic!("{e}"));
+    let r = CarrierRules::new(&rule, UnitBase::Decimal, DecimalMark::Auto)
+        .unwrap_or_else(|e| panic!("{e}"));
     let get = |t: &str| r.parse(t).map(|x| x.remaining_bytes);
     assert_eq!(get("剩余流量1.25GB"), Ok(1_250_000_000));
     assert_eq!(get("残りデータ量：500MB"), Ok(500_000_000));
@@ -50,12 +51,17 @@ fn issue_examples_parse_with_the_rule_from_the_issue_config() {
 #[test]
 fn real_replies_with_a_data_figure_are_read() {
     // Real: Babilon-Mobile (Tajikistan) balance reply, quoted on babilon-m.tj/en/services.php?id=57.
-    assert_eq!(bytes("In current Tariff option: 79.07 Mb, rest 0.00 Mb."), 0);
+    assert_eq!(
+        bytes("In current Tariff option: 79.07 Mb, rest 0.00 Mb."),
+        0
+    );
     assert_eq!(bytes("MobiGPRS-340.00 Mb, rest 334.54 Mb."), 350_790_615);
     // Real: Telecel Zimbabwe data-bundle USSD replies, expected output in the ebridgevas USSD
     // gateway's FileBackedServiceMenuTreeTest (public GitHub).
     assert_eq!(
-        bytes("Airtime bal = 11.49usd. Exp on 15/03/2015. Data Bundle = 11.49mb. Exp on 15/03/2015."),
+        bytes(
+            "Airtime bal = 11.49usd. Exp on 15/03/2015. Data Bundle = 11.49mb. Exp on 15/03/2015."
+        ),
         12_048_138
     );
     assert_eq!(
@@ -120,7 +126,10 @@ fn real_money_and_minutes_replies_are_not_data() {
 #[test]
 fn constructed_replies_in_carrier_wordings_are_read() {
     // Constructed (no verbatim public copy found): China Mobile style reply to CXLL.
-    assert_eq!(bytes("您好，截至11月27日，您本月套餐内国内通用流量剩余1.25GB，定向流量剩余500MB。"), 1_342_177_280);
+    assert_eq!(
+        bytes("您好，截至11月27日，您本月套餐内国内通用流量剩余1.25GB，定向流量剩余500MB。"),
+        1_342_177_280
+    );
     // Constructed: colloquial Chinese units.
     assert_eq!(bytes("剩余500M"), 500 * MIB);
     assert_eq!(bytes("剩余流量500兆"), 500 * MIB);
@@ -138,14 +147,19 @@ fn constructed_replies_in_carrier_wordings_are_read() {
 
 #[test]
 fn unit_base_is_per_carrier() {
-    let dec = rules(UnitBase::Decimal).parse("剩余流量1.25GB").map(|r| r.remaining_bytes);
+    let dec = rules(UnitBase::Decimal)
+        .parse("剩余流量1.25GB")
+        .map(|r| r.remaining_bytes);
     assert_eq!(dec, Ok(1_250_000_000));
 }
 
 #[test]
 fn matched_text_is_the_folded_match() {
     let r = rules(UnitBase::Binary).parse("残りデータ量：５００ＭＢです");
-    assert_eq!(r.map(|r| r.matched_text), Ok("残りデータ量:500MB".to_owned()));
+    assert_eq!(
+        r.map(|r| r.matched_text),
+        Ok("残りデータ量:500MB".to_owned())
+    );
 }
 
 #[test]
@@ -171,7 +185,13 @@ fn amounts_cope_with_separators_and_decimal_marks() {
 
 #[test]
 fn bad_rules_are_config_errors_naming_the_rule() {
-    let new = |p: &str| CarrierRules::new(&[r"(?P<amount>\d+)(?P<unit>MB)".to_owned(), p.to_owned()], UnitBase::Binary, DecimalMark::Auto);
+    let new = |p: &str| {
+        CarrierRules::new(
+            &[r"(?P<amount>\d+)(?P<unit>MB)".to_owned(), p.to_owned()],
+            UnitBase::Binary,
+            DecimalMark::Auto,
+        )
+    };
     match new(r"(?P<amount>[0-9") {
         Err(RuleError::BadRegex { rule, cause }) => {
             assert_eq!(rule, "rules[1]");
@@ -181,20 +201,36 @@ fn bad_rules_are_config_errors_naming_the_rule() {
     }
     assert_eq!(
         new(r"(?P<amount>\d+)\s*MB").err(),
-        Some(RuleError::MissingGroup { rule: "rules[1]".into(), group: "unit" })
+        Some(RuleError::MissingGroup {
+            rule: "rules[1]".into(),
+            group: "unit"
+        })
     );
-    let msg = new(r"(?P<unit>MB)").err().map(|e| e.to_string()).unwrap_or_default();
+    let msg = new(r"(?P<unit>MB)")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(msg.contains("rules[1]") && msg.contains("amount"), "{msg}");
 }
 
 #[test]
 fn parse_failures_say_what_matched() {
-    let one = |p: &str| CarrierRules::new(&[p.to_owned()], UnitBase::Binary, DecimalMark::Auto).unwrap_or_else(|e| panic!("{e}"));
+    let one = |p: &str| {
+        CarrierRules::new(&[p.to_owned()], UnitBase::Binary, DecimalMark::Auto)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
     let r = one(r"(?P<amount>[0-9.,]+)\s*(?P<unit>[KMGT]?B)");
-    assert!(matches!(r.parse("1.2.3 MB"), Err(CarrierError::BadAmount { amount, .. }) if amount == "1.2.3"));
-    assert!(matches!(r.parse("99999999999999 TB"), Err(CarrierError::TooLarge { .. })));
+    assert!(
+        matches!(r.parse("1.2.3 MB"), Err(CarrierError::BadAmount { amount, .. }) if amount == "1.2.3")
+    );
+    assert!(matches!(
+        r.parse("99999999999999 TB"),
+        Err(CarrierError::TooLarge { .. })
+    ));
     let r = one(r"(?P<amount>\d+)\s*(?P<unit>[a-z]+)");
-    assert!(matches!(r.parse("5 parsecs"), Err(CarrierError::UnknownUnit { unit, .. }) if unit == "parsecs"));
+    assert!(
+        matches!(r.parse("5 parsecs"), Err(CarrierError::UnknownUnit { unit, .. }) if unit == "parsecs")
+    );
     let long = "x".repeat(300);
     match r.parse(&long) {
         Err(CarrierError::NoMatch { text }) => {
@@ -242,8 +278,12 @@ proptest! {
 fn group(int: u64, sep: char) -> String {
     let digits = int.to_string();
     let mut out = String::new();
+    let first = match digits.len() % 3 {
+        0 => 3,
+        n => n,
+    };
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i >= first && (i - first) % 3 == 0 {
             out.push(sep);
         }
         out.push(c);

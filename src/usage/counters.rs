@@ -49,13 +49,18 @@ pub fn read_iface_counters(sysfs_root: &Path, iface: &str) -> Result<IfaceCounte
         && !iface.contains(['/', '\0'])
         && !iface.chars().any(char::is_whitespace);
     if !valid {
-        return Err(CounterError::BadInterface { name: iface.to_owned() });
+        return Err(CounterError::BadInterface {
+            name: iface.to_owned(),
+        });
     }
     let dir = sysfs_root.join(iface);
     let rx_bytes = read_number(&dir.join("statistics").join("rx_bytes"))?;
     let tx_bytes = read_number(&dir.join("statistics").join("tx_bytes"))?;
     let ifindex = read_number(&dir.join("ifindex")).ok();
-    Ok(IfaceCounters { traffic: Traffic { rx_bytes, tx_bytes }, ifindex })
+    Ok(IfaceCounters {
+        traffic: Traffic { rx_bytes, tx_bytes },
+        ifindex,
+    })
 }
 
 fn read_number(path: &Path) -> Result<u64, CounterError> {
@@ -72,7 +77,11 @@ fn read_number(path: &Path) -> Result<u64, CounterError> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModemCounterError {
     #[error("modem counter reply {reply:?} is not {expected}: {reason}")]
-    Malformed { reply: String, expected: &'static str, reason: &'static str },
+    Malformed {
+        reply: String,
+        expected: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// Parses a Quectel `AT+QGDCNT?` answer: `+QGDCNT: <bytes_sent>,<bytes_recv>` (Quectel EC2x
@@ -81,12 +90,19 @@ pub enum ModemCounterError {
 /// read the order the other way round; `+QGDNRCNT` (5G) is a different command, not parsed here.
 pub fn parse_qgdcnt(reply: &str) -> Result<Traffic, ModemCounterError> {
     const EXPECTED: &str = "+QGDCNT: <sent>,<received>";
-    let fields = fields_after(reply, "+QGDCNT:").ok_or_else(|| malformed(reply, EXPECTED, "no +QGDCNT: line"))?;
+    let fields = fields_after(reply, "+QGDCNT:")
+        .ok_or_else(|| malformed(reply, EXPECTED, "no +QGDCNT: line"))?;
     let [sent, recv] = fields.as_slice() else {
         return Err(malformed(reply, EXPECTED, "expected two numbers"));
     };
-    let num = |s: &str| s.parse::<u64>().map_err(|_| malformed(reply, EXPECTED, "a field is not a decimal number"));
-    Ok(Traffic { tx_bytes: num(sent)?, rx_bytes: num(recv)? })
+    let num = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| malformed(reply, EXPECTED, "a field is not a decimal number"))
+    };
+    Ok(Traffic {
+        tx_bytes: num(sent)?,
+        rx_bytes: num(recv)?,
+    })
 }
 
 /// A Huawei `AT^DSFLOWQRY` answer. All fields are fixed-length upper-case hexadecimal ("HUAWEI
@@ -105,7 +121,8 @@ pub struct DsFlow {
 /// <total_tx_flow>,<total_rx_flow>`; the values may follow the colon on the next line.
 pub fn parse_dsflowqry(reply: &str) -> Result<DsFlow, ModemCounterError> {
     const EXPECTED: &str = "^DSFLOWQRY: six hex fields";
-    let fields = fields_after(reply, "^DSFLOWQRY:").ok_or_else(|| malformed(reply, EXPECTED, "no ^DSFLOWQRY: line"))?;
+    let fields = fields_after(reply, "^DSFLOWQRY:")
+        .ok_or_else(|| malformed(reply, EXPECTED, "no ^DSFLOWQRY: line"))?;
     let [last_time, last_tx, last_rx, total_time, total_tx, total_rx] = fields.as_slice() else {
         return Err(malformed(reply, EXPECTED, "expected six fields"));
     };
@@ -113,13 +130,20 @@ pub fn parse_dsflowqry(reply: &str) -> Result<DsFlow, ModemCounterError> {
         if s.is_empty() || s.len() > 16 {
             return Err(malformed(reply, EXPECTED, "a field is not 1-16 hex digits"));
         }
-        u64::from_str_radix(s, 16).map_err(|_| malformed(reply, EXPECTED, "a field is not hexadecimal"))
+        u64::from_str_radix(s, 16)
+            .map_err(|_| malformed(reply, EXPECTED, "a field is not hexadecimal"))
     };
     Ok(DsFlow {
         last_ds_secs: hex(last_time)?,
-        last: Traffic { tx_bytes: hex(last_tx)?, rx_bytes: hex(last_rx)? },
+        last: Traffic {
+            tx_bytes: hex(last_tx)?,
+            rx_bytes: hex(last_rx)?,
+        },
         total_ds_secs: hex(total_time)?,
-        total: Traffic { tx_bytes: hex(total_tx)?, rx_bytes: hex(total_rx)? },
+        total: Traffic {
+            tx_bytes: hex(total_tx)?,
+            rx_bytes: hex(total_rx)?,
+        },
     })
 }
 
@@ -133,7 +157,11 @@ fn fields_after<'a>(reply: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
 }
 
 fn malformed(reply: &str, expected: &'static str, reason: &'static str) -> ModemCounterError {
-    ModemCounterError::Malformed { reply: reply.escape_debug().take(120).collect(), expected, reason }
+    ModemCounterError::Malformed {
+        reply: reply.escape_debug().take(120).collect(),
+        expected,
+        reason,
+    }
 }
 
 /// Fastest plausible traffic on one counter: 300 MB/s (2.4 Gbit/s, the peak downlink of the

@@ -99,7 +99,10 @@ fn fixed(days: u32, activated: i64, tz: &TimeZone, now: i64) -> (i64, i64) {
 }
 
 fn split(local: i64) -> (i64, i64) {
-    (local.div_euclid(SECS_PER_DAY), local.rem_euclid(SECS_PER_DAY))
+    (
+        local.div_euclid(SECS_PER_DAY),
+        local.rem_euclid(SECS_PER_DAY),
+    )
 }
 
 #[cfg(test)]
@@ -145,7 +148,7 @@ mod tests {
         let (s, e) = cycle_bounds(&plan, &tokyo, 1_709_220_600);
         assert_eq!(s, 1_709_218_800); // 2024-02-29T15:00:00Z = 03-01 00:00 JST
         assert_eq!(e, 1_711_897_200); // 2024-03-31T15:00:00Z = 04-01 00:00 JST
-        // One second before JST midnight is still February's cycle.
+                                      // One second before JST midnight is still February's cycle.
         let (s, e) = cycle_bounds(&plan, &tokyo, 1_709_218_799);
         assert_eq!(e, 1_709_218_800);
         assert_eq!(s, 1_706_713_200); // 2024-01-31T15:00:00Z
@@ -157,13 +160,25 @@ mod tests {
         let plan = Cycle::Monthly { reset_day: 31 };
         let mid = |y, m, dd| d(y, m, dd).to_days() * SECS_PER_DAY;
         // 2024-02-15: cycle 2024-01-31 → 2024-02-29.
-        assert_eq!(cycle_bounds(&plan, &utc, mid(2024, 2, 15)), (mid(2024, 1, 31), mid(2024, 2, 29)));
+        assert_eq!(
+            cycle_bounds(&plan, &utc, mid(2024, 2, 15)),
+            (mid(2024, 1, 31), mid(2024, 2, 29))
+        );
         // 2024-03-01: cycle 2024-02-29 → 2024-03-31.
-        assert_eq!(cycle_bounds(&plan, &utc, mid(2024, 3, 1)), (mid(2024, 2, 29), mid(2024, 3, 31)));
+        assert_eq!(
+            cycle_bounds(&plan, &utc, mid(2024, 3, 1)),
+            (mid(2024, 2, 29), mid(2024, 3, 31))
+        );
         // 2023-03-01: cycle 2023-02-28 → 2023-03-31.
-        assert_eq!(cycle_bounds(&plan, &utc, mid(2023, 3, 1)), (mid(2023, 2, 28), mid(2023, 3, 31)));
+        assert_eq!(
+            cycle_bounds(&plan, &utc, mid(2023, 3, 1)),
+            (mid(2023, 2, 28), mid(2023, 3, 31))
+        );
         // 2023-12-31 itself starts a cycle ending 2024-01-31.
-        assert_eq!(cycle_bounds(&plan, &utc, mid(2023, 12, 31)), (mid(2023, 12, 31), mid(2024, 1, 31)));
+        assert_eq!(
+            cycle_bounds(&plan, &utc, mid(2023, 12, 31)),
+            (mid(2023, 12, 31), mid(2024, 1, 31))
+        );
     }
 
     #[test]
@@ -179,27 +194,58 @@ mod tests {
     fn fixed_pack_runs_n_local_days_from_activation_and_repeats() {
         let tokyo = tz("Asia/Tokyo");
         let act = 1_717_200_000; // 2024-06-01T00:00:00Z = 09:00 JST
-        let pack = Cycle::Fixed { days: 30, activated: act };
-        assert_eq!(cycle_bounds(&pack, &tokyo, act), (act, act + 30 * SECS_PER_DAY));
-        assert_eq!(cycle_bounds(&pack, &tokyo, act + 30 * SECS_PER_DAY - 1), (act, act + 30 * SECS_PER_DAY));
+        let pack = Cycle::Fixed {
+            days: 30,
+            activated: act,
+        };
+        assert_eq!(
+            cycle_bounds(&pack, &tokyo, act),
+            (act, act + 30 * SECS_PER_DAY)
+        );
+        assert_eq!(
+            cycle_bounds(&pack, &tokyo, act + 30 * SECS_PER_DAY - 1),
+            (act, act + 30 * SECS_PER_DAY)
+        );
         let second = (act + 30 * SECS_PER_DAY, act + 60 * SECS_PER_DAY);
         assert_eq!(cycle_bounds(&pack, &tokyo, act + 30 * SECS_PER_DAY), second);
         // Before activation: the first period, which has not started.
-        assert_eq!(cycle_bounds(&pack, &tokyo, act - 10), (act, act + 30 * SECS_PER_DAY));
+        assert_eq!(
+            cycle_bounds(&pack, &tokyo, act - 10),
+            (act, act + 30 * SECS_PER_DAY)
+        );
     }
 
     #[test]
     fn fixed_pack_keeps_wall_clock_time_across_dst() {
         let ny = tz("America/New_York");
         let act = 1_709_913_600; // 2024-03-08T16:00:00Z = 11:00 EST
-        let (_, end) = cycle_bounds(&Cycle::Fixed { days: 7, activated: act }, &ny, act);
+        let (_, end) = cycle_bounds(
+            &Cycle::Fixed {
+                days: 7,
+                activated: act,
+            },
+            &ny,
+            act,
+        );
         assert_eq!(end, act + 7 * SECS_PER_DAY - 3600); // 2024-03-15 11:00 EDT
     }
 
     const ZONES: &[&str] = &[
-        "UTC", "Asia/Tokyo", "Asia/Kolkata", "Europe/London", "Europe/Berlin", "America/New_York",
-        "America/Los_Angeles", "Australia/Sydney", "Australia/Lord_Howe", "Pacific/Chatham",
-        "America/Santiago", "America/Havana", "Asia/Beirut", "Pacific/Kiritimati", "Etc/GMT+12",
+        "UTC",
+        "Asia/Tokyo",
+        "Asia/Kolkata",
+        "Europe/London",
+        "Europe/Berlin",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Australia/Sydney",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "America/Santiago",
+        "America/Havana",
+        "Asia/Beirut",
+        "Pacific/Kiritimati",
+        "Etc/GMT+12",
     ];
 
     proptest! {

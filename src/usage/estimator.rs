@@ -150,7 +150,10 @@ impl SimUsage {
     }
 
     fn preferred(&self, now: i64, cfg: &EstimatorConfig) -> Option<Source> {
-        let modem_fresh = self.modem.last_at.is_some_and(|t| now.saturating_sub(t) <= cfg.modem_stale_secs);
+        let modem_fresh = self
+            .modem
+            .last_at
+            .is_some_and(|t| now.saturating_sub(t) <= cfg.modem_stale_secs);
         if modem_fresh {
             Some(Source::Modem)
         } else if self.interface.last_at.is_some() {
@@ -185,7 +188,10 @@ impl SimUsage {
         let src = self.preferred(now, cfg);
         let local = src.map(|s| {
             let c = self.count(s);
-            LocalCount { bytes: if same_cycle { c.bytes } else { 0 }, ..c }
+            LocalCount {
+                bytes: if same_cycle { c.bytes } else { 0 },
+                ..c
+            }
         });
         let carrier = self.carrier.as_ref().filter(|c| c.at >= start);
         let fresh = carrier.filter(|c| now.saturating_sub(c.at) <= cfg.carrier_max_age_secs);
@@ -203,7 +209,9 @@ impl SimUsage {
                     (true, Some(s)) => (s, local.and_then(|l| l.last_at)),
                     _ => (Source::Carrier, Some(c.at)),
                 };
-                let used = quota.map(|q| q.saturating_sub(remaining)).or(local.map(|l| l.bytes));
+                let used = quota
+                    .map(|q| q.saturating_sub(remaining))
+                    .or(local.map(|l| l.bytes));
                 (used, Some(remaining), Some(source), as_of)
             }
             (None, Some(s), Some(l)) => {
@@ -257,7 +265,10 @@ const MAX_ICCID_CHARS: usize = 24;
 
 impl Estimator {
     pub fn new(cfg: EstimatorConfig) -> Estimator {
-        Estimator { cfg, state: UsageState::default() }
+        Estimator {
+            cfg,
+            state: UsageState::default(),
+        }
     }
 
     /// Resumes from persisted state.
@@ -305,12 +316,17 @@ impl Estimator {
                 None => break,
             };
         }
-        self.state.sims.insert(key, SimUsage::new(plan, now, &self.cfg));
+        self.state
+            .sims
+            .insert(key, SimUsage::new(plan, now, &self.cfg));
     }
 
     /// Feeds an interface counter reading; returns the bytes it added to the active SIM.
     pub fn observe_interface(&mut self, reading: &IfaceCounters, now: i64) -> u64 {
-        let delta = self.state.interface.observe(reading.traffic, reading.ifindex, now);
+        let delta = self
+            .state
+            .interface
+            .observe(reading.traffic, reading.ifindex, now);
         self.credit(Source::Interface, delta, now)
     }
 

@@ -23,11 +23,20 @@ fn monthly_tokyo(quota: u64) -> Plan {
 }
 
 fn iface(rx: u64, tx: u64) -> IfaceCounters {
-    IfaceCounters { traffic: Traffic { rx_bytes: rx, tx_bytes: tx }, ifindex: Some(4) }
+    IfaceCounters {
+        traffic: Traffic {
+            rx_bytes: rx,
+            tx_bytes: tx,
+        },
+        ifindex: Some(4),
+    }
 }
 
 fn reading(remaining: u64) -> CarrierReading {
-    CarrierReading { remaining_bytes: remaining, matched_text: "剩余流量".into() }
+    CarrierReading {
+        remaining_bytes: remaining,
+        matched_text: "剩余流量".into(),
+    }
 }
 
 fn report(e: &Estimator, now: i64) -> UsageReport {
@@ -38,8 +47,15 @@ fn report(e: &Estimator, now: i64) -> UsageReport {
 fn interface_counts_give_used_and_remaining_without_a_carrier_figure() {
     let mut e = Estimator::new(EstimatorConfig::default());
     e.activate_sim("8981100000000000001", monthly_tokyo(GB), T0);
-    assert_eq!(e.observe_interface(&iface(1_000, 2_000), T0), 0, "first reading is a baseline");
-    assert_eq!(e.observe_interface(&iface(1_000 + 60 * MB, 2_000 + 40 * MB), T0 + 30), 100 * MB);
+    assert_eq!(
+        e.observe_interface(&iface(1_000, 2_000), T0),
+        0,
+        "first reading is a baseline"
+    );
+    assert_eq!(
+        e.observe_interface(&iface(1_000 + 60 * MB, 2_000 + 40 * MB), T0 + 30),
+        100 * MB
+    );
     let r = report(&e, T0 + 40);
     assert_eq!(r.used_bytes, Some(100 * MB));
     assert_eq!(r.remaining_bytes, Some(GB - 100 * MB));
@@ -60,17 +76,27 @@ fn a_fresh_carrier_reading_is_authoritative_and_carried_forward() {
     assert!(e.record_carrier(&reading(500 * MB), T0 + 60));
     let r = report(&e, T0 + 61);
     assert_eq!(r.remaining_bytes, Some(500 * MB));
-    assert_eq!(r.used_bytes, Some(20 * GB - 500 * MB), "the carrier's view of used");
+    assert_eq!(
+        r.used_bytes,
+        Some(20 * GB - 500 * MB),
+        "the carrier's view of used"
+    );
     assert_eq!((r.source, r.as_of), (Some(Source::Carrier), Some(T0 + 60)));
     e.observe_interface(&iface(60 * MB, 0), T0 + 90);
     let r = report(&e, T0 + 91);
     assert_eq!(r.remaining_bytes, Some(450 * MB));
-    assert_eq!((r.source, r.as_of, r.carrier_as_of), (Some(Source::Interface), Some(T0 + 90), Some(T0 + 60)));
+    assert_eq!(
+        (r.source, r.as_of, r.carrier_as_of),
+        (Some(Source::Interface), Some(T0 + 90), Some(T0 + 60))
+    );
 }
 
 #[test]
 fn a_stale_carrier_reading_is_ignored() {
-    let cfg = EstimatorConfig { carrier_max_age_secs: 3600, ..EstimatorConfig::default() };
+    let cfg = EstimatorConfig {
+        carrier_max_age_secs: 3600,
+        ..EstimatorConfig::default()
+    };
     let mut e = Estimator::new(cfg);
     e.activate_sim("A", monthly_tokyo(GB), T0);
     e.observe_interface(&iface(0, 0), T0);
@@ -87,20 +113,43 @@ fn modem_counters_are_preferred_while_fresh() {
     let mut e = Estimator::new(EstimatorConfig::default());
     e.activate_sim("A", monthly_tokyo(GB), T0);
     e.observe_interface(&iface(0, 0), T0);
-    e.observe_modem(Traffic { rx_bytes: 0, tx_bytes: 0 }, Some(1), T0);
+    e.observe_modem(
+        Traffic {
+            rx_bytes: 0,
+            tx_bytes: 0,
+        },
+        Some(1),
+        T0,
+    );
     e.observe_interface(&iface(100 * MB, 0), T0 + 30);
-    e.observe_modem(Traffic { rx_bytes: 90 * MB, tx_bytes: 15 * MB }, Some(1), T0 + 30);
+    e.observe_modem(
+        Traffic {
+            rx_bytes: 90 * MB,
+            tx_bytes: 15 * MB,
+        },
+        Some(1),
+        T0 + 30,
+    );
     let r = report(&e, T0 + 31);
-    assert_eq!((r.source, r.used_bytes), (Some(Source::Modem), Some(105 * MB)));
+    assert_eq!(
+        (r.source, r.used_bytes),
+        (Some(Source::Modem), Some(105 * MB))
+    );
     // The modem stops answering: after `modem_stale_secs` the interface takes over.
     e.observe_interface(&iface(200 * MB, 0), T0 + 900);
     let r = report(&e, T0 + 900);
-    assert_eq!((r.source, r.used_bytes), (Some(Source::Interface), Some(200 * MB)));
+    assert_eq!(
+        (r.source, r.used_bytes),
+        (Some(Source::Interface), Some(200 * MB))
+    );
 }
 
 #[test]
 fn the_cycle_resets_at_the_carriers_midnight_and_drops_old_readings() {
-    let cfg = EstimatorConfig { carrier_max_age_secs: 24 * 3600, ..EstimatorConfig::default() };
+    let cfg = EstimatorConfig {
+        carrier_max_age_secs: 24 * 3600,
+        ..EstimatorConfig::default()
+    };
     let mut e = Estimator::new(cfg);
     let daily = plan(Some(GB), Cycle::Daily, "Asia/Tokyo");
     e.activate_sim("A", daily, T0);
@@ -112,11 +161,17 @@ fn the_cycle_resets_at_the_carriers_midnight_and_drops_old_readings() {
     assert_eq!(r.remaining_bytes, Some(700 * MB));
     // Before any new reading, the report already shows the new day as empty.
     let r = report(&e, tokyo_midnight);
-    assert_eq!((r.used_bytes, r.remaining_bytes, r.carrier_as_of), (Some(0), Some(GB), None));
+    assert_eq!(
+        (r.used_bytes, r.remaining_bytes, r.carrier_as_of),
+        (Some(0), Some(GB), None)
+    );
     assert_eq!(r.cycle_start, tokyo_midnight);
     e.observe_interface(&iface(310 * MB, 0), tokyo_midnight + 30);
     let r = report(&e, tokyo_midnight + 30);
-    assert_eq!((r.used_bytes, r.source), (Some(10 * MB), Some(Source::Interface)));
+    assert_eq!(
+        (r.used_bytes, r.source),
+        (Some(10 * MB), Some(Source::Interface))
+    );
 }
 
 #[test]
@@ -137,8 +192,14 @@ fn swapping_sims_switches_counts_and_swapping_back_resumes() {
     e.observe_interface(&iface(200 * MB, 0), T0 + 180);
     e.observe_interface(&iface(205 * MB, 0), T0 + 210);
     let a = report(&e, T0 + 210);
-    assert_eq!((a.iccid.as_str(), a.used_bytes, a.quota_bytes), ("A", Some(105 * MB), Some(20 * GB)));
-    assert_eq!(e.report_for("B", T0 + 210).and_then(|r| r.used_bytes), Some(30 * MB));
+    assert_eq!(
+        (a.iccid.as_str(), a.used_bytes, a.quota_bytes),
+        ("A", Some(105 * MB), Some(20 * GB))
+    );
+    assert_eq!(
+        e.report_for("B", T0 + 210).and_then(|r| r.used_bytes),
+        Some(30 * MB)
+    );
 }
 
 #[test]
@@ -162,7 +223,8 @@ fn state_survives_a_restart_through_serde() {
     e.observe_interface(&iface(100 * MB, 0), T0 + 30);
     e.record_carrier(&reading(800 * MB), T0 + 40);
     let json = serde_json::to_string(e.state()).unwrap_or_default();
-    let state: UsageState = serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}: {json}"));
+    let state: UsageState =
+        serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}: {json}"));
     let mut back = Estimator::from_state(EstimatorConfig::default(), state);
     assert_eq!(back.report(T0 + 50), e.report(T0 + 50));
     back.observe_interface(&iface(110 * MB, 0), T0 + 60);
@@ -174,7 +236,16 @@ fn the_json_report_has_the_fields_scripts_rely_on() {
     let mut e = Estimator::new(EstimatorConfig::default());
     e.activate_sim("A", monthly_tokyo(GB), T0);
     let json = serde_json::to_value(report(&e, T0)).unwrap_or_default();
-    for key in ["used_bytes", "quota_bytes", "remaining_bytes", "source", "as_of", "cycle_start", "cycle_end", "runs_out_at"] {
+    for key in [
+        "used_bytes",
+        "quota_bytes",
+        "remaining_bytes",
+        "source",
+        "as_of",
+        "cycle_start",
+        "cycle_end",
+        "runs_out_at",
+    ] {
         assert!(json.get(key).is_some(), "{key} missing in {json}");
     }
     assert_eq!(json["source"], serde_json::Value::Null);
@@ -189,7 +260,10 @@ fn steady_use_forecasts_when_the_data_runs_out() {
     let mut e = Estimator::new(EstimatorConfig::default());
     e.activate_sim("A", monthly_tokyo(GB), T0);
     for i in 0..=12 {
-        e.observe_interface(&iface(i * 10 * MB, 0), T0 + i64::try_from(i).unwrap_or(0) * 300);
+        e.observe_interface(
+            &iface(i * 10 * MB, 0),
+            T0 + i64::try_from(i).unwrap_or(0) * 300,
+        );
     }
     // 120 MB used in an hour; 904 MB left at 10 MB / 5 min runs out in 452 min.
     let r = report(&e, T0 + 3600);
@@ -210,7 +284,10 @@ fn no_active_sim_means_no_report_and_no_credit() {
 
 #[test]
 fn only_the_most_recent_sims_are_remembered() {
-    let mut e = Estimator::new(EstimatorConfig { max_sims: 2, ..EstimatorConfig::default() });
+    let mut e = Estimator::new(EstimatorConfig {
+        max_sims: 2,
+        ..EstimatorConfig::default()
+    });
     let p = monthly_tokyo(GB);
     e.activate_sim("A", p.clone(), T0);
     e.activate_sim("B", p.clone(), T0 + 1);

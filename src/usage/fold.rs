@@ -69,7 +69,9 @@ fn map_char(c: char) -> Mapped {
         0x3000 | 0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => Mapped::One(' '),
         0xFF61..=0xFF9F => {
             let idx = usize::try_from(code - 0xFF61).unwrap_or(usize::MAX);
-            HALFWIDTH_KANA.get(idx).map_or(Mapped::One(c), |&k| one(u32::from(k)))
+            HALFWIDTH_KANA
+                .get(idx)
+                .map_or(Mapped::One(c), |&k| one(u32::from(k)))
         }
         0x3385 => Mapped::Str("KB"),
         0x3386 => Mapped::Str("MB"),
@@ -151,7 +153,10 @@ mod tests {
         for code in 0xFF01u32..=0xFF5E {
             let c = char::from_u32(code).unwrap_or(' ');
             let folded = fold_compat(&c.to_string());
-            assert_eq!(folded.chars().map(u32::from).collect::<Vec<_>>(), vec![code - 0xFEE0]);
+            assert_eq!(
+                folded.chars().map(u32::from).collect::<Vec<_>>(),
+                vec![code - 0xFEE0]
+            );
         }
     }
 

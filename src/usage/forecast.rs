@@ -34,7 +34,11 @@ impl BurnWindow {
     /// one minute).
     pub fn new(capacity: usize, window_secs: i64) -> BurnWindow {
         let capacity = capacity.clamp(2, 10_000);
-        BurnWindow { samples: VecDeque::with_capacity(capacity), capacity, window_secs: window_secs.max(60) }
+        BurnWindow {
+            samples: VecDeque::with_capacity(capacity),
+            capacity,
+            window_secs: window_secs.max(60),
+        }
     }
 
     /// Forgets every sample (new cycle, other counter).
@@ -68,7 +72,10 @@ impl BurnWindow {
         let replace_newest = match (n, self.samples.back()) {
             (0, _) | (_, None) => false,
             (1, Some(&(last_at, _))) => at == last_at,
-            _ => self.samples.get(n - 2).is_some_and(|&(kept_at, _)| at.saturating_sub(kept_at) < spacing),
+            _ => self
+                .samples
+                .get(n - 2)
+                .is_some_and(|&(kept_at, _)| at.saturating_sub(kept_at) < spacing),
         };
         if replace_newest {
             self.samples.pop_back();
@@ -76,7 +83,11 @@ impl BurnWindow {
         self.samples.push_back((at, used_bytes));
         let oldest_allowed = at.saturating_sub(self.window_secs);
         while self.samples.len() > self.capacity
-            || (self.samples.len() > 1 && self.samples.front().is_some_and(|&(t, _)| t < oldest_allowed))
+            || (self.samples.len() > 1
+                && self
+                    .samples
+                    .front()
+                    .is_some_and(|&(t, _)| t < oldest_allowed))
         {
             self.samples.pop_front();
         }

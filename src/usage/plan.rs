@@ -53,7 +53,11 @@ pub enum PlanError {
     #[error("{key} = {value:?}: a fixed pack needs its length in days, 1 to 3660")]
     FixedDays { key: String, value: Option<i64> },
     #[error("{key} = {value:?}: {problem}; write unix seconds or a local time like \"2026-11-01 09:30\"")]
-    Activated { key: String, value: String, problem: &'static str },
+    Activated {
+        key: String,
+        value: String,
+        problem: &'static str,
+    },
     #[error("{key}: {source}")]
     Timezone { key: String, source: TzError },
     #[error("{key} = {value}: use 1000 or 1024 (what the carrier means by \"MB\")")]
@@ -67,15 +71,24 @@ impl Plan {
         let key = |k: &str| format!("{section}.{k}");
         let unit_base = match raw.unit_base {
             None => UnitBase::Binary,
-            Some(v) => UnitBase::from_number(v).ok_or_else(|| PlanError::UnitBase { key: key("unit_base"), value: v })?,
+            Some(v) => UnitBase::from_number(v).ok_or_else(|| PlanError::UnitBase {
+                key: key("unit_base"),
+                value: v,
+            })?,
         };
         let tz = match raw.timezone.as_deref() {
             None => TimeZone::utc(),
-            Some(s) => TimeZone::parse(s).map_err(|source| PlanError::Timezone { key: key("timezone"), source })?,
+            Some(s) => TimeZone::parse(s).map_err(|source| PlanError::Timezone {
+                key: key("timezone"),
+                source,
+            })?,
         };
         let quota_bytes = match raw.quota.as_deref() {
             None => None,
-            Some(q) => Some(parse_size(q, unit_base).map_err(|source| PlanError::Quota { key: key("quota"), source })?),
+            Some(q) => Some(parse_size(q, unit_base).map_err(|source| PlanError::Quota {
+                key: key("quota"),
+                source,
+            })?),
         };
         let cycle = match raw.cycle.as_deref().map(str::trim).unwrap_or("monthly") {
             "monthly" => {
@@ -83,39 +96,57 @@ impl Plan {
                 let reset_day = u8::try_from(day)
                     .ok()
                     .filter(|d| (1..=31).contains(d))
-                    .ok_or_else(|| PlanError::ResetDay { key: key("reset_day"), value: day })?;
+                    .ok_or_else(|| PlanError::ResetDay {
+                        key: key("reset_day"),
+                        value: day,
+                    })?;
                 Cycle::Monthly { reset_day }
             }
             "daily" => Cycle::Daily,
-            "fixed" => {
-                let days = raw
-                    .fixed_days
-                    .and_then(|d| u32::try_from(d).ok())
-                    .filter(|d| (1..=3660).contains(d))
-                    .ok_or_else(|| PlanError::FixedDays { key: key("fixed_days"), value: raw.fixed_days })?;
-                let activated = match &raw.activated {
-                    None => {
-                        return Err(PlanError::Activated {
-                            key: key("activated"),
-                            value: String::new(),
-                            problem: "a fixed pack needs its activation time",
-                        })
-                    }
-                    Some(t) => parse_time(t, &tz).map_err(|problem| PlanError::Activated {
-                        key: key("activated"),
-                        value: match t {
-                            RawTime::Unix(n) => n.to_string(),
-                            RawTime::Text(s) => s.clone(),
-                        },
-                        problem,
-                    })?,
-                };
-                Cycle::Fixed { days, activated }
+            "fixed" => fixed_cycle(raw, &tz, section)?,
+            other => {
+                return Err(PlanError::UnknownCycle {
+                    key: key("cycle"),
+                    value: other.to_owned(),
+                })
             }
-            other => return Err(PlanError::UnknownCycle { key: key("cycle"), value: other.to_owned() }),
         };
-        Ok(Plan { quota_bytes, cycle, tz, unit_base })
+        Ok(Plan {
+            quota_bytes,
+            cycle,
+            tz,
+            unit_base,
+        })
     }
+}
+
+/// The `fixed` cycle's keys: `fixed_days` and `activated` (local time in `tz`).
+fn fixed_cycle(raw: &RawPlan, tz: &TimeZone, section: &str) -> Result<Cycle, PlanError> {
+    let key = |k: &str| format!("{section}.{k}");
+    let days = raw
+        .fixed_days
+        .and_then(|d| u32::try_from(d).ok())
+        .filter(|d| (1..=3660).contains(d))
+        .ok_or_else(|| PlanError::FixedDays {
+            key: key("fixed_days"),
+            value: raw.fixed_days,
+        })?;
+    let Some(t) = &raw.activated else {
+        return Err(PlanError::Activated {
+            key: key("activated"),
+            value: String::new(),
+            problem: "a fixed pack needs its activation time",
+        });
+    };
+    let activated = parse_time(t, tz).map_err(|problem| PlanError::Activated {
+        key: key("activated"),
+        value: match t {
+            RawTime::Unix(n) => n.to_string(),
+            RawTime::Text(s) => s.clone(),
+        },
+        problem,
+    })?;
+    Ok(Cycle::Fixed { days, activated })
 }
 
 /// Unix seconds of a configured time; text without an offset is local time in `tz`.
@@ -131,16 +162,25 @@ fn parse_time(t: &RawTime, tz: &TimeZone) -> Result<i64, &'static str> {
         return Err("not a date");
     };
     let num = |part: Option<&str>, len: usize| -> Result<u32, &'static str> {
-        let p = part.filter(|p| p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).ok_or("not a date")?;
+        let p = part
+            .filter(|p| p.len() == len && p.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or("not a date")?;
         p.parse::<u32>().map_err(|_| "not a date")
     };
     let mut parts = date.split('-');
-    let (y, m, d) = (num(parts.next(), 4)?, num(parts.next(), 2)?, num(parts.next(), 2)?);
+    let (y, m, d) = (
+        num(parts.next(), 4)?,
+        num(parts.next(), 2)?,
+        num(parts.next(), 2)?,
+    );
     let date = Date::new(i64::from(y), m, d).ok_or("no such day")?;
     let rest = rest.strip_prefix(['T', ' ']).unwrap_or(rest);
     // Split off an offset: `Z`, `+09:00`, `-0300`.
     let (clock, offset) = match rest.find(['Z', '+', '-']) {
-        Some(i) => (rest.get(..i).unwrap_or(""), Some(rest.get(i..).unwrap_or(""))),
+        Some(i) => (
+            rest.get(..i).unwrap_or(""),
+            Some(rest.get(i..).unwrap_or("")),
+        ),
         None => (rest, None),
     };
     let mut secs_of_day = 0i64;
@@ -163,7 +203,12 @@ fn parse_time(t: &RawTime, tz: &TimeZone) -> Result<i64, &'static str> {
         Some("Z") => Ok(local),
         Some(o) => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
-            let digits: String = o.get(1..).unwrap_or("").chars().filter(|c| *c != ':').collect();
+            let digits: String = o
+                .get(1..)
+                .unwrap_or("")
+                .chars()
+                .filter(|c| *c != ':')
+                .collect();
             let hh = num(digits.get(..2), 2)?;
             let mm = num(digits.get(2..), 2)?;
             if hh > 14 || mm > 59 {
@@ -204,7 +249,15 @@ mod tests {
     #[test]
     fn defaults_are_monthly_day_one_utc_binary() {
         let p = Plan::from_raw(&raw(), "usage").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(p, Plan { quota_bytes: None, cycle: Cycle::Monthly { reset_day: 1 }, tz: TimeZone::utc(), unit_base: UnitBase::Binary });
+        assert_eq!(
+            p,
+            Plan {
+                quota_bytes: None,
+                cycle: Cycle::Monthly { reset_day: 1 },
+                tz: TimeZone::utc(),
+                unit_base: UnitBase::Binary
+            }
+        );
     }
 
     #[test]
@@ -217,32 +270,107 @@ mod tests {
             ..raw()
         };
         let p = Plan::from_raw(&r, "usage").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(p.cycle, Cycle::Fixed { days: 30, activated: 1_717_200_000 });
+        assert_eq!(
+            p.cycle,
+            Cycle::Fixed {
+                days: 30,
+                activated: 1_717_200_000
+            }
+        );
         let tz = TimeZone::utc();
-        assert_eq!(parse_time(&RawTime::Text("2024-06-01T09:00:00+09:00".into()), &tz), Ok(1_717_200_000));
-        assert_eq!(parse_time(&RawTime::Text("2024-06-01T00:00Z".into()), &tz), Ok(1_717_200_000));
-        assert_eq!(parse_time(&RawTime::Text("2024-06-01".into()), &tz), Ok(1_717_200_000));
-        assert_eq!(parse_time(&RawTime::Unix(1_717_200_000), &tz), Ok(1_717_200_000));
+        assert_eq!(
+            parse_time(&RawTime::Text("2024-06-01T09:00:00+09:00".into()), &tz),
+            Ok(1_717_200_000)
+        );
+        assert_eq!(
+            parse_time(&RawTime::Text("2024-06-01T00:00Z".into()), &tz),
+            Ok(1_717_200_000)
+        );
+        assert_eq!(
+            parse_time(&RawTime::Text("2024-06-01".into()), &tz),
+            Ok(1_717_200_000)
+        );
+        assert_eq!(
+            parse_time(&RawTime::Unix(1_717_200_000), &tz),
+            Ok(1_717_200_000)
+        );
     }
 
     #[test]
     fn every_error_names_its_key() {
         let cases: Vec<(RawPlan, &str)> = vec![
-            (RawPlan { quota: Some("lots".into()), ..raw() }, "usage.quota"),
-            (RawPlan { cycle: Some("weekly".into()), ..raw() }, "usage.cycle"),
-            (RawPlan { reset_day: Some(32), ..raw() }, "usage.reset_day"),
-            (RawPlan { reset_day: Some(0), ..raw() }, "usage.reset_day"),
-            (RawPlan { cycle: Some("fixed".into()), ..raw() }, "usage.fixed_days"),
-            (RawPlan { cycle: Some("fixed".into()), fixed_days: Some(30), ..raw() }, "usage.activated"),
             (
-                RawPlan { cycle: Some("fixed".into()), fixed_days: Some(30), activated: Some(RawTime::Text("2024-02-30".into())), ..raw() },
+                RawPlan {
+                    quota: Some("lots".into()),
+                    ..raw()
+                },
+                "usage.quota",
+            ),
+            (
+                RawPlan {
+                    cycle: Some("weekly".into()),
+                    ..raw()
+                },
+                "usage.cycle",
+            ),
+            (
+                RawPlan {
+                    reset_day: Some(32),
+                    ..raw()
+                },
+                "usage.reset_day",
+            ),
+            (
+                RawPlan {
+                    reset_day: Some(0),
+                    ..raw()
+                },
+                "usage.reset_day",
+            ),
+            (
+                RawPlan {
+                    cycle: Some("fixed".into()),
+                    ..raw()
+                },
+                "usage.fixed_days",
+            ),
+            (
+                RawPlan {
+                    cycle: Some("fixed".into()),
+                    fixed_days: Some(30),
+                    ..raw()
+                },
                 "usage.activated",
             ),
-            (RawPlan { timezone: Some("Mars/Base".into()), ..raw() }, "usage.timezone"),
-            (RawPlan { unit_base: Some(1000 * 1000), ..raw() }, "usage.unit_base"),
+            (
+                RawPlan {
+                    cycle: Some("fixed".into()),
+                    fixed_days: Some(30),
+                    activated: Some(RawTime::Text("2024-02-30".into())),
+                    ..raw()
+                },
+                "usage.activated",
+            ),
+            (
+                RawPlan {
+                    timezone: Some("Mars/Base".into()),
+                    ..raw()
+                },
+                "usage.timezone",
+            ),
+            (
+                RawPlan {
+                    unit_base: Some(1000 * 1000),
+                    ..raw()
+                },
+                "usage.unit_base",
+            ),
         ];
         for (r, key) in cases {
-            let msg = Plan::from_raw(&r, "usage").err().map(|e| e.to_string()).unwrap_or_default();
+            let msg = Plan::from_raw(&r, "usage")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(msg.starts_with(key), "{key}: {msg}");
         }
     }
@@ -258,7 +386,11 @@ mod tests {
 
     #[test]
     fn plans_round_trip_through_serde() {
-        let r = RawPlan { quota: Some("1.5GiB".into()), timezone: Some("Europe/Berlin".into()), ..raw() };
+        let r = RawPlan {
+            quota: Some("1.5GiB".into()),
+            timezone: Some("Europe/Berlin".into()),
+            ..raw()
+        };
         let p = Plan::from_raw(&r, "usage").unwrap_or_else(|e| panic!("{e}"));
         let json = serde_json::to_string(&p).unwrap_or_default();
         assert_eq!(serde_json::from_str::<Plan>(&json).ok(), Some(p));

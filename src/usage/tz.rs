@@ -62,7 +62,11 @@ pub struct TimeZone {
 impl TimeZone {
     /// UTC.
     pub fn utc() -> TimeZone {
-        TimeZone { spec: "UTC".to_owned(), std_offset: 0, dst: None }
+        TimeZone {
+            spec: "UTC".to_owned(),
+            std_offset: 0,
+            dst: None,
+        }
     }
 
     /// Accepts an IANA name from the built-in table (`Asia/Tokyo`, case-insensitive), a POSIX TZ
@@ -82,9 +86,14 @@ impl TimeZone {
             // A name-like string (no digits, or a '/' before any rule) was meant as an IANA name.
             let head = body.split(',').next().unwrap_or(body);
             if head.contains('/') || !body.bytes().any(|b| b.is_ascii_digit()) {
-                TzError::Unknown { spec: spec.to_owned() }
+                TzError::Unknown {
+                    spec: spec.to_owned(),
+                }
             } else {
-                TzError::BadPosix { spec: spec.to_owned(), reason }
+                TzError::BadPosix {
+                    spec: spec.to_owned(),
+                    reason,
+                }
             }
         })?;
         tz.spec = trimmed.to_owned();
@@ -101,7 +110,11 @@ impl TimeZone {
         let Some(dst) = self.dst else {
             return self.std_offset;
         };
-        let year = civil::civil_from_days(utc.saturating_add(i64::from(self.std_offset)).div_euclid(SECS_PER_DAY)).0;
+        let year = civil::civil_from_days(
+            utc.saturating_add(i64::from(self.std_offset))
+                .div_euclid(SECS_PER_DAY),
+        )
+        .0;
         // POSIX: the start time is in standard local time, the end time in daylight local time.
         let start = transition_local(dst.start, year).saturating_sub(i64::from(self.std_offset));
         let end = transition_local(dst.end, year).saturating_sub(i64::from(dst.offset));
@@ -189,11 +202,16 @@ fn transition_local(t: Transition, year: i64) -> i64 {
             jan1 + n - 1 + i64::from(civil::is_leap(year) && n >= 60)
         }
         RuleDay::ZeroBased(n) => jan1 + i64::from(n),
-        RuleDay::MonthWeekDay { month, week, weekday } => {
+        RuleDay::MonthWeekDay {
+            month,
+            week,
+            weekday,
+        } => {
             let month = u32::from(month);
             let first = civil::days_from_civil(year, month, 1);
             let first_wd = i64::from(civil::weekday_from_days(first));
-            let mut day = 1 + (i64::from(weekday) - first_wd).rem_euclid(7) + (i64::from(week) - 1) * 7;
+            let mut day =
+                1 + (i64::from(weekday) - first_wd).rem_euclid(7) + (i64::from(week) - 1) * 7;
             let len = i64::from(civil::days_in_month(year, month));
             while day > len {
                 day -= 7; // week 5 means "last"
@@ -232,14 +250,21 @@ impl<'a> Cursor<'a> {
     fn name(&mut self) -> PResult<()> {
         let start = self.pos;
         if self.eat(b'<') {
-            while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-') {
+            while self
+                .peek()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'-')
+            {
                 self.pos += 1;
             }
             let len = self.pos - start - 1;
             if !self.eat(b'>') {
                 return Err("a name starting with '<' must end with '>'");
             }
-            return if len >= 3 { Ok(()) } else { Err("a zone name needs at least 3 characters") };
+            return if len >= 3 {
+                Ok(())
+            } else {
+                Err("a zone name needs at least 3 characters")
+            };
         }
         while self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
             self.pos += 1;
@@ -306,7 +331,11 @@ impl<'a> Cursor<'a> {
                 return Err("Mm.w.d needs month 1-12 and week 1-5");
             }
             let to_u8 = |v: i64| u8::try_from(v).map_err(|_| "number out of range");
-            RuleDay::MonthWeekDay { month: to_u8(m)?, week: to_u8(w)?, weekday: to_u8(d)? }
+            RuleDay::MonthWeekDay {
+                month: to_u8(m)?,
+                week: to_u8(w)?,
+                weekday: to_u8(d)?,
+            }
         } else {
             RuleDay::ZeroBased(u16::try_from(self.number(365)?).map_err(|_| "number out of range")?)
         };
@@ -319,13 +348,22 @@ impl<'a> Cursor<'a> {
 
 /// Parses a POSIX TZ string; the returned zone's `spec` is the input.
 fn parse_posix(s: &str) -> PResult<TimeZone> {
-    let mut c = Cursor { s: s.as_bytes(), pos: 0 };
+    let mut c = Cursor {
+        s: s.as_bytes(),
+        pos: 0,
+    };
     c.name()?;
     // POSIX offsets are hours *west* of Greenwich: `JST-9` is UTC+9.
-    let std_west = c.hms(24).map_err(|_| "expected the standard offset after the name, e.g. JST-9")?;
+    let std_west = c
+        .hms(24)
+        .map_err(|_| "expected the standard offset after the name, e.g. JST-9")?;
     let std_offset = i32::try_from(-std_west).map_err(|_| "offset out of range")?;
     if c.done() {
-        return Ok(TimeZone { spec: s.to_owned(), std_offset, dst: None });
+        return Ok(TimeZone {
+            spec: s.to_owned(),
+            std_offset,
+            dst: None,
+        });
     }
     c.name()?;
     let dst_offset = match c.peek() {
@@ -341,7 +379,11 @@ fn parse_posix(s: &str) -> PResult<TimeZone> {
     } else {
         // No rule given: POSIX leaves it to the implementation; glibc and musl use US rules.
         let us = |week, month| Transition {
-            day: RuleDay::MonthWeekDay { month, week, weekday: 0 },
+            day: RuleDay::MonthWeekDay {
+                month,
+                week,
+                weekday: 0,
+            },
             time: 7200,
         };
         (us(2, 3), us(1, 11))
@@ -349,7 +391,15 @@ fn parse_posix(s: &str) -> PResult<TimeZone> {
     if !c.done() {
         return Err("unexpected text after the rule");
     }
-    Ok(TimeZone { spec: s.to_owned(), std_offset, dst: Some(Dst { offset: dst_offset, start, end }) })
+    Ok(TimeZone {
+        spec: s.to_owned(),
+        std_offset,
+        dst: Some(Dst {
+            offset: dst_offset,
+            start,
+            end,
+        }),
+    })
 }
 
 #[cfg(test)]

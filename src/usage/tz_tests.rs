@@ -73,7 +73,13 @@ fn julian_rule_forms_skip_or_count_february_29() {
     // J60 is 1 March in every year; 59 (zero-based) is 29 February in a leap year.
     let j = tz("AAA0BBB,J60/0,J300/0");
     let z = tz("AAA0BBB,59/0,300/0");
-    let mar1_2024 = Date { year: 2024, month: 3, day: 1 }.to_days() * SECS_PER_DAY;
+    let mar1_2024 = Date {
+        year: 2024,
+        month: 3,
+        day: 1,
+    }
+    .to_days()
+        * SECS_PER_DAY;
     assert_eq!(j.offset_at(mar1_2024 - 1), 0);
     assert_eq!(j.offset_at(mar1_2024), 3600);
     assert_eq!(z.offset_at(mar1_2024 - SECS_PER_DAY - 1), 0);
@@ -82,9 +88,19 @@ fn julian_rule_forms_skip_or_count_february_29() {
 
 #[test]
 fn bad_zone_strings_name_the_input() {
-    for bad in ["", "Asia/Nowhere", "JST", "JS-9", "CET-1CEST,M3.5.0", "CET-1CEST,M13.1.0,M10.5.0",
-        "AAA0BBB,J0,J5", "JST-9JDT,M3.2.0,M11.1.0x", "<+07-7", "CET-1CEST,M3.5.0/200,M10.5.0", "JST-99"]
-    {
+    for bad in [
+        "",
+        "Asia/Nowhere",
+        "JST",
+        "JS-9",
+        "CET-1CEST,M3.5.0",
+        "CET-1CEST,M13.1.0,M10.5.0",
+        "AAA0BBB,J0,J5",
+        "JST-9JDT,M3.2.0,M11.1.0x",
+        "<+07-7",
+        "CET-1CEST,M3.5.0/200,M10.5.0",
+        "JST-99",
+    ] {
         match TimeZone::parse(bad) {
             Ok(z) => panic!("{bad:?} parsed as {z:?}"),
             Err(e) => assert!(e.to_string().contains(&format!("{bad:?}")), "{e}"),
@@ -96,14 +112,32 @@ fn bad_zone_strings_name_the_input() {
 fn local_midnight_in_a_spring_gap_is_the_jump_instant() {
     // Santiago skips 2024-09-08 00:00-01:00 local; midnight maps to 04:00Z (01:00 local).
     let z = tz("America/Santiago");
-    let d = Date { year: 2024, month: 9, day: 8 };
+    let d = Date {
+        year: 2024,
+        month: 9,
+        day: 8,
+    };
     assert_eq!(z.midnight(d), 1_725_768_000);
     // Havana skips 00:00-01:00 on 2024-03-10.
     let h = tz("America/Havana");
-    assert_eq!(h.midnight(Date { year: 2024, month: 3, day: 10 }), 1_710_046_800);
+    assert_eq!(
+        h.midnight(Date {
+            year: 2024,
+            month: 3,
+            day: 10
+        }),
+        1_710_046_800
+    );
     // Berlin 02:30 on 2024-03-31 does not exist: the jump is at 01:00Z.
     let b = tz("Europe/Berlin");
-    let local = Date { year: 2024, month: 3, day: 31 }.to_days() * SECS_PER_DAY + 9000;
+    let local = Date {
+        year: 2024,
+        month: 3,
+        day: 31,
+    }
+    .to_days()
+        * SECS_PER_DAY
+        + 9000;
     assert_eq!(b.local_to_utc(local), 1_711_846_800);
 }
 
@@ -111,7 +145,14 @@ fn local_midnight_in_a_spring_gap_is_the_jump_instant() {
 fn ambiguous_local_time_takes_the_earlier_instant() {
     // Berlin 02:30 on 2024-10-27 happens twice: 00:30Z (CEST) and 01:30Z (CET).
     let b = tz("Europe/Berlin");
-    let local = Date { year: 2024, month: 10, day: 27 }.to_days() * SECS_PER_DAY + 9000;
+    let local = Date {
+        year: 2024,
+        month: 10,
+        day: 27,
+    }
+    .to_days()
+        * SECS_PER_DAY
+        + 9000;
     assert_eq!(b.local_to_utc(local), 1_729_989_000);
 }
 
@@ -126,9 +167,19 @@ fn zones_round_trip_through_serde_as_their_spec() {
 }
 
 const ZONES: &[&str] = &[
-    "UTC", "Asia/Tokyo", "Europe/Berlin", "America/New_York", "Australia/Sydney", "Europe/Dublin",
-    "America/Santiago", "Australia/Lord_Howe", "America/Nuuk", "Pacific/Chatham", "America/Havana",
-    "Asia/Jerusalem", "Africa/Cairo",
+    "UTC",
+    "Asia/Tokyo",
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Sydney",
+    "Europe/Dublin",
+    "America/Santiago",
+    "Australia/Lord_Howe",
+    "America/Nuuk",
+    "Pacific/Chatham",
+    "America/Havana",
+    "Asia/Jerusalem",
+    "Africa/Cairo",
 ];
 
 proptest! {

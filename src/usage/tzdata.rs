@@ -500,7 +500,9 @@ pub fn lookup(name: &str) -> Option<&'static str> {
 
 /// Every zone name in the table, for `--help` text and tests.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    ZONES.lines().filter_map(|l| l.split_once(' ').map(|(z, _)| z))
+    ZONES
+        .lines()
+        .filter_map(|l| l.split_once(' ').map(|(z, _)| z))
 }
 
 #[cfg(test)]
@@ -542,7 +544,10 @@ mod tests {
         let mut count = 0;
         for line in ZONES.lines() {
             let (zone, rule) = line.split_once(' ').unwrap_or(("", ""));
-            assert!(zone.contains('/') && !rule.is_empty() && !rule.contains(' '), "{line}");
+            assert!(
+                zone.contains('/') && !rule.is_empty() && !rule.contains(' '),
+                "{line}"
+            );
             count += 1;
         }
         assert!(count > 400, "table has {count} zones");

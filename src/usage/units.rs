@@ -39,7 +39,8 @@ impl UnitBase {
 impl TryFrom<u32> for UnitBase {
     type Error = String;
     fn try_from(n: u32) -> Result<Self, Self::Error> {
-        UnitBase::from_number(i64::from(n)).ok_or_else(|| format!("unit_base must be 1000 or 1024, not {n}"))
+        UnitBase::from_number(i64::from(n))
+            .ok_or_else(|| format!("unit_base must be 1000 or 1024, not {n}"))
     }
 }
 
@@ -56,9 +57,13 @@ impl From<UnitBase> for u32 {
 pub enum SizeError {
     #[error("empty size: write a number with a unit, e.g. \"20GB\" or \"500 MB\"")]
     Empty,
-    #[error("size {input:?} does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\"")]
+    #[error(
+        "size {input:?} does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\""
+    )]
     BadNumber { input: String },
-    #[error("size {input:?} has an unknown unit {unit:?}: use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB")]
+    #[error(
+        "size {input:?} has an unknown unit {unit:?}: use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB"
+    )]
     UnknownUnit { input: String, unit: String },
     #[error("size {input:?} is too large (more than 16 EiB)")]
     TooLarge { input: String },
@@ -96,10 +101,14 @@ impl Decimal {
         let mut mantissa: u128 = 0;
         let mut scale = 0u32;
         for b in int.bytes() {
-            mantissa = mantissa.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
+            mantissa = mantissa
+                .checked_mul(10)?
+                .checked_add(u128::from(b - b'0'))?;
         }
         for b in frac.bytes().take(MAX_SCALE as usize) {
-            mantissa = mantissa.checked_mul(10)?.checked_add(u128::from(b - b'0'))?;
+            mantissa = mantissa
+                .checked_mul(10)?
+                .checked_add(u128::from(b - b'0'))?;
             scale += 1;
         }
         Some(Decimal { mantissa, scale })
@@ -120,13 +129,18 @@ pub fn unit_multiplier(unit: &str, base: UnitBase) -> Option<u64> {
     let lower = unit.trim().to_lowercase();
     let (power, binary) = match lower.as_str() {
         // Bytes; `o`/`octets` is French, `байт` Russian.
-        "" | "b" | "byte" | "bytes" | "o" | "octet" | "octets" | "字节" | "字節" | "バイト" | "байт" => (0, false),
-        "k" | "kb" | "kbs" | "kbyte" | "kbytes" | "ko" | "кб" | "千字节" | "キロ" | "キロバイト" => (1, false),
+        "" | "b" | "byte" | "bytes" | "o" | "octet" | "octets" | "字节" | "字節" | "バイト"
+        | "байт" => (0, false),
+        "k" | "kb" | "kbs" | "kbyte" | "kbytes" | "ko" | "кб" | "千字节" | "キロ"
+        | "キロバイト" => (1, false),
         // 兆 is the colloquial Chinese "MB" (China Mobile replies "剩余...500兆"); in Japanese 兆 is
         // 10^12 but never appears after a data amount.
-        "m" | "mb" | "mbs" | "mbyte" | "mbytes" | "mo" | "мб" | "兆" | "兆字节" | "兆字節" | "メガ" | "メガバイト" => (2, false),
-        "g" | "gb" | "gbs" | "gbyte" | "gbytes" | "go" | "гб" | "吉" | "吉字节" | "吉字節" | "ギガ" | "ギガバイト" => (3, false),
-        "t" | "tb" | "tbs" | "tbyte" | "tbytes" | "to" | "тб" | "太字节" | "テラ" | "テラバイト" => (4, false),
+        "m" | "mb" | "mbs" | "mbyte" | "mbytes" | "mo" | "мб" | "兆" | "兆字节" | "兆字節"
+        | "メガ" | "メガバイト" => (2, false),
+        "g" | "gb" | "gbs" | "gbyte" | "gbytes" | "go" | "гб" | "吉" | "吉字节" | "吉字節"
+        | "ギガ" | "ギガバイト" => (3, false),
+        "t" | "tb" | "tbs" | "tbyte" | "tbytes" | "to" | "тб" | "太字节" | "テラ"
+        | "テラバイト" => (4, false),
         "kib" => (1, true),
         "mib" => (2, true),
         "gib" => (3, true),
@@ -143,14 +157,20 @@ pub fn parse_size(input: &str, base: UnitBase) -> Result<u64, SizeError> {
     if s.is_empty() {
         return Err(SizeError::Empty);
     }
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let amount = Decimal::parse_plain(num).ok_or_else(|| SizeError::BadNumber { input: input.to_owned() })?;
+    let amount = Decimal::parse_plain(num).ok_or_else(|| SizeError::BadNumber {
+        input: input.to_owned(),
+    })?;
     let mult = unit_multiplier(unit, base).ok_or_else(|| SizeError::UnknownUnit {
         input: input.to_owned(),
         unit: unit.trim().to_owned(),
     })?;
-    amount.times(mult).ok_or_else(|| SizeError::TooLarge { input: input.to_owned() })
+    amount.times(mult).ok_or_else(|| SizeError::TooLarge {
+        input: input.to_owned(),
+    })
 }
 
 /// `bytes` for people, two decimals at most: `"1.25 GB"` (base 1000) or `"1.25 GiB"` (base 1024,
@@ -202,25 +222,49 @@ mod tests {
     #[test]
     fn bad_sizes_name_the_input() {
         assert_eq!(parse_size("", Dec), Err(SizeError::Empty));
-        assert_eq!(parse_size("GB", Dec), Err(SizeError::BadNumber { input: "GB".into() }));
-        assert_eq!(parse_size("1.2.3GB", Dec), Err(SizeError::BadNumber { input: "1.2.3GB".into() }));
+        assert_eq!(
+            parse_size("GB", Dec),
+            Err(SizeError::BadNumber { input: "GB".into() })
+        );
+        assert_eq!(
+            parse_size("1.2.3GB", Dec),
+            Err(SizeError::BadNumber {
+                input: "1.2.3GB".into()
+            })
+        );
         assert_eq!(
             parse_size("20 GiGs", Dec),
-            Err(SizeError::UnknownUnit { input: "20 GiGs".into(), unit: "GiGs".into() })
+            Err(SizeError::UnknownUnit {
+                input: "20 GiGs".into(),
+                unit: "GiGs".into()
+            })
         );
         assert_eq!(
             parse_size("20000000 TB", Binary),
-            Err(SizeError::TooLarge { input: "20000000 TB".into() })
+            Err(SizeError::TooLarge {
+                input: "20000000 TB".into()
+            })
         );
-        let msg = parse_size("-5GB", Dec).map_err(|e| e.to_string()).err().unwrap_or_default();
+        let msg = parse_size("-5GB", Dec)
+            .map_err(|e| e.to_string())
+            .err()
+            .unwrap_or_default();
         assert!(msg.contains("\"-5GB\""), "{msg}");
     }
 
     #[test]
     fn carrier_unit_spellings_are_known() {
-        for (unit, want) in [("兆", 1_048_576), ("ギガ", 1_073_741_824), ("ГБ", 1_073_741_824), ("Go", 1_073_741_824),
-            ("Mb", 1_048_576), ("m", 1_048_576), ("KiB", 1024), ("bytes", 1), ("", 1)]
-        {
+        for (unit, want) in [
+            ("兆", 1_048_576),
+            ("ギガ", 1_073_741_824),
+            ("ГБ", 1_073_741_824),
+            ("Go", 1_073_741_824),
+            ("Mb", 1_048_576),
+            ("m", 1_048_576),
+            ("KiB", 1024),
+            ("bytes", 1),
+            ("", 1),
+        ] {
             assert_eq!(unit_multiplier(unit, Binary), Some(want), "{unit}");
         }
         assert_eq!(unit_multiplier("GB", Dec), Some(1_000_000_000));
@@ -230,7 +274,12 @@ mod tests {
 
     #[test]
     fn decimals_round_to_the_nearest_byte() {
-        let d = |s: &str| Decimal::parse_plain(s).unwrap_or(Decimal { mantissa: 0, scale: 0 });
+        let d = |s: &str| {
+            Decimal::parse_plain(s).unwrap_or(Decimal {
+                mantissa: 0,
+                scale: 0,
+            })
+        };
         assert_eq!(d("1.25").times(1_073_741_824), Some(1_342_177_280));
         assert_eq!(d("0.1").times(1_048_576), Some(104_858)); // 104857.6
         assert_eq!(d("18446744073709551615").times(1), Some(u64::MAX));
