@@ -2,7 +2,6 @@
 //! thing and the cause, and an exit code by kind of failure.
 
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::at::{self, AtClient, AtError, Command, EngineConfig};
@@ -31,7 +30,10 @@ pub struct AppError {
 
 impl AppError {
     pub fn new(kind: ExitKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -72,13 +74,24 @@ impl From<AtError> for AppError {
 /// Sets up logging to stderr. Under procd stderr goes to logd, which stamps the time itself.
 pub fn init_logging(cli: &Cli) {
     use std::io::IsTerminal;
+    // One-shot commands print their result and one error line; the daemon logs its story.
+    let long_running = match &cli.command {
+        Cmd::Run => true,
+        #[cfg(feature = "sim")]
+        Cmd::Demo { .. } | Cmd::Sim { .. } => true,
+        _ => false,
+    };
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => tracing::Level::WARN,
+        (false, 0) if !long_running => tracing::Level::ERROR,
         (false, 0) => tracing::Level::INFO,
         (false, 1) => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let builder = tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
@@ -91,7 +104,12 @@ pub fn run(cli: Cli) -> Result<(), AppError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| AppError::new(ExitKind::Failure, format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| {
+            AppError::new(
+                ExitKind::Failure,
+                format!("cannot start the async runtime: {e}"),
+            )
+        })?;
     rt.block_on(dispatch(cli))
 }
 
@@ -107,14 +125,25 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Cmd::At { command, timeout } => cmd_at(&cli, command, *timeout).await,
-        Cmd::Info { json } => crate::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await,
-        Cmd::Signal { json } => crate::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await,
-        #[cfg(feature = "sim")]
-        Cmd::Sim { link, personality, set, sim_busy, noise } => {
-            crate::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await
+        Cmd::Info { json } => {
+            crate::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
+        }
+        Cmd::Signal { json } => {
+            crate::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
         }
         #[cfg(feature = "sim")]
-        Cmd::Demo { personality, seconds } => crate::demo::demo(personality, *seconds).await,
+        Cmd::Sim {
+            link,
+            personality,
+            set,
+            sim_busy,
+            noise,
+        } => crate::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await,
+        #[cfg(feature = "sim")]
+        Cmd::Demo {
+            personality,
+            seconds,
+        } => crate::demo::demo(personality, *seconds).await,
     }
 }
 
@@ -173,4 +202,3 @@ async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>) -> Result<(), AppEr
     println!("OK");
     Ok(())
 }
-

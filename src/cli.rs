@@ -10,7 +10,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "simkeep", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Config file (TOML).
-    #[arg(long, short = 'c', global = true, default_value = "/etc/simkeep/config.toml", value_name = "PATH")]
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        default_value = "/etc/simkeep/config.toml",
+        value_name = "PATH"
+    )]
     pub config: PathBuf,
 
     /// Talk to the modem at this serial port directly (overrides modem.port; no config needed).

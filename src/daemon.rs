@@ -3,6 +3,7 @@
 //! On SIGTERM/SIGINT it stops polling, lets the running AT command finish, and exits.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,57 +17,109 @@ use crate::status::{unix_now, Status};
 
 /// Runs until `shutdown` resolves.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
-    let forced = Profile::from_config(&cfg.modem.profile)
-        .map_err(|e| AppError::new(ExitKind::Config, format!("config {}: modem.profile: {e}", cfg.path.display())))?;
+    start(cfg).await?.run_until(shutdown).await
+}
+
+/// A started agent: the engine is connecting and the HTTP port is bound.
+pub struct Agent {
+    cfg: Config,
+    forced: Option<Profile>,
+    client: at::AtClient,
+    engine_task: tokio::task::JoinHandle<()>,
+    status_tx: watch::Sender<Status>,
+    http_task: Option<tokio::task::JoinHandle<()>>,
+    http_addr: Option<SocketAddr>,
+}
+
+/// Validates what needs validating, starts the engine and binds the HTTP port.
+pub async fn start(cfg: Config) -> Result<Agent, AppError> {
+    let forced = Profile::from_config(&cfg.modem.profile).map_err(|e| {
+        AppError::new(
+            ExitKind::Config,
+            format!("config {}: modem.profile: {e}", cfg.path.display()),
+        )
+    })?;
     tracing::info!(port = %cfg.modem.port.display(), poll = ?cfg.modem.poll_interval, "simkeep {} starting", env!("CARGO_PKG_VERSION"));
-    let (client, engine_task) = at::spawn(engine_config(&cfg));
     let (status_tx, status_rx) = watch::channel(Status {
         version: env!("CARGO_PKG_VERSION"),
         started_at: unix_now(),
         link: "connecting".into(),
         ..Status::default()
     });
-    let http_task = match cfg.http.listen {
-        Some(addr) => Some(crate::http::serve(addr, status_rx).await?),
-        None => None,
+    let (http_task, http_addr) = match cfg.http.listen {
+        Some(addr) => {
+            let (task, bound) = crate::http::serve(addr, status_rx).await?;
+            (Some(task), Some(bound))
+        }
+        None => (None, None),
     };
-    let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
-    let mut link = client.link_state();
-    let mut tick = tokio::time::interval(cfg.modem.poll_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut poller = Poller::default();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            // Shutdown first: no new work once asked to stop.
-            biased;
-            _ = &mut shutdown => break,
-            // The link went up or down: re-detect after a reconnect, and publish the state.
-            changed = link.changed() => {
-                if changed.is_err() { break; }
-                let state = link.borrow_and_update().clone();
-                if state == LinkState::Connected {
-                    driver.reset();
-                    tick.reset_immediately();
+    let (client, engine_task) = at::spawn(engine_config(&cfg));
+    Ok(Agent {
+        cfg,
+        forced,
+        client,
+        engine_task,
+        status_tx,
+        http_task,
+        http_addr,
+    })
+}
+
+impl Agent {
+    /// Where the HTTP status port is listening (the real port when the config said `:0`).
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_addr
+    }
+
+    /// Polls until `shutdown` resolves, then stops cleanly.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
+        let Agent {
+            cfg,
+            forced,
+            client,
+            engine_task,
+            status_tx,
+            http_task,
+            ..
+        } = self;
+        let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
+        let mut link = client.link_state();
+        let mut tick = tokio::time::interval(cfg.modem.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut poller = Poller::default();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                // Shutdown first: no new work once asked to stop.
+                biased;
+                _ = &mut shutdown => break,
+                // The link went up or down: re-detect after a reconnect, and publish the state.
+                changed = link.changed() => {
+                    if changed.is_err() { break; }
+                    let state = link.borrow_and_update().clone();
+                    if state == LinkState::Connected {
+                        driver.reset();
+                        tick.reset_immediately();
+                    }
+                    status_tx.send_modify(|s| set_link(s, &state));
                 }
-                status_tx.send_modify(|s| set_link(s, &state));
-            }
-            // Time to poll.
-            _ = tick.tick() => {
-                let result = driver.snapshot(unix_now()).await;
-                poller.handle(result, &status_tx);
+                // Time to poll.
+                _ = tick.tick() => {
+                    let result = driver.snapshot(unix_now()).await;
+                    poller.handle(result, &status_tx);
+                }
             }
         }
+        tracing::info!("simkeep stopping");
+        if let Some(t) = http_task {
+            t.abort();
+        }
+        drop(driver);
+        drop(client);
+        // The engine finishes the command on the wire, then stops when its last client is gone.
+        let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
+        Ok(())
     }
-    tracing::info!("simkeep stopping");
-    if let Some(t) = http_task {
-        t.abort();
-    }
-    drop(driver);
-    drop(client);
-    // The engine finishes the command on the wire, then stops when its last client is gone.
-    let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
-    Ok(())
 }
 
 fn set_link(s: &mut Status, state: &LinkState) {
@@ -106,8 +159,13 @@ impl Poller {
                 let mut attention = Vec::new();
                 for e in events {
                     match e {
-                        ModemEvent::SimChanged { from: None, to } => tracing::info!(iccid = %to, "SIM found"),
-                        ModemEvent::SimChanged { from: Some(from), to } => {
+                        ModemEvent::SimChanged { from: None, to } => {
+                            tracing::info!(iccid = %to, "SIM found")
+                        }
+                        ModemEvent::SimChanged {
+                            from: Some(from),
+                            to,
+                        } => {
                             tracing::warn!(from = %from, to = %to, "SIM swapped")
                         }
                         ModemEvent::PinSent => tracing::info!("SIM PIN sent"),
@@ -166,8 +224,7 @@ impl Poller {
         let moved = match old.map(|o| &o.signal) {
             None => true,
             Some(o) => {
-                o.band != s.band
-                    || o.quality_pct.map(|q| q / 10) != s.quality_pct.map(|q| q / 10)
+                o.band != s.band || o.quality_pct.map(|q| q / 10) != s.quality_pct.map(|q| q / 10)
             }
         };
         if moved {

@@ -13,12 +13,21 @@ use crate::sim::{self, Fault, Personality, SimOptions};
 fn personality(name: &str) -> Result<Personality, AppError> {
     Personality::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = Personality::all().iter().map(|p| p.name()).collect();
-        AppError::new(ExitKind::Config, format!("unknown personality {name:?}: use one of {}", names.join(", ")))
+        AppError::new(
+            ExitKind::Config,
+            format!(
+                "unknown personality {name:?}: use one of {}",
+                names.join(", ")
+            ),
+        )
     })
 }
 
 fn sim_error(e: std::io::Error) -> AppError {
-    AppError::new(ExitKind::Failure, format!("cannot start the simulator: {e}"))
+    AppError::new(
+        ExitKind::Failure,
+        format!("cannot start the simulator: {e}"),
+    )
 }
 
 pub async fn sim(
@@ -33,19 +42,26 @@ pub async fn sim(
     opts.sim_busy_for = Duration::from_secs(sim_busy);
     opts.noise_every = noise.map(Duration::from_secs);
     for kv in set {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| AppError::new(ExitKind::Config, format!("--set {kv:?}: write KEY=VALUE, e.g. rsrp=-95")))?;
-        opts.radio.set(k.trim(), v.trim()).map_err(|e| AppError::new(ExitKind::Config, format!("--set {kv}: {e}")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            AppError::new(
+                ExitKind::Config,
+                format!("--set {kv:?}: write KEY=VALUE, e.g. rsrp=-95"),
+            )
+        })?;
+        opts.radio
+            .set(k.trim(), v.trim())
+            .map_err(|e| AppError::new(ExitKind::Config, format!("--set {kv}: {e}")))?;
     }
     let handle = sim::start(opts).map_err(sim_error)?;
     println!("{}", handle.path().display());
     eprintln!("simulated {name} modem ready; control lines on stdin: set KEY=VALUE | hang SECS | unplug SECS | reboot | urc LINE | garbage");
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
+    let stop = crate::daemon::shutdown_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = crate::daemon::shutdown_signal() => break,
+            _ = &mut stop => break,
             line = lines.next_line(), if stdin_open => match line {
                 Ok(Some(l)) => control(&handle, &l),
                 // stdin closed (e.g. started with </dev/null): keep simulating until a signal.
@@ -58,7 +74,8 @@ pub async fn sim(
 
 fn control(handle: &sim::SimHandle, line: &str) {
     let (verb, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
-    let secs = || Duration::from_secs_f64(rest.trim().parse::<f64>().unwrap_or(1.0).clamp(0.0, 3600.0));
+    let secs =
+        || Duration::from_secs_f64(rest.trim().parse::<f64>().unwrap_or(1.0).clamp(0.0, 3600.0));
     match verb {
         "set" => match rest.split_once('=') {
             Some((k, v)) => match handle.set(k.trim(), v.trim()) {
@@ -73,14 +90,20 @@ fn control(handle: &sim::SimHandle, line: &str) {
         "urc" => handle.fault(Fault::Urc(rest.to_string())),
         "garbage" => handle.fault(Fault::Garbage(b"\xff\xfe\x00garbage\x01\r\n".to_vec())),
         "" => {}
-        other => eprintln!("unknown control {other:?}: set | hang | unplug | reboot | urc | garbage"),
+        other => {
+            eprintln!("unknown control {other:?}: set | hang | unplug | reboot | urc | garbage")
+        }
     }
 }
 
 pub async fn demo(name: &str, seconds: Option<u64>) -> Result<(), AppError> {
     let dir = std::env::temp_dir().join(format!("simkeep-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| AppError::new(ExitKind::Failure, format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        AppError::new(
+            ExitKind::Failure,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
     let mut opts = SimOptions::new(personality(name)?);
     opts.link = Some(dir.join("modem"));
     opts.sim_busy_for = Duration::from_secs(2);
@@ -92,7 +115,10 @@ pub async fn demo(name: &str, seconds: Option<u64>) -> Result<(), AppError> {
         dir.join("simkeep.db").display()
     );
     let cfg = Config::parse(&text, &dir.join("demo.toml"))?;
-    eprintln!("demo: simulated {name} modem at {}; agent polling every 5 s", handle.path().display());
+    eprintln!(
+        "demo: simulated {name} modem at {}; agent polling every 5 s",
+        handle.path().display()
+    );
     eprintln!("demo: open http://127.0.0.1:8787/ or run: curl http://127.0.0.1:8787/api/v1/status");
     let stop = async move {
         match seconds {

@@ -23,17 +23,26 @@ const MAX_CONNECTIONS: usize = 8;
 const READ_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Binds `addr` and serves in a background task; the error names the address and cause.
-pub async fn serve(addr: SocketAddr, status: watch::Receiver<Status>) -> Result<tokio::task::JoinHandle<()>, AppError> {
+pub async fn serve(
+    addr: SocketAddr,
+    status: watch::Receiver<Status>,
+) -> Result<(tokio::task::JoinHandle<()>, SocketAddr), AppError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::AddrInUse => " — is another simkeep running? change http.listen",
-            std::io::ErrorKind::AddrNotAvailable => " — that address is not on this machine; check http.listen",
+            std::io::ErrorKind::AddrNotAvailable => {
+                " — that address is not on this machine; check http.listen"
+            }
             _ => "",
         };
-        AppError::new(ExitKind::Failure, format!("cannot listen on {addr} (http.listen): {e}{hint}"))
+        AppError::new(
+            ExitKind::Failure,
+            format!("cannot listen on {addr} (http.listen): {e}{hint}"),
+        )
     })?;
-    tracing::info!(%addr, "status on http://{addr}/");
-    Ok(tokio::spawn(accept_loop(listener, status)))
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("status on http://{bound}/");
+    Ok((tokio::spawn(accept_loop(listener, status)), bound))
 }
 
 async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>) {
@@ -50,7 +59,14 @@ async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>) {
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             let mut s = stream;
-            let _ = s.write_all(&response(503, "text/plain", b"too many connections\n", false)).await;
+            let _ = s
+                .write_all(&response(
+                    503,
+                    "text/plain",
+                    b"too many connections\n",
+                    false,
+                ))
+                .await;
             continue;
         };
         let status = status.clone();
@@ -64,9 +80,22 @@ async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>) {
 async fn handle(mut stream: TcpStream, status: watch::Receiver<Status>) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(h))) => h,
-        Ok(Ok(None)) => return stream.write_all(&response(431, "text/plain", b"request header too large\n", false)).await,
+        Ok(Ok(None)) => {
+            return stream
+                .write_all(&response(
+                    431,
+                    "text/plain",
+                    b"request header too large\n",
+                    false,
+                ))
+                .await
+        }
         Ok(Err(e)) => return Err(e),
-        Err(_) => return stream.write_all(&response(408, "text/plain", b"request timed out\n", false)).await,
+        Err(_) => {
+            return stream
+                .write_all(&response(408, "text/plain", b"request timed out\n", false))
+                .await
+        }
     };
     let reply = route(&head, &status.borrow());
     stream.write_all(&reply).await?;
@@ -94,11 +123,16 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
 
 /// Pure: request head in, full response out.
 pub fn route(head: &[u8], status: &Status) -> Vec<u8> {
-    let Some(line) = head.split(|&b| b == b'\n').next().and_then(|l| std::str::from_utf8(l).ok()) else {
+    let Some(line) = head
+        .split(|&b| b == b'\n')
+        .next()
+        .and_then(|l| std::str::from_utf8(l).ok())
+    else {
         return response(400, "text/plain", b"malformed request line\n", false);
     };
     let mut parts = line.trim_end_matches('\r').split(' ');
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return response(400, "text/plain", b"malformed request line\n", false);
     };
@@ -115,11 +149,31 @@ pub fn route(head: &[u8], status: &Status) -> Vec<u8> {
         "/api/v1/status" => json(status, head_only),
         "/api/v1/usage" => match &status.usage {
             Some(u) => response(200, "application/json", u.to_string().as_bytes(), head_only),
-            None => response(404, "application/json", b"{\"error\":\"usage is not configured ([usage] in the config)\"}\n", head_only),
+            None => response(
+                404,
+                "application/json",
+                b"{\"error\":\"usage is not configured ([usage] in the config)\"}\n",
+                head_only,
+            ),
         },
-        "/metrics" => response(200, "text/plain; version=0.0.4", metrics(status).as_bytes(), head_only),
-        "/" | "/index.html" => response(200, "text/html; charset=utf-8", page(status).as_bytes(), head_only),
-        _ => response(404, "text/plain", b"not found: try /, /api/v1/status or /metrics\n", head_only),
+        "/metrics" => response(
+            200,
+            "text/plain; version=0.0.4",
+            metrics(status).as_bytes(),
+            head_only,
+        ),
+        "/" | "/index.html" => response(
+            200,
+            "text/html; charset=utf-8",
+            page(status).as_bytes(),
+            head_only,
+        ),
+        _ => response(
+            404,
+            "text/plain",
+            b"not found: try /, /api/v1/status or /metrics\n",
+            head_only,
+        ),
     }
 }
 
@@ -129,7 +183,12 @@ fn json(status: &Status, head_only: bool) -> Vec<u8> {
             body.push(b'\n');
             response(200, "application/json", &body, head_only)
         }
-        Err(e) => response(500, "text/plain", format!("cannot encode status: {e}\n").as_bytes(), head_only),
+        Err(e) => response(
+            500,
+            "text/plain",
+            format!("cannot encode status: {e}\n").as_bytes(),
+            head_only,
+        ),
     }
 }
 
@@ -166,33 +225,66 @@ pub fn metrics(s: &Status) -> String {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
         }
     };
-    gauge("simkeep_up", "1 while the modem answers", Some(if s.link == "connected" { 1.0 } else { 0.0 }));
+    gauge(
+        "simkeep_up",
+        "1 while the modem answers",
+        Some(if s.link == "connected" { 1.0 } else { 0.0 }),
+    );
     if let Some(p) = &s.last_poll {
         let sig = &p.signal;
         gauge("simkeep_signal_rssi_dbm", "RSSI in dBm", sig.rssi_dbm);
         gauge("simkeep_signal_rsrp_dbm", "RSRP in dBm", sig.rsrp_dbm);
         gauge("simkeep_signal_rsrq_db", "RSRQ in dB", sig.rsrq_db);
         gauge("simkeep_signal_sinr_db", "SINR in dB", sig.sinr_db);
-        gauge("simkeep_signal_quality_percent", "signal quality 0-100", sig.quality_pct.map(f64::from));
-        gauge("simkeep_signal_band", "LTE/NR band number", sig.band.map(f64::from));
+        gauge(
+            "simkeep_signal_quality_percent",
+            "signal quality 0-100",
+            sig.quality_pct.map(f64::from),
+        );
+        gauge(
+            "simkeep_signal_band",
+            "LTE/NR band number",
+            sig.band.map(f64::from),
+        );
         if let Some(nr) = &sig.nr {
-            gauge("simkeep_signal_nr_rsrp_dbm", "NR leg RSRP in dBm", nr.rsrp_dbm);
+            gauge(
+                "simkeep_signal_nr_rsrp_dbm",
+                "NR leg RSRP in dBm",
+                nr.rsrp_dbm,
+            );
             gauge("simkeep_signal_nr_sinr_db", "NR leg SINR in dB", nr.sinr_db);
         }
-        gauge("simkeep_registered", "1 when registered (home or roaming)", p.registration.state.map(|r| if r.is_registered() { 1.0 } else { 0.0 }));
-        gauge("simkeep_last_poll_timestamp_seconds", "unix time of the last successful poll", Some(p.taken_at as f64));
+        gauge(
+            "simkeep_registered",
+            "1 when registered (home or roaming)",
+            p.registration
+                .state
+                .map(|r| if r.is_registered() { 1.0 } else { 0.0 }),
+        );
+        gauge(
+            "simkeep_last_poll_timestamp_seconds",
+            "unix time of the last successful poll",
+            Some(p.taken_at as f64),
+        );
     }
     if let Some(u) = &s.usage {
         for key in ["used_bytes", "quota_bytes", "remaining_bytes"] {
             let name = format!("simkeep_data_{key}");
-            gauge(&name, "data in the current billing cycle", u.get(key).and_then(|v| v.as_f64()));
+            gauge(
+                &name,
+                "data in the current billing cycle",
+                u.get(key).and_then(|v| v.as_f64()),
+            );
         }
     }
     out
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>, unit: &str) -> String {
@@ -216,18 +308,66 @@ fn page(s: &Status) -> String {
         row("Needs attention", esc(a));
     }
     if let Some(p) = &s.last_poll {
-        row("Modem", format!("{} {}", opt(&p.modem.manufacturer, ""), opt(&p.modem.model, "")));
-        row("SIM", format!("{} {}", opt(&p.sim.state.map(|x| format!("{x:?}")), ""), opt(&p.sim.iccid, "")));
-        row("Network", format!("{} {} {}", opt(&p.registration.operator, ""), opt(&p.registration.tech.map(|t| format!("{t:?}")), ""), opt(&p.registration.state.map(|x| format!("{x:?}")), "")));
+        row(
+            "Modem",
+            format!(
+                "{} {}",
+                opt(&p.modem.manufacturer, ""),
+                opt(&p.modem.model, "")
+            ),
+        );
+        row(
+            "SIM",
+            format!(
+                "{} {}",
+                opt(&p.sim.state.map(|x| format!("{x:?}")), ""),
+                opt(&p.sim.iccid, "")
+            ),
+        );
+        row(
+            "Network",
+            format!(
+                "{} {} {}",
+                opt(&p.registration.operator, ""),
+                opt(&p.registration.tech.map(|t| format!("{t:?}")), ""),
+                opt(&p.registration.state.map(|x| format!("{x:?}")), "")
+            ),
+        );
         let sig = &p.signal;
-        row("Signal", format!("{} · RSRP {} · RSRQ {} · SINR {} · band {}", opt(&sig.quality_pct, " %"), opt(&sig.rsrp_dbm, " dBm"), opt(&sig.rsrq_db, " dB"), opt(&sig.sinr_db, " dB"), opt(&sig.band, "")));
+        row(
+            "Signal",
+            format!(
+                "{} · RSRP {} · RSRQ {} · SINR {} · band {}",
+                opt(&sig.quality_pct, " %"),
+                opt(&sig.rsrp_dbm, " dBm"),
+                opt(&sig.rsrq_db, " dB"),
+                opt(&sig.sinr_db, " dB"),
+                opt(&sig.band, "")
+            ),
+        );
         if let Some(nr) = &sig.nr {
-            row("5G leg", format!("RSRP {} · SINR {} · band n{}", opt(&nr.rsrp_dbm, " dBm"), opt(&nr.sinr_db, " dB"), opt(&nr.band, "")));
+            row(
+                "5G leg",
+                format!(
+                    "RSRP {} · SINR {} · band n{}",
+                    opt(&nr.rsrp_dbm, " dBm"),
+                    opt(&nr.sinr_db, " dB"),
+                    opt(&nr.band, "")
+                ),
+            );
         }
     }
     if let Some(u) = &s.usage {
-        let gb = |k: &str| u.get(k).and_then(|v| v.as_f64()).map(|b| format!("{:.2} GB", b / 1e9)).unwrap_or_else(|| "–".into());
-        row("Data left", format!("{} of {}", gb("remaining_bytes"), gb("quota_bytes")));
+        let gb = |k: &str| {
+            u.get(k)
+                .and_then(|v| v.as_f64())
+                .map(|b| format!("{:.2} GB", b / 1e9))
+                .unwrap_or_else(|| "–".into())
+        };
+        row(
+            "Data left",
+            format!("{} of {}", gb("remaining_bytes"), gb("quota_bytes")),
+        );
     }
     format!(
         "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
@@ -243,7 +383,11 @@ mod tests {
     use super::*;
 
     fn status() -> Status {
-        Status { version: "0.1.0", link: "connected".into(), ..Status::default() }
+        Status {
+            version: "0.1.0",
+            link: "connected".into(),
+            ..Status::default()
+        }
     }
 
     fn text(resp: Vec<u8>) -> String {
@@ -252,7 +396,10 @@ mod tests {
 
     #[test]
     fn status_is_json_with_content_length() {
-        let r = text(route(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n", &status()));
+        let r = text(route(
+            b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n",
+            &status(),
+        ));
         assert!(r.starts_with("HTTP/1.1 200 OK\r\n"), "{r}");
         assert!(r.contains("Content-Type: application/json"));
         let body = r.split("\r\n\r\n").nth(1).unwrap();
@@ -263,29 +410,48 @@ mod tests {
 
     #[test]
     fn malformed_request_lines_get_400() {
-        for bad in [&b"\xff\xfe\r\n\r\n"[..], b"GET\r\n\r\n", b"GET / HTTP/1.1 extra\r\n\r\n", b""] {
-            assert!(text(route(bad, &status())).starts_with("HTTP/1.1 400"), "{bad:?}");
+        for bad in [
+            &b"\xff\xfe\r\n\r\n"[..],
+            b"GET\r\n\r\n",
+            b"GET / HTTP/1.1 extra\r\n\r\n",
+            b"",
+        ] {
+            assert!(
+                text(route(bad, &status())).starts_with("HTTP/1.1 400"),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn only_get_and_head_are_allowed() {
         let r = text(route(b"POST /api/v1/status HTTP/1.1\r\n\r\n", &status()));
-        assert!(r.starts_with("HTTP/1.1 405") && r.contains("Allow: GET, HEAD"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 405") && r.contains("Allow: GET, HEAD"),
+            "{r}"
+        );
         let h = text(route(b"HEAD / HTTP/1.1\r\n\r\n", &status()));
-        assert!(h.starts_with("HTTP/1.1 200") && h.ends_with("\r\n\r\n"), "HEAD has no body: {h}");
+        assert!(
+            h.starts_with("HTTP/1.1 200") && h.ends_with("\r\n\r\n"),
+            "HEAD has no body: {h}"
+        );
     }
 
     #[test]
     fn unknown_paths_are_404() {
-        assert!(text(route(b"GET /etc/passwd HTTP/1.1\r\n\r\n", &status())).starts_with("HTTP/1.1 404"));
+        assert!(
+            text(route(b"GET /etc/passwd HTTP/1.1\r\n\r\n", &status())).starts_with("HTTP/1.1 404")
+        );
     }
 
     #[test]
     fn metrics_leave_out_unknown_values() {
         let m = metrics(&status());
         assert!(m.contains("simkeep_up 1"));
-        assert!(!m.contains("rsrp"), "no poll yet, so no signal figures: {m}");
+        assert!(
+            !m.contains("rsrp"),
+            "no poll yet, so no signal figures: {m}"
+        );
     }
 
     #[test]

@@ -1,11 +1,21 @@
 //! simkeep: keeps a prepaid SIM in an LTE/5G router alive.
 //!
 //! Layers, bottom up: `at` (bytes → frames → command results and URCs, one task owning the
-//! port), `modem` (typed replies and the modem model, vendor profiles), then policy and the
-//! daemon. `sim` is a modem simulator on a pseudo-terminal for tests and demos.
+//! port), `modem` (typed replies and the modem model, vendor profiles), `codec` (GSM-7, UCS2,
+//! SMS PDU, USSD), then the daemon with its HTTP status port, and the CLI. `sim` is a modem
+//! simulator on a pseudo-terminal for tests and demos.
 
+pub mod app;
 pub mod at;
+pub mod cli;
 pub mod codec;
 pub mod config;
+pub mod daemon;
+#[cfg(feature = "sim")]
+pub mod demo;
+pub mod http;
+pub mod modem;
+pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod status;

@@ -17,7 +17,9 @@ fn driver(at: &AtClient, cfg: &Config) -> Result<Driver, AppError> {
 }
 
 fn show<T: Display>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".into())
 }
 
 fn json_name<T: serde::Serialize>(v: &Option<T>) -> String {
@@ -53,9 +55,24 @@ pub async fn info(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), AppE
         ("registration", json_name(&registration.state)),
         ("tech", json_name(&registration.tech)),
         ("operator", show(&registration.operator)),
-        ("mcc/mnc", format!("{}/{}", show(&registration.mcc), show(&registration.mnc))),
-        ("tac", registration.tac.map(|t| format!("{t} (0x{t:X})")).unwrap_or_else(|| "-".into())),
-        ("cell id", registration.cell_id.map(|c| format!("{c} (0x{c:X})")).unwrap_or_else(|| "-".into())),
+        (
+            "mcc/mnc",
+            format!("{}/{}", show(&registration.mcc), show(&registration.mnc)),
+        ),
+        (
+            "tac",
+            registration
+                .tac
+                .map(|t| format!("{t} (0x{t:X})"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "cell id",
+            registration
+                .cell_id
+                .map(|c| format!("{c} (0x{c:X})"))
+                .unwrap_or_else(|| "-".into()),
+        ),
     ]);
     Ok(())
 }
@@ -68,20 +85,65 @@ pub async fn signal(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), Ap
         return Ok(());
     }
     let mut rows = vec![
-        ("quality", s.quality_pct.map(|q| format!("{q} %")).unwrap_or_else(|| "-".into())),
-        ("rssi", s.rssi_dbm.map(|v| format!("{v} dBm")).unwrap_or_else(|| "-".into())),
-        ("rsrp", s.rsrp_dbm.map(|v| format!("{v} dBm")).unwrap_or_else(|| "-".into())),
-        ("rsrq", s.rsrq_db.map(|v| format!("{v} dB")).unwrap_or_else(|| "-".into())),
-        ("sinr", s.sinr_db.map(|v| format!("{v} dB")).unwrap_or_else(|| "-".into())),
+        (
+            "quality",
+            s.quality_pct
+                .map(|q| format!("{q} %"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "rssi",
+            s.rssi_dbm
+                .map(|v| format!("{v} dBm"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "rsrp",
+            s.rsrp_dbm
+                .map(|v| format!("{v} dBm"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "rsrq",
+            s.rsrq_db
+                .map(|v| format!("{v} dB"))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "sinr",
+            s.sinr_db
+                .map(|v| format!("{v} dB"))
+                .unwrap_or_else(|| "-".into()),
+        ),
         ("band", show(&s.band)),
         ("earfcn", show(&s.earfcn)),
         ("pci", show(&s.pci)),
     ];
     if let Some(nr) = &s.nr {
-        rows.push(("nr rsrp", nr.rsrp_dbm.map(|v| format!("{v} dBm")).unwrap_or_else(|| "-".into())));
-        rows.push(("nr rsrq", nr.rsrq_db.map(|v| format!("{v} dB")).unwrap_or_else(|| "-".into())));
-        rows.push(("nr sinr", nr.sinr_db.map(|v| format!("{v} dB")).unwrap_or_else(|| "-".into())));
-        rows.push(("nr band", nr.band.map(|b| format!("n{b}")).unwrap_or_else(|| "-".into())));
+        rows.push((
+            "nr rsrp",
+            nr.rsrp_dbm
+                .map(|v| format!("{v} dBm"))
+                .unwrap_or_else(|| "-".into()),
+        ));
+        rows.push((
+            "nr rsrq",
+            nr.rsrq_db
+                .map(|v| format!("{v} dB"))
+                .unwrap_or_else(|| "-".into()),
+        ));
+        rows.push((
+            "nr sinr",
+            nr.sinr_db
+                .map(|v| format!("{v} dB"))
+                .unwrap_or_else(|| "-".into()),
+        ));
+        rows.push((
+            "nr band",
+            nr.band
+                .map(|b| format!("n{b}"))
+                .unwrap_or_else(|| "-".into()),
+        ));
         rows.push(("nr arfcn", show(&nr.arfcn)));
     }
     table(&rows);

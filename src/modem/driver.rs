@@ -45,7 +45,14 @@ pub struct Driver {
 impl Driver {
     /// `forced` is the profile named in config (`None` = detect).
     pub fn new(at: AtClient, forced: Option<Profile>, pin: Option<String>) -> Self {
-        Self { at, forced, profile: None, pin, pin_sent_to: None, last_iccid: None }
+        Self {
+            at,
+            forced,
+            profile: None,
+            pin,
+            pin_sent_to: None,
+            last_iccid: None,
+        }
     }
 
     pub fn client(&self) -> &AtClient {
@@ -100,9 +107,8 @@ impl Driver {
     async fn collect(&self, commands: &[&str]) -> Result<Replies, AtError> {
         let mut replies = Replies::new();
         for &line in commands {
-            let cmd = Command::new(line)?;
-            match self.at.send(cmd).await {
-                Ok(r) => replies.insert(line, Ok(r.lines)),
+            match self.run_sequence(line).await {
+                Ok(lines) => replies.insert(line, Ok(lines)),
                 Err(e) if e.is_modem_refusal() => replies.insert(line, Err(e.final_line())),
                 Err(e) => return Err(e),
             }
@@ -110,8 +116,27 @@ impl Driver {
         Ok(replies)
     }
 
+    /// Profiles may name a sequence such as `AT+COPS=3,2;+COPS?` (set the format, then ask).
+    /// The engine puts one command on the wire at a time, so the parts go separately, in
+    /// order; the answer of the last part is the answer of the sequence.
+    async fn run_sequence(&self, line: &str) -> Result<Vec<String>, AtError> {
+        let mut parts = line.split(';');
+        let first = parts.next().unwrap_or(line);
+        let mut lines = self.at.send(Command::new(first)?).await?.lines;
+        for part in parts {
+            lines = self
+                .at
+                .send(Command::new(format!("AT{}", part.trim()))?)
+                .await?
+                .lines;
+        }
+        Ok(lines)
+    }
+
     /// Identity, SIM and registration.
-    pub async fn info(&mut self) -> Result<(ModemIdentity, SimInfo, Registration, Vec<ModemEvent>), AtError> {
+    pub async fn info(
+        &mut self,
+    ) -> Result<(ModemIdentity, SimInfo, Registration, Vec<ModemEvent>), AtError> {
         let p = self.profile().await?;
         let replies = self.collect(&p.info_commands()).await?;
         let identity = p.build_identity(&replies);
@@ -131,8 +156,21 @@ impl Driver {
     pub async fn snapshot(&mut self, now: i64) -> Result<(Snapshot, Vec<ModemEvent>), AtError> {
         let (modem, sim, registration, events) = self.info().await?;
         let signal = self.signal().await?;
-        let profile = self.profile.map(|p| format!("{p:?}").to_lowercase()).unwrap_or_default();
-        Ok((Snapshot { taken_at: now, profile, modem, sim, registration, signal }, events))
+        let profile = self
+            .profile
+            .map(|p| format!("{p:?}").to_lowercase())
+            .unwrap_or_default();
+        Ok((
+            Snapshot {
+                taken_at: now,
+                profile,
+                modem,
+                sim,
+                registration,
+                signal,
+            },
+            events,
+        ))
     }
 
     /// SIM swap detection and the PIN: sent at most once per SIM, never after a refusal, and
@@ -141,7 +179,10 @@ impl Driver {
         let mut events = Vec::new();
         if let Some(iccid) = &sim.iccid {
             if self.last_iccid.as_deref() != Some(iccid.as_str()) {
-                events.push(ModemEvent::SimChanged { from: self.last_iccid.clone(), to: iccid.clone() });
+                events.push(ModemEvent::SimChanged {
+                    from: self.last_iccid.clone(),
+                    to: iccid.clone(),
+                });
                 self.last_iccid = Some(iccid.clone());
             }
         }

@@ -1,0 +1,148 @@
+//! The agent end to end: simulator on a pty → engine → poller → status → HTTP on loopback.
+
+mod support;
+
+use std::time::Duration;
+
+use simkeep::config::Config;
+use simkeep::sim::{Fault, Personality};
+use support::Rig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect to status port");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8(buf).expect("utf-8 response");
+    let code = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+async fn status(addr: std::net::SocketAddr) -> serde_json::Value {
+    let (code, body) = get(addr, "/api/v1/status").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).expect("status is JSON")
+}
+
+/// Polls the status until `pred` holds (or fails after `secs`).
+async fn wait_status(
+    addr: std::net::SocketAddr,
+    secs: u64,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = status(addr).await;
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status never matched; last: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn config(rig: &Rig) -> Config {
+    let text = format!(
+        "[modem]\nport = \"{}\"\npoll_interval = \"1s\"\nlock_dir = \"{}\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+        rig.link().display(),
+        rig.lock_dir().display(),
+        rig.dir.path().join("simkeep.db").display()
+    );
+    Config::parse(&text, &rig.dir.path().join("config.toml")).expect("valid test config")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
+    let rig = Rig::new(Personality::Generic);
+    let agent = simkeep::daemon::start(config(&rig))
+        .await
+        .expect("agent starts");
+    let addr = agent.http_addr().expect("http bound");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(agent.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+
+    let s = wait_status(addr, 15, |s| s["last_poll"]["signal"].is_object()).await;
+    assert_eq!(s["link"], "connected");
+    let first_poll = s["last_poll"]["taken_at"].as_i64().unwrap();
+
+    // Metrics and the page are served from the same snapshot.
+    let (code, metrics) = get(addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(metrics.contains("simkeep_up 1"), "{metrics}");
+    let (code, page) = get(addr, "/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("<h1>simkeep</h1>"));
+
+    // USB reset: the link goes down, then polling resumes on the new device without a restart.
+    rig.sim.fault(Fault::Unplug(Duration::from_secs(2)));
+    wait_status(addr, 10, |s| s["link"] == "down").await;
+    let s = wait_status(addr, 20, |s| {
+        s["link"] == "connected"
+            && s["last_poll"]["taken_at"].as_i64().unwrap_or(0) > first_poll + 2
+    })
+    .await;
+    assert!(s["poll_error"].is_null(), "{s}");
+
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .expect("clean shutdown")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_malformed_http_request_gets_400_and_the_server_keeps_serving() {
+    let rig = Rig::new(Personality::Generic);
+    let agent = simkeep::daemon::start(config(&rig))
+        .await
+        .expect("agent starts");
+    let addr = agent.http_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(agent.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"\x16\x03\x01garbage that is not http\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    assert!(
+        buf.starts_with(b"HTTP/1.1 400"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    // An oversized head is refused, not buffered without bound.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let big = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let _ = s.write_all(big.as_bytes()).await;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    assert!(
+        buf.starts_with(b"HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert_eq!(status(addr).await["version"], env!("CARGO_PKG_VERSION"));
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
