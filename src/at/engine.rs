@@ -105,6 +105,28 @@ impl AtClient {
         &self.port
     }
 
+    /// For one-shot commands: waits for the first connection attempt to finish and fails
+    /// with its cause instead of retrying (a CLI user wants the reason, not a retry loop).
+    pub async fn connect_once(&self, limit: Duration) -> Result<(), AtError> {
+        let mut st = self.state.clone();
+        let res = tokio::time::timeout(limit, st.wait_for(|s| *s != LinkState::Connecting)).await;
+        let state = match res {
+            Ok(Ok(s)) => s.clone(),
+            Ok(Err(_)) => return Err(AtError::EngineStopped),
+            Err(_) => LinkState::Down {
+                cause: format!("no answer from the modem within {}s", limit.as_secs()),
+            },
+        };
+        match state {
+            LinkState::Connected => Ok(()),
+            LinkState::Down { cause } => Err(AtError::NotConnected {
+                port: self.port.clone(),
+                cause,
+            }),
+            LinkState::Connecting => Err(AtError::EngineStopped),
+        }
+    }
+
     /// Waits until the engine is connected, or `limit` passes.
     pub async fn wait_connected(&self, limit: Duration) -> Result<(), AtError> {
         let mut st = self.state.clone();

@@ -437,10 +437,16 @@ impl State {
         if Instant::now() < self.busy_until && needs_sim(&upper) {
             return Answer::CmeError(14);
         }
-        if let Some(reply) = self.carrier.command(self.opts.personality, &mut self.radio, cmd) {
+        if let Some(reply) = self
+            .carrier
+            .command(self.opts.personality, &mut self.radio, cmd)
+        {
             return self.schedule(reply);
         }
-        self.opts.personality.answer(&mut self.radio, cmd).unwrap_or(Answer::Error)
+        self.opts
+            .personality
+            .answer(&mut self.radio, cmd)
+            .unwrap_or(Answer::Error)
     }
 
     fn schedule(&mut self, reply: Reply) -> Answer {
@@ -457,7 +463,9 @@ impl State {
         let answer = if cancelled {
             Answer::Ok(vec![])
         } else {
-            let reply = self.carrier.payload(self.opts.personality, &mut self.radio, &cmd, body);
+            let reply = self
+                .carrier
+                .payload(self.opts.personality, &mut self.radio, &cmd, body);
             self.schedule(reply)
         };
         let final_lines: Vec<String> = match answer {
@@ -466,7 +474,10 @@ impl State {
             Answer::CmeError(n) => vec![format!("+CMS ERROR: {n}")],
             Answer::Error | Answer::Prompt => vec!["ERROR".to_string()],
         };
-        final_lines.into_iter().map(|l| format!("\r\n{l}\r\n").into_bytes()).collect()
+        final_lines
+            .into_iter()
+            .map(|l| format!("\r\n{l}\r\n").into_bytes())
+            .collect()
     }
 
     /// Sets a radio value, or failing that a carrier value (`balance_mb=500`).
@@ -476,7 +487,8 @@ impl State {
             Err(radio_err) => match self.carrier.set(key, value) {
                 Ok(later) => {
                     let now = Instant::now();
-                    self.outbox.extend(later.into_iter().map(|(d, l)| (now + d, l)));
+                    self.outbox
+                        .extend(later.into_iter().map(|(d, l)| (now + d, l)));
                     Ok(())
                 }
                 Err(None) => Err(radio_err),
