@@ -99,6 +99,23 @@ fn real_replies_with_a_data_figure_are_read() {
         ),
         500 * MIB
     );
+    // Real: China Mobile (Beijing) reply to CXGLL sent to 10086, quoted as test data in a public
+    // GitHub project (JSON with "code":"CXGLL","number":"10086"). The first labelled figure is
+    // the package total left (套餐内剩余流量), which is what we want.
+    assert_eq!(
+        bytes(
+            "您好！截至到2015年03月10日15时28分，您已使用数据流量804.85MB，套餐内剩余流量2267.03MB，\
+             其中：国内通用流量剩余1416.58MB，本地流量剩余173.37MB，本地4G流量剩余677.08MB，\
+             感谢您使用流量查询服务。查流量，就用“北京移动”手机客户端。点击下载： \
+             http://mobilebj.cn/?c=120/ 中国移动"
+        ),
+        2_377_153_249
+    );
+    // Real: China Mobile (Liaoning) reply in an SMS-classifier's test data (public GitHub).
+    assert_eq!(
+        bytes("您好！截至到2014年08月18日14时06分，您已使用数据流量0.0MB，套餐内剩余流量0.0MB，感谢您使用流量查询服务。中国移动"),
+        0
+    );
     // Real wording, our number: NTT docomo's notice subject "データ量残り〇〇MBのお知らせ"
     // (novlog.me/nw/docomo-data-volume-arrival); the page shows 〇〇 for the amount.
     assert_eq!(bytes("データ量残り100MBのお知らせ"), 100 * MIB);

@@ -66,8 +66,11 @@ impl BurnWindow {
                 self.samples.clear();
             }
         }
+        // Fields may come from a persisted file: re-apply `new`'s bounds instead of trusting them.
+        let capacity = self.capacity.clamp(2, 10_000);
+        let window_secs = self.window_secs.max(60);
         // The newest sample floats (is replaced) until `spacing` has passed since the one before.
-        let spacing = self.window_secs / i64::try_from(self.capacity).unwrap_or(i64::MAX);
+        let spacing = window_secs / i64::try_from(capacity).unwrap_or(i64::MAX);
         let n = self.samples.len();
         let replace_newest = match (n, self.samples.back()) {
             (0, _) | (_, None) => false,
@@ -81,8 +84,8 @@ impl BurnWindow {
             self.samples.pop_back();
         }
         self.samples.push_back((at, used_bytes));
-        let oldest_allowed = at.saturating_sub(self.window_secs);
-        while self.samples.len() > self.capacity
+        let oldest_allowed = at.saturating_sub(window_secs);
+        while self.samples.len() > capacity
             || (self.samples.len() > 1
                 && self
                     .samples
@@ -188,6 +191,16 @@ mod tests {
         w.push(1000, 10);
         w.push(500, 5);
         assert_eq!(w.samples.back(), Some(&(1000, 10)));
+    }
+
+    #[test]
+    fn a_corrupt_persisted_window_is_bounded_again() {
+        let json = r#"{"samples":[[0,1],[10,2]],"capacity":0,"window_secs":0}"#;
+        let mut w: BurnWindow = serde_json::from_str(json).unwrap_or_default();
+        for i in 0..100 {
+            w.push(20 + i * 60, 3 + i as u64);
+        }
+        assert!(w.len() <= 2);
     }
 
     proptest! {
