@@ -163,7 +163,8 @@ async fn one_day(store: &StoreHandle, path: &Path, day_start: i64, day: u32) {
     }
 }
 
-async fn measure(label: &str, dir: &Path, exclusive: bool, page_size: u32) {
+/// Returns `write_bytes` per simulated day.
+async fn measure(label: &str, dir: &Path, exclusive: bool, page_size: u32) -> Vec<u64> {
     let path = dir.join(format!("{label}.db"));
     let mut cfg = StoreConfig::new(&path);
     cfg.exclusive = exclusive;
@@ -177,13 +178,15 @@ async fn measure(label: &str, dir: &Path, exclusive: bool, page_size: u32) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let days = 3u32;
+    let days = 7u32;
     let start = now - i64::from(days) * 86_400;
+    let mut per_day = Vec::new();
     for day in 0..days {
         let before = io_now();
         one_day(&store, &path, start + i64::from(day) * 86_400, day).await;
         let after = io_now();
         let (db, wal) = file_sizes(&path);
+        per_day.push(after.write_bytes - before.write_bytes);
         println!(
             "{label:<28} day {}: write_bytes {:>9} B  wchar {:>9} B  (db file {} B, wal {} B)",
             day + 1,
@@ -200,6 +203,7 @@ async fn measure(label: &str, dir: &Path, exclusive: bool, page_size: u32) {
         2880 * days as usize
     );
     store.shutdown().await.unwrap();
+    per_day
 }
 
 #[test]
@@ -222,7 +226,12 @@ fn a_day_of_thirty_second_polls_writes_under_a_megabyte() {
         .unwrap();
     println!("measuring in {}", dir.path().display());
     rt.block_on(async {
-        measure("default", dir.path(), true, 512).await;
+        let default = measure("default", dir.path(), true, 512).await;
+        let n = default.len().max(1) as u64;
+        let avg = default.iter().sum::<u64>() / n;
+        let max = default.iter().copied().max().unwrap_or(0);
+        println!("default: {avg} B/day on average, {max} B on the worst day");
+        assert!(avg < 1_000_000, "{avg} bytes written per day on average");
         measure("1 KiB pages", dir.path(), true, 1024).await;
         measure("shared-lock (-shm file)", dir.path(), false, 512).await;
         measure("4 KiB pages", dir.path(), true, 4096).await;

@@ -137,6 +137,42 @@ pub(super) fn fault_of(e: &rusqlite::Error) -> Fault {
     }
 }
 
+/// What the file system says about the database's directory when SQLite reports only a generic
+/// I/O or open error (SQLite maps EROFS and some ENOSPC paths to `SQLITE_IOERR`/`CANTOPEN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FsState {
+    ReadOnly,
+    Full,
+    Unknown,
+}
+
+fn fs_state(path: &std::path::Path) -> FsState {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return FsState::Unknown;
+    };
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a writable statvfs the call fills in.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return FsState::Unknown;
+    }
+    if st.f_flag & libc::ST_RDONLY != 0 {
+        return FsState::ReadOnly;
+    }
+    if st.f_bavail == 0 {
+        return FsState::Full;
+    }
+    // SAFETY: as above; access(2) only reads the path.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+        return FsState::ReadOnly;
+    }
+    FsState::Unknown
+}
+
 /// Turns a raw SQLite error into the store error the caller sees.
 pub(super) fn classify(
     path: &std::path::Path,
@@ -144,8 +180,30 @@ pub(super) fn classify(
     pending: usize,
     busy_ms: u64,
 ) -> StoreError {
+    let code = e.sqlite_error_code();
+    if matches!(
+        code,
+        Some(ErrorCode::SystemIoFailure | ErrorCode::CannotOpen)
+    ) {
+        match fs_state(path) {
+            FsState::ReadOnly => {
+                return StoreError::ReadOnly {
+                    path: path.to_path_buf(),
+                    cause: e,
+                    pending,
+                }
+            }
+            FsState::Full => {
+                return StoreError::Full {
+                    path: path.to_path_buf(),
+                    pending,
+                }
+            }
+            FsState::Unknown => {}
+        }
+    }
     let path = path.to_path_buf();
-    match e.sqlite_error_code() {
+    match code {
         Some(ErrorCode::DiskFull) => StoreError::Full { path, pending },
         Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => StoreError::ReadOnly {
             path,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rusqlite::ErrorCode;
 use tokio::sync::oneshot;
 
 use super::db::{sms_key, validate_balance, validate_usage, Db, DurableOp, OpenFail, SimDirty};
@@ -157,10 +158,19 @@ impl Worker {
     /// Turns an SQLite failure into the caller's error; a corrupt file is moved aside and the
     /// connection reopened on a fresh one.
     fn fail(&mut self, e: rusqlite::Error) -> StoreError {
+        let code = e.sqlite_error_code();
         let err = if fault_of(&e) == Fault::Corrupt {
             self.db = None;
             self.recover_corrupt(e.to_string())
         } else {
+            // SQLite silently opens a write-protected file read-only, and such a connection
+            // stays read-only: drop it so the next attempt reopens (and sees a remount rw).
+            if matches!(
+                code,
+                Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::SystemIoFailure)
+            ) {
+                self.db = None;
+            }
             classify(&self.cfg.path, e, self.pending.len(), self.busy_ms())
         };
         self.note(&err);
