@@ -3,7 +3,10 @@
 //! must equal what the radio was set to — or be `None` where that vendor's commands cannot
 //! carry it. Catches an encoder and a parser drifting apart.
 
-use simkeep::modem::{ModemIdentity, NrSignal, Profile, RegState, Registration, Replies, Signal, SimInfo, SimState, Tech};
+use simkeep::modem::{
+    ModemIdentity, NrSignal, Profile, RegState, Registration, Replies, Signal, SimInfo, SimState,
+    Tech,
+};
 use simkeep::sim::radio::{Radio, RadioTech};
 use simkeep::sim::{Answer, Personality};
 
@@ -17,11 +20,31 @@ struct Can {
 }
 
 fn can(p: Personality) -> Can {
-    let all = Can { band: true, earfcn: true, pci: true, sinr: true, nr: true };
+    let all = Can {
+        band: true,
+        earfcn: true,
+        pci: true,
+        sinr: true,
+        nr: true,
+    };
     match p {
-        Personality::Generic => Can { band: false, earfcn: false, pci: false, sinr: false, nr: true },
-        Personality::HuaweiE3372 => Can { band: false, nr: false, ..all },
-        Personality::SierraEm7455 => Can { pci: false, nr: false, ..all },
+        Personality::Generic => Can {
+            band: false,
+            earfcn: false,
+            pci: false,
+            sinr: false,
+            nr: true,
+        },
+        Personality::HuaweiE3372 => Can {
+            band: false,
+            nr: false,
+            ..all
+        },
+        Personality::SierraEm7455 => Can {
+            pci: false,
+            nr: false,
+            ..all
+        },
         Personality::FibocomL850 => all,
         _ => all,
     }
@@ -171,14 +194,24 @@ fn every_personality_round_trips_identity_sim_registration_and_signal_on_lte() {
 
 #[test]
 fn five_g_nsa_round_trips_the_nr_leg_where_the_vendor_reports_one() {
-    for p in [Personality::QuectelRm520n, Personality::SimcomSim7600, Personality::FibocomL850, Personality::Generic] {
+    for p in [
+        Personality::QuectelRm520n,
+        Personality::SimcomSim7600,
+        Personality::FibocomL850,
+        Personality::Generic,
+    ] {
         round_trip(p, RadioTech::Nr5gNsa);
     }
 }
 
 #[test]
 fn five_g_sa_round_trips_the_36_bit_cell_and_nr_values() {
-    for p in [Personality::QuectelRm520n, Personality::SimcomSim7600, Personality::FibocomL850, Personality::Generic] {
+    for p in [
+        Personality::QuectelRm520n,
+        Personality::SimcomSim7600,
+        Personality::FibocomL850,
+        Personality::Generic,
+    ] {
         round_trip(p, RadioTech::Nr5gSa);
     }
 }
@@ -216,6 +249,11 @@ fn unknown_values_come_back_as_null_not_as_numbers() {
         let mut replies = Replies::new();
         ask(*p, &mut radio, profile.signal_commands(), &mut replies);
         let s = profile.build_signal(&replies);
-        assert_eq!((s.rsrp_dbm, s.rsrq_db, s.sinr_db, s.rssi_dbm, s.quality_pct), (None, None, None, None, None), "{}", p.name());
+        assert_eq!(
+            (s.rsrp_dbm, s.rsrq_db, s.sinr_db, s.rssi_dbm, s.quality_pct),
+            (None, None, None, None, None),
+            "{}",
+            p.name()
+        );
     }
 }

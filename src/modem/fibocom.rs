@@ -53,7 +53,11 @@ pub fn parse_gtccinfo(lines: &[String]) -> Result<RadioReport, ParseError> {
     let mut r = RadioReport::default();
     match (lte, nr) {
         (Some(l), nr) => {
-            r.tech = Some(if nr.is_some() { Tech::Nr5gNsa } else { Tech::Lte });
+            r.tech = Some(if nr.is_some() {
+                Tech::Nr5gNsa
+            } else {
+                Tech::Lte
+            });
             camp(&mut r, &l);
             r.signal = l.signal;
             r.signal.nr = nr.map(|n| NrSignal {
@@ -90,7 +94,9 @@ fn parse_row(f: &[&str], line: &str) -> Result<Row, ParseError> {
     let int = |i: usize| opt_int(f.get(i)).map_err(|_| bad("a numeric field holds text"));
     // All-F ids are "not available" (the NR row of an NSA connection carries no TAC/cell).
     let hex = |i: usize| -> Result<Option<u64>, ParseError> {
-        let all_f = f.get(i).is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b == b'F' || b == b'f'));
+        let all_f = f
+            .get(i)
+            .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b == b'F' || b == b'f'));
         if all_f {
             return Ok(None);
         }
@@ -104,7 +110,9 @@ fn parse_row(f: &[&str], line: &str) -> Result<Row, ParseError> {
         }
     };
     let plmn = |i: usize| -> Option<String> {
-        f.get(i).filter(|s| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit())).map(|s| s.to_string())
+        f.get(i)
+            .filter(|s| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(|s| s.to_string())
     };
     let nr = match int(1)? {
         Some(4) => false,
@@ -122,7 +130,9 @@ fn parse_row(f: &[&str], line: &str) -> Result<Row, ParseError> {
         s.rsrp_dbm = index(12, 126)?.map(|n| n - 157.0);
         s.rsrq_db = index(13, 127)?.map(|n| round1(n / 2.0 - 43.5));
     } else {
-        s.sinr_db = int(10)?.filter(|v| (-20..=40).contains(v)).map(|v| v as f64);
+        s.sinr_db = int(10)?
+            .filter(|v| (-20..=40).contains(v))
+            .map(|v| v as f64);
         s.rsrp_dbm = index(12, 97)?.map(|n| n - 141.0);
         s.rsrq_db = index(13, 34)?.map(|n| round1(n / 2.0 - 20.0));
     }
@@ -167,11 +177,17 @@ mod tests {
             "2,4,,,FFFF,00FFFFFFF,9460,71,,43,43,10",
         ]))
         .unwrap();
-        assert_eq!((r.tech, r.mcc.as_deref(), r.mnc.as_deref()), (Some(Tech::Lte), Some("001"), Some("01")));
+        assert_eq!(
+            (r.tech, r.mcc.as_deref(), r.mnc.as_deref()),
+            (Some(Tech::Lte), Some("001"), Some("01"))
+        );
         assert_eq!((r.tac, r.cell_id), (Some(0xABCD), Some(0x00AB_CDEF0)));
         let s = &r.signal;
         assert_eq!((s.earfcn, s.pci, s.band), (Some(1850), Some(123), Some(3)));
-        assert_eq!((s.sinr_db, s.rsrp_dbm, s.rsrq_db), (Some(4.0), Some(-97.0), Some(-13.5)));
+        assert_eq!(
+            (s.sinr_db, s.rsrp_dbm, s.rsrq_db),
+            (Some(4.0), Some(-97.0), Some(-13.5))
+        );
     }
 
     #[test]
@@ -185,7 +201,16 @@ mod tests {
         .unwrap();
         assert_eq!((r.tech, r.tac), (Some(Tech::Nr5gNsa), Some(0xABCD)));
         let nr = r.signal.nr.unwrap();
-        assert_eq!((nr.band, nr.arfcn, nr.rsrp_dbm, nr.rsrq_db, nr.sinr_db), (Some(78), Some(645312), Some(-108.0), Some(-9.0), Some(-22.5)));
+        assert_eq!(
+            (nr.band, nr.arfcn, nr.rsrp_dbm, nr.rsrq_db, nr.sinr_db),
+            (
+                Some(78),
+                Some(645312),
+                Some(-108.0),
+                Some(-9.0),
+                Some(-22.5)
+            )
+        );
     }
 
     #[test]
@@ -198,7 +223,15 @@ mod tests {
             "2,4,,,FFFF,00FFFFFFF,6300,207,,42,42,15",
         ]))
         .unwrap();
-        assert_eq!((r.signal.band, r.signal.sinr_db, r.signal.rsrp_dbm, r.signal.rsrq_db), (None, Some(-7.0), Some(-112.0), Some(-18.0)));
+        assert_eq!(
+            (
+                r.signal.band,
+                r.signal.sinr_db,
+                r.signal.rsrp_dbm,
+                r.signal.rsrq_db
+            ),
+            (None, Some(-7.0), Some(-112.0), Some(-18.0))
+        );
     }
 
     #[test]
@@ -209,7 +242,12 @@ mod tests {
 
     #[test]
     fn truncated_rows_and_bad_values_are_errors() {
-        for row in ["1,4,001,01,ABCD", "1,4,001,01,ZZZZ,00ABCDEF0,1850,123,103,100,4,44,44,13", "1,7,001,01,ABCD,1,1,1,1,1,1,1,1,1", "1,4,001,01,ABCD,1,1850,123,103,100,4,44,99,13"] {
+        for row in [
+            "1,4,001,01,ABCD",
+            "1,4,001,01,ZZZZ,00ABCDEF0,1850,123,103,100,4,44,44,13",
+            "1,7,001,01,ABCD,1,1,1,1,1,1,1,1,1",
+            "1,4,001,01,ABCD,1,1850,123,103,100,4,44,99,13",
+        ] {
             assert!(parse_gtccinfo(&v(&["+GTCCINFO:", row])).is_err(), "{row}");
         }
         assert!(parse_gtccinfo(&[]).is_err());

@@ -27,11 +27,18 @@ pub fn parse_info_text(lines: &[String], prefix: &str) -> Option<String> {
 /// IMEISV passes too).
 pub fn parse_imei(lines: &[String]) -> Result<String, ParseError> {
     let text = parse_info_text(lines, "+CGSN").ok_or(ParseError::Missing { what: "IMEI" })?;
-    let text = after_prefix(&text, "IMEI").unwrap_or(&text).trim().to_string();
+    let text = after_prefix(&text, "IMEI")
+        .unwrap_or(&text)
+        .trim()
+        .to_string();
     if (14..=17).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
         Ok(text)
     } else {
-        Err(ParseError::malformed("IMEI", &text, "expected 14 to 17 digits"))
+        Err(ParseError::malformed(
+            "IMEI",
+            &text,
+            "expected 14 to 17 digits",
+        ))
     }
 }
 
@@ -51,7 +58,13 @@ pub fn parse_cpin(line: &str) -> Result<SimState, ParseError> {
         "NOT INSERTED" | "SIM NOT INSERTED" | "NO SIM" => SimState::NotInserted,
         "NOT READY" | "SIM BUSY" => SimState::Busy,
         c if c.starts_with("PH-") || c.starts_with("PH ") => SimState::Error,
-        _ => return Err(ParseError::malformed("SIM state", line, "unknown +CPIN code")),
+        _ => {
+            return Err(ParseError::malformed(
+                "SIM state",
+                line,
+                "unknown +CPIN code",
+            ))
+        }
     })
 }
 
@@ -76,7 +89,11 @@ pub fn parse_imsi(lines: &[String]) -> Result<String, ParseError> {
     if (6..=15).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) {
         Ok(text)
     } else {
-        Err(ParseError::malformed("IMSI", &text, "expected 6 to 15 digits"))
+        Err(ParseError::malformed(
+            "IMSI",
+            &text,
+            "expected 6 to 15 digits",
+        ))
     }
 }
 
@@ -105,7 +122,11 @@ pub fn normalise_iccid(text: &str, line: &str) -> Result<String, ParseError> {
     if (18..=22).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(digits.to_string())
     } else {
-        Err(ParseError::malformed("ICCID", line, "expected 18 to 22 digits"))
+        Err(ParseError::malformed(
+            "ICCID",
+            line,
+            "expected 18 to 22 digits",
+        ))
     }
 }
 
@@ -119,7 +140,9 @@ pub fn parse_iccid(lines: &[String]) -> Result<String, ParseError> {
 /// store none: `Ok(None)`. The first non-empty number wins.
 pub fn parse_cnum(lines: &[String]) -> Result<Option<String>, ParseError> {
     for line in lines {
-        let Some(body) = after_prefix(line, "+CNUM") else { continue };
+        let Some(body) = after_prefix(line, "+CNUM") else {
+            continue;
+        };
         let f = fields(body);
         let number = f
             .get(1)
@@ -128,7 +151,11 @@ pub fn parse_cnum(lines: &[String]) -> Result<Option<String>, ParseError> {
             continue;
         }
         if number.len() > 24 || !number.bytes().all(|b| b.is_ascii_digit() || b == b'+') {
-            return Err(ParseError::malformed("own number", line, "number is not digits"));
+            return Err(ParseError::malformed(
+                "own number",
+                line,
+                "number is not digits",
+            ));
         }
         return Ok(Some(number.to_string()));
     }
@@ -179,7 +206,11 @@ pub fn parse_cops(line: &str) -> Result<Cops, ParseError> {
     let body = after_prefix(line, "+COPS")
         .ok_or_else(|| ParseError::malformed("operator", line, "expected +COPS:"))?;
     if body.starts_with('(') {
-        return Err(ParseError::malformed("operator", line, "this is an AT+COPS=? list"));
+        return Err(ParseError::malformed(
+            "operator",
+            line,
+            "this is an AT+COPS=? list",
+        ));
     }
     let f = fields(body);
     let bad = |reason| ParseError::malformed("operator", line, reason);
@@ -252,7 +283,12 @@ pub enum RegKind {
 }
 
 impl RegKind {
-    pub const ALL: [RegKind; 4] = [RegKind::C5greg, RegKind::Cereg, RegKind::Cgreg, RegKind::Creg];
+    pub const ALL: [RegKind; 4] = [
+        RegKind::C5greg,
+        RegKind::Cereg,
+        RegKind::Cgreg,
+        RegKind::Creg,
+    ];
 
     pub fn prefix(self) -> &'static str {
         match self {
@@ -303,8 +339,9 @@ impl RegReport {
 /// forms, leading zeros (`+CREG:002,001,"18d8","ffff"`), stray spaces, two-digit stat, 36-bit
 /// NR cell ids and extra vendor fields (ignored; an unreadable AcT becomes `None`).
 pub fn parse_reg_answer(line: &str) -> Result<RegReport, ParseError> {
-    let (kind, body) = RegKind::of_line(line)
-        .ok_or_else(|| ParseError::malformed("registration", line, "expected +CREG/+CGREG/+CEREG/+C5GREG"))?;
+    let (kind, body) = RegKind::of_line(line).ok_or_else(|| {
+        ParseError::malformed("registration", line, "expected +CREG/+CGREG/+CEREG/+C5GREG")
+    })?;
     let f = fields(body);
     let bad = |reason| ParseError::malformed("registration", line, reason);
     if f.len() < 2 || f.len() == 3 {
@@ -331,8 +368,13 @@ pub fn parse_reg_answer(line: &str) -> Result<RegReport, ParseError> {
 /// URC form: `+CREG: <stat>[,<lac>,<ci>[,<AcT>…]]` (`+CREG: 1`, `+CREG: 1,8BE3,2BAF`,
 /// `+CREG: 5,"17E0","00359D48",6`). Two fields cannot be a URC (that is an answer).
 pub fn parse_reg_urc(line: &str) -> Result<RegReport, ParseError> {
-    let (kind, body) = RegKind::of_line(line)
-        .ok_or_else(|| ParseError::malformed("registration URC", line, "expected +CREG/+CGREG/+CEREG/+C5GREG"))?;
+    let (kind, body) = RegKind::of_line(line).ok_or_else(|| {
+        ParseError::malformed(
+            "registration URC",
+            line,
+            "expected +CREG/+CGREG/+CEREG/+C5GREG",
+        )
+    })?;
     let f = fields(body);
     let bad = |reason| ParseError::malformed("registration URC", line, reason);
     if f.len() == 2 {

@@ -30,7 +30,13 @@ pub fn parse_hcsq(line: &str) -> Result<Signal, ParseError> {
             Some(_) => Err(bad("index out of range")),
         }
     };
-    let need = |n: usize| if f.len() < n { Err(bad("line is truncated")) } else { Ok(()) };
+    let need = |n: usize| {
+        if f.len() < n {
+            Err(bad("line is truncated"))
+        } else {
+            Ok(())
+        }
+    };
     let mut s = Signal::default();
     match f.first().map(|m| m.to_ascii_uppercase()).as_deref() {
         Some("NOSERVICE") => {}
@@ -88,9 +94,13 @@ pub fn parse_sysinfoex(line: &str) -> Result<SysInfoEx, ParseError> {
     if f.len() < 6 {
         return Err(bad("line is truncated"));
     }
-    let num = |i: usize| -> Result<Option<i64>, ParseError> { opt_int(f.get(i)).map_err(|_| bad("a numeric field holds text")) };
+    let num = |i: usize| -> Result<Option<i64>, ParseError> {
+        opt_int(f.get(i)).map_err(|_| bad("a numeric field holds text"))
+    };
     let byte = |i: usize| -> Result<Option<u8>, ParseError> {
-        num(i)?.map(|v| u8::try_from(v).map_err(|_| bad("field out of range"))).transpose()
+        num(i)?
+            .map(|v| u8::try_from(v).map_err(|_| bad("field out of range")))
+            .transpose()
     };
     let roaming = match num(2)? {
         Some(0) => Some(false),
@@ -102,7 +112,9 @@ pub fn parse_sysinfoex(line: &str) -> Result<SysInfoEx, ParseError> {
         roaming,
         sim_state: byte(3)?,
         sysmode: byte(5)?,
-        submode: num(7)?.map(|v| u16::try_from(v).map_err(|_| bad("submode out of range"))).transpose()?,
+        submode: num(7)?
+            .map(|v| u16::try_from(v).map_err(|_| bad("submode out of range")))
+            .transpose()?,
     })
 }
 
@@ -118,7 +130,9 @@ pub fn parse_monsc(line: &str) -> Result<RadioReport, ParseError> {
     let int = |i: usize| opt_int(f.get(i)).map_err(|_| bad("a numeric field holds text"));
     let hex = |i: usize| opt_hex(f.get(i)).map_err(|_| bad("a hex field holds text"));
     let plmn = |i: usize| -> Option<String> {
-        f.get(i).filter(|s| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit())).map(|s| s.to_string())
+        f.get(i)
+            .filter(|s| !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()))
+            .map(|s| s.to_string())
     };
     let mut r = RadioReport::default();
     let (rat, base) = match f.first().map(|s| s.to_ascii_uppercase()).as_deref() {
@@ -169,7 +183,12 @@ pub fn unswap_iccid(text: &str) -> String {
     }
     text.as_bytes()
         .chunks(2)
-        .flat_map(|p| [p.get(1).copied().unwrap_or(b'F'), p.first().copied().unwrap_or(b'F')])
+        .flat_map(|p| {
+            [
+                p.get(1).copied().unwrap_or(b'F'),
+                p.first().copied().unwrap_or(b'F'),
+            ]
+        })
         .map(char::from)
         .collect()
 }
@@ -203,8 +222,23 @@ pub fn luhn_ok(digits: &str) -> bool {
 /// Periodic Huawei reports that say nothing the poll does not already know; `AT^CURC=0`
 /// stops them. `^BOOT` is included: it repeats every few seconds on E3372 firmware.
 const NOISE: &[&str] = &[
-    "^RSSI", "^HCSQ", "^MODE", "^BOOT", "^DSFLOWRPT", "^SRVST", "^SIMST", "^CSNR", "^RSSILVL",
-    "^LTERSRP", "^ACTIVEBAND", "^NWTIME", "^STIN", "^ECCLIST", "^CERSSI", "^ANLEVEL", "^HRSSILVL",
+    "^RSSI",
+    "^HCSQ",
+    "^MODE",
+    "^BOOT",
+    "^DSFLOWRPT",
+    "^SRVST",
+    "^SIMST",
+    "^CSNR",
+    "^RSSILVL",
+    "^LTERSRP",
+    "^ACTIVEBAND",
+    "^NWTIME",
+    "^STIN",
+    "^ECCLIST",
+    "^CERSSI",
+    "^ANLEVEL",
+    "^HRSSILVL",
 ];
 
 /// True for Huawei's periodic status URCs (see `NOISE`).

@@ -11,13 +11,19 @@ fn v(lines: &[&str]) -> Vec<String> {
 #[test]
 fn hcsq_lte_quoted_converts_every_index() {
     let s = parse_hcsq("^HCSQ:\"LTE\",30,19,66,0").unwrap();
-    assert_eq!((s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db), (Some(-91.0), Some(-122.0), Some(-7.0), Some(-20.0)));
+    assert_eq!(
+        (s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db),
+        (Some(-91.0), Some(-122.0), Some(-7.0), Some(-20.0))
+    );
 }
 
 #[test]
 fn hcsq_lte_unquoted_with_space_is_read_too() {
     let s = parse_hcsq("^HCSQ: LTE,33,40,135,11").unwrap();
-    assert_eq!((s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db), (Some(-88.0), Some(-101.0), Some(6.8), Some(-14.5)));
+    assert_eq!(
+        (s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db),
+        (Some(-88.0), Some(-101.0), Some(6.8), Some(-14.5))
+    );
 }
 
 #[test]
@@ -25,8 +31,14 @@ fn hcsq_noservice_and_255_are_unknown() {
     assert_eq!(parse_hcsq("^HCSQ: NOSERVICE").unwrap(), Signal::default());
     let s = parse_hcsq("^HCSQ: \"LTE\",255,255,255,255").unwrap();
     assert_eq!(s, Signal::default());
-    assert_eq!(parse_hcsq("^HCSQ: \"WCDMA\",30,30,58").unwrap().rssi_dbm, Some(-91.0));
-    assert_eq!(parse_hcsq("^HCSQ: \"GSM\",50").unwrap().rssi_dbm, Some(-71.0));
+    assert_eq!(
+        parse_hcsq("^HCSQ: \"WCDMA\",30,30,58").unwrap().rssi_dbm,
+        Some(-91.0)
+    );
+    assert_eq!(
+        parse_hcsq("^HCSQ: \"GSM\",50").unwrap().rssi_dbm,
+        Some(-71.0)
+    );
 }
 
 #[test]
@@ -40,7 +52,10 @@ fn hcsq_truncated_or_out_of_range_is_an_error() {
 #[test]
 fn sysinfoex_tolerates_empty_fields_and_unquoted_names() {
     let s = parse_sysinfoex("^SYSINFOEX:2,4,5,1,,3,WCDMA,41,HSPA+").unwrap();
-    assert_eq!((s.service, s.roaming, s.sim_state, s.sysmode, s.submode), (Some(2), None, Some(1), Some(3), Some(41)));
+    assert_eq!(
+        (s.service, s.roaming, s.sim_state, s.sysmode, s.submode),
+        (Some(2), None, Some(1), Some(3), Some(41))
+    );
     assert_eq!((s.tech(), s.in_service()), (Some(Tech::Umts), Some(true)));
     let s = parse_sysinfoex("^SYSINFOEX: 2,3,1,1,,6,\"LTE\",101,\"LTE\"").unwrap();
     assert_eq!((s.tech(), s.roaming), (Some(Tech::Lte), Some(true)));
@@ -53,15 +68,27 @@ fn sysinfoex_tolerates_empty_fields_and_unquoted_names() {
 #[test]
 fn monsc_lte_reads_hex_cell_pci_and_tac() {
     let r = parse_monsc("^MONSC: LTE,460,00,38400,D975244,8,24C8,-85,-10,-54").unwrap();
-    assert_eq!((r.tech, r.mcc.as_deref(), r.mnc.as_deref()), (Some(Tech::Lte), Some("460"), Some("00")));
-    assert_eq!((r.cell_id, r.signal.pci, r.tac, r.signal.earfcn), (Some(0xD975244), Some(8), Some(0x24C8), Some(38400)));
-    assert_eq!((r.signal.rsrp_dbm, r.signal.rsrq_db, r.signal.rssi_dbm), (Some(-85.0), Some(-10.0), Some(-54.0)));
+    assert_eq!(
+        (r.tech, r.mcc.as_deref(), r.mnc.as_deref()),
+        (Some(Tech::Lte), Some("460"), Some("00"))
+    );
+    assert_eq!(
+        (r.cell_id, r.signal.pci, r.tac, r.signal.earfcn),
+        (Some(0xD975244), Some(8), Some(0x24C8), Some(38400))
+    );
+    assert_eq!(
+        (r.signal.rsrp_dbm, r.signal.rsrq_db, r.signal.rssi_dbm),
+        (Some(-85.0), Some(-10.0), Some(-54.0))
+    );
 }
 
 #[test]
 fn monsc_nr_has_scs_and_sinr() {
     let r = parse_monsc("^MONSC: NR,460,00,524910,1,C027F5065,114,14225C,-73,-9,24").unwrap();
-    assert_eq!((r.tech, r.cell_id, r.signal.pci), (Some(Tech::Nr5gSa), Some(0xC027F5065), Some(0x114)));
+    assert_eq!(
+        (r.tech, r.cell_id, r.signal.pci),
+        (Some(Tech::Nr5gSa), Some(0xC027F5065), Some(0x114))
+    );
     assert_eq!(r.signal.sinr_db, Some(24.0));
     assert_eq!(parse_monsc("^MONSC: NONE").unwrap().in_service, Some(false));
     assert!(parse_monsc("^MONSC: LTE,460,00,38400").is_err());
@@ -104,7 +131,7 @@ proptest! {
                 let _ = parse_hcsq(&line);
                 let _ = parse_sysinfoex(&line);
                 let _ = parse_monsc(&line);
-                let _ = parse_iccid(&[line.clone()]);
+                let _ = parse_iccid(std::slice::from_ref(&line));
                 let _ = parse_rssi_urc(&line);
                 let _ = is_noise(&line);
                 let _ = unswap_iccid(text);

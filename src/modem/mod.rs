@@ -230,7 +230,10 @@ mod tests {
         let mut r = Replies::new();
         r.insert("AT+QENG=\"servingcell\"", Ok(vec!["x".into()]));
         r.insert("at+csq", Err("+CME ERROR: 10".into()));
-        assert_eq!(r.get("at+qeng=\"servingcell\""), Some(&["x".to_string()][..]));
+        assert_eq!(
+            r.get("at+qeng=\"servingcell\""),
+            Some(&["x".to_string()][..])
+        );
         assert_eq!(r.get("AT+QENG=\"SERVINGCELL\""), None);
         assert_eq!(r.get("AT+CSQ"), None);
         assert_eq!(r.error("AT+CSQ"), Some("+CME ERROR: 10"));
@@ -238,7 +241,10 @@ mod tests {
 
     #[test]
     fn fields_split_outside_quotes_and_trim() {
-        assert_eq!(fields(r#" 2,1, "1F00", 79D903 ,"a,b""#), vec!["2", "1", "1F00", "79D903", "a,b"]);
+        assert_eq!(
+            fields(r#" 2,1, "1F00", 79D903 ,"a,b""#),
+            vec!["2", "1", "1F00", "79D903", "a,b"]
+        );
     }
 
     #[test]

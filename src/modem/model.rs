@@ -214,8 +214,13 @@ pub fn round1(x: f64) -> f64 {
 /// SINR −5 dB → 0 … +25 dB → 100; RSSI (2G/3G, when there is no RSRP) −110 dBm → 0 … −60 → 100.
 /// With both RSRP and SINR the lower of the two wins: a strong but noisy cell is not good.
 /// Nothing known → `None`.
-pub fn quality_pct(rsrp_dbm: Option<f64>, sinr_db: Option<f64>, rssi_dbm: Option<f64>) -> Option<u8> {
-    let scale = |v: f64, lo: f64, hi: f64| -> f64 { ((v - lo) / (hi - lo) * 100.0).clamp(0.0, 100.0) };
+pub fn quality_pct(
+    rsrp_dbm: Option<f64>,
+    sinr_db: Option<f64>,
+    rssi_dbm: Option<f64>,
+) -> Option<u8> {
+    let scale =
+        |v: f64, lo: f64, hi: f64| -> f64 { ((v - lo) / (hi - lo) * 100.0).clamp(0.0, 100.0) };
     let rsrp = rsrp_dbm.map(|v| scale(v, -120.0, -80.0));
     let sinr = sinr_db.map(|v| scale(v, -5.0, 25.0));
     let pct = match (rsrp, sinr) {
@@ -246,7 +251,11 @@ pub fn home_network(imsi: &str) -> Option<(String, String)> {
         return None;
     }
     let mcc = imsi.get(..3)?;
-    let mnc_len = if THREE_DIGIT_MNC_MCCS.contains(&mcc) { 3 } else { 2 };
+    let mnc_len = if THREE_DIGIT_MNC_MCCS.contains(&mcc) {
+        3
+    } else {
+        2
+    };
     let mnc = imsi.get(3..3 + mnc_len)?;
     Some((mcc.to_string(), mnc.to_string()))
 }
@@ -257,13 +266,22 @@ mod tests {
 
     #[test]
     fn a_japanese_imsi_has_a_two_digit_mnc() {
-        assert_eq!(home_network("440101234567890"), Some(("440".into(), "10".into())));
+        assert_eq!(
+            home_network("440101234567890"),
+            Some(("440".into(), "10".into()))
+        );
     }
 
     #[test]
     fn a_us_imsi_has_a_three_digit_mnc() {
-        assert_eq!(home_network("310260123456789"), Some(("310".into(), "260".into())));
-        assert_eq!(home_network("311480000000001"), Some(("311".into(), "480".into())));
+        assert_eq!(
+            home_network("310260123456789"),
+            Some(("310".into(), "260".into()))
+        );
+        assert_eq!(
+            home_network("311480000000001"),
+            Some(("311".into(), "480".into()))
+        );
     }
 
     #[test]
@@ -283,8 +301,17 @@ mod tests {
 
     #[test]
     fn enums_serialise_in_the_documented_lower_case_names() {
-        let j = serde_json::to_string(&(Tech::Nr5gNsa, Tech::Nr5gSa, SimState::PinRequired, RegState::NotRegistered)).unwrap();
-        assert_eq!(j, r#"["nr5g_nsa","nr5g_sa","pin_required","not_registered"]"#);
+        let j = serde_json::to_string(&(
+            Tech::Nr5gNsa,
+            Tech::Nr5gSa,
+            SimState::PinRequired,
+            RegState::NotRegistered,
+        ))
+        .unwrap();
+        assert_eq!(
+            j,
+            r#"["nr5g_nsa","nr5g_sa","pin_required","not_registered"]"#
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! parse contributes nothing (the field stays `None`); it never aborts the whole model.
 
 use super::generic::{
-    parse_cesq, parse_cnum, parse_cops, parse_cpin, parse_csq, parse_iccid, parse_imei,
-    parse_imsi, parse_info_text, parse_reg_answer, sim_state_from_error, Cops, RegKind, RegReport,
+    parse_cesq, parse_cnum, parse_cops, parse_cpin, parse_csq, parse_iccid, parse_imei, parse_imsi,
+    parse_info_text, parse_reg_answer, sim_state_from_error, Cops, RegKind, RegReport,
 };
 use super::model::{
     fill, home_network, ModemIdentity, NrSignal, RadioReport, Registration, Signal, SimInfo, Tech,
@@ -86,11 +86,25 @@ impl Profile {
             return *p;
         }
         let by_model: [(&[&str], Profile); 5] = [
-            (&["EC2", "EG0", "EG2", "EP0", "RM5", "RG5", "BG9", "EM0", "EM1", "EM12", "EM16"], Profile::Quectel),
-            (&["E3372", "E3276", "ME909", "ME906", "MS2131", "MS2372"], Profile::Huawei),
+            (
+                &[
+                    "EC2", "EG0", "EG2", "EP0", "RM5", "RG5", "BG9", "EM0", "EM1", "EM12", "EM16",
+                ],
+                Profile::Quectel,
+            ),
+            (
+                &["E3372", "E3276", "ME909", "ME906", "MS2131", "MS2372"],
+                Profile::Huawei,
+            ),
             (&["SIM7", "SIM8"], Profile::Simcom),
-            (&["EM74", "MC74", "EM75", "EM91", "MC73", "EM73"], Profile::Sierra),
-            (&["L850", "L860", "FM150", "FM350", "NL668", "FG150"], Profile::Fibocom),
+            (
+                &["EM74", "MC74", "EM75", "EM91", "MC73", "EM73"],
+                Profile::Sierra,
+            ),
+            (
+                &["L850", "L860", "FM150", "FM350", "NL668", "FG150"],
+                Profile::Fibocom,
+            ),
         ];
         by_model
             .iter()
@@ -108,13 +122,21 @@ impl Profile {
             .iter()
             .find(|p| p.name() == v)
             .map(|p| Some(*p))
-            .ok_or_else(|| ProfileError { value: value.to_string() })
+            .ok_or_else(|| ProfileError {
+                value: value.to_string(),
+            })
     }
 
     /// Run once per connection, after echo/CMEE set-up. Refusals are harmless.
     pub fn init_commands(&self) -> &'static [&'static str] {
         match self {
-            Profile::Huawei => &["AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2", "AT+C5GREG=2", huawei::CURC_OFF],
+            Profile::Huawei => &[
+                "AT+CREG=2",
+                "AT+CGREG=2",
+                "AT+CEREG=2",
+                "AT+C5GREG=2",
+                huawei::CURC_OFF,
+            ],
             _ => GENERIC_INIT,
         }
     }
@@ -135,7 +157,13 @@ impl Profile {
     pub fn signal_commands(&self) -> &'static [&'static str] {
         match self {
             Profile::Generic => &["AT+CESQ", "AT+CSQ"],
-            Profile::Quectel => &["AT+QENG=\"servingcell\"", "AT+QCSQ", "AT+QNWINFO", "AT+CESQ", "AT+CSQ"],
+            Profile::Quectel => &[
+                "AT+QENG=\"servingcell\"",
+                "AT+QCSQ",
+                "AT+QNWINFO",
+                "AT+CESQ",
+                "AT+CSQ",
+            ],
             Profile::Huawei => &["AT^HCSQ?", "AT^MONSC", "AT^SYSINFOEX", "AT+CESQ", "AT+CSQ"],
             Profile::Simcom => &["AT+CPSI?", "AT+CESQ", "AT+CSQ"],
             Profile::Sierra => &["AT!GSTATUS?", "AT+CESQ", "AT+CSQ"],
@@ -145,26 +173,56 @@ impl Profile {
 
     /// The vendor serving-cell reports found in `replies`, most precise first.
     pub fn vendor_reports(&self, r: &Replies) -> Vec<RadioReport> {
-        let signal_only = |s: Signal| RadioReport { signal: s, ..RadioReport::default() };
+        let signal_only = |s: Signal| RadioReport {
+            signal: s,
+            ..RadioReport::default()
+        };
         let mut out = Vec::new();
         match self {
             Profile::Generic => {}
             Profile::Quectel => {
-                out.extend(r.get("AT+QENG=\"servingcell\"").and_then(|l| quectel::parse_qeng(l).ok()));
-                out.extend(r.get("AT+QCSQ").and_then(|l| quectel::parse_qcsq(l).ok()).map(signal_only));
-                out.extend(r.get("AT+QNWINFO").and_then(|l| quectel::parse_qnwinfo(l).ok()));
+                out.extend(
+                    r.get("AT+QENG=\"servingcell\"")
+                        .and_then(|l| quectel::parse_qeng(l).ok()),
+                );
+                out.extend(
+                    r.get("AT+QCSQ")
+                        .and_then(|l| quectel::parse_qcsq(l).ok())
+                        .map(signal_only),
+                );
+                out.extend(
+                    r.get("AT+QNWINFO")
+                        .and_then(|l| quectel::parse_qnwinfo(l).ok()),
+                );
             }
             Profile::Huawei => {
-                let hcsq = first_with(r, "AT^HCSQ?", "^HCSQ").and_then(|l| huawei::parse_hcsq(l).ok());
+                let hcsq =
+                    first_with(r, "AT^HCSQ?", "^HCSQ").and_then(|l| huawei::parse_hcsq(l).ok());
                 out.extend(hcsq.map(signal_only));
-                out.extend(first_with(r, "AT^MONSC", "^MONSC").and_then(|l| huawei::parse_monsc(l).ok()));
-                if let Some(sys) = first_with(r, "AT^SYSINFOEX", "^SYSINFOEX").and_then(|l| huawei::parse_sysinfoex(l).ok()) {
-                    out.push(RadioReport { tech: sys.tech(), in_service: sys.in_service(), ..RadioReport::default() });
+                out.extend(
+                    first_with(r, "AT^MONSC", "^MONSC").and_then(|l| huawei::parse_monsc(l).ok()),
+                );
+                if let Some(sys) = first_with(r, "AT^SYSINFOEX", "^SYSINFOEX")
+                    .and_then(|l| huawei::parse_sysinfoex(l).ok())
+                {
+                    out.push(RadioReport {
+                        tech: sys.tech(),
+                        in_service: sys.in_service(),
+                        ..RadioReport::default()
+                    });
                 }
             }
-            Profile::Simcom => out.extend(r.get("AT+CPSI?").and_then(|l| simcom::parse_cpsi(l).ok())),
-            Profile::Sierra => out.extend(r.get("AT!GSTATUS?").and_then(|l| sierra::parse_gstatus(l).ok())),
-            Profile::Fibocom => out.extend(r.get("AT+GTCCINFO?").and_then(|l| fibocom::parse_gtccinfo(l).ok())),
+            Profile::Simcom => {
+                out.extend(r.get("AT+CPSI?").and_then(|l| simcom::parse_cpsi(l).ok()))
+            }
+            Profile::Sierra => out.extend(
+                r.get("AT!GSTATUS?")
+                    .and_then(|l| sierra::parse_gstatus(l).ok()),
+            ),
+            Profile::Fibocom => out.extend(
+                r.get("AT+GTCCINFO?")
+                    .and_then(|l| fibocom::parse_gtccinfo(l).ok()),
+            ),
         }
         out
     }
@@ -224,7 +282,11 @@ impl Profile {
         let vendor = self.vendor(r);
         let reports: Vec<RegReport> = RegKind::ALL
             .iter()
-            .filter_map(|k| r.get(k.query())?.iter().find_map(|l| parse_reg_answer(l).ok()))
+            .filter_map(|k| {
+                r.get(k.query())?
+                    .iter()
+                    .find_map(|l| parse_reg_answer(l).ok())
+            })
             .collect();
         // 5GS, then EPS, then GPRS, then CS: the first that says registered describes the
         // serving network; failing that, the first answer at all.
@@ -260,10 +322,24 @@ impl Profile {
     pub fn build_signal(&self, r: &Replies) -> Signal {
         let vendor = self.vendor(r);
         let mut s = vendor.signal;
-        if let Some(c) = r.get("AT+CESQ").and_then(|l| l.iter().find_map(|x| parse_cesq(x).ok())) {
-            let nr = NrSignal { rsrp_dbm: c.nr_rsrp_dbm, rsrq_db: c.nr_rsrq_db, sinr_db: c.nr_sinr_db, ..NrSignal::default() };
-            let sa = vendor.tech == Some(Tech::Nr5gSa) || (vendor.tech.is_none() && c.rsrp_dbm.is_none());
-            let mut generic = Signal { rssi_dbm: c.rssi_dbm, rsrp_dbm: c.rsrp_dbm, rsrq_db: c.rsrq_db, ..Signal::default() };
+        if let Some(c) = r
+            .get("AT+CESQ")
+            .and_then(|l| l.iter().find_map(|x| parse_cesq(x).ok()))
+        {
+            let nr = NrSignal {
+                rsrp_dbm: c.nr_rsrp_dbm,
+                rsrq_db: c.nr_rsrq_db,
+                sinr_db: c.nr_sinr_db,
+                ..NrSignal::default()
+            };
+            let sa = vendor.tech == Some(Tech::Nr5gSa)
+                || (vendor.tech.is_none() && c.rsrp_dbm.is_none());
+            let mut generic = Signal {
+                rssi_dbm: c.rssi_dbm,
+                rsrp_dbm: c.rsrp_dbm,
+                rsrq_db: c.rsrq_db,
+                ..Signal::default()
+            };
             if sa {
                 fill(&mut generic.rsrp_dbm, nr.rsrp_dbm);
                 fill(&mut generic.rsrq_db, nr.rsrq_db);
@@ -274,7 +350,9 @@ impl Profile {
             s.fill_from(&generic);
         }
         // +CSQ only stands in for RSSI where nothing better exists; on LTE it often says 99.
-        let csq = first_with(r, "AT+CSQ", "+CSQ").and_then(|l| parse_csq(l).ok()).flatten();
+        let csq = first_with(r, "AT+CSQ", "+CSQ")
+            .and_then(|l| parse_csq(l).ok())
+            .flatten();
         fill(&mut s.rssi_dbm, csq);
         s.with_quality()
     }

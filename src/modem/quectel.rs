@@ -25,7 +25,9 @@ pub fn parse_qeng(lines: &[String]) -> Result<RadioReport, ParseError> {
     let mut report = RadioReport::default();
     let mut seen_serving = false;
     for line in lines {
-        let Some(body) = after_prefix(line, QENG) else { continue };
+        let Some(body) = after_prefix(line, QENG) else {
+            continue;
+        };
         let f = fields(body);
         let tag = f.first().copied().unwrap_or("");
         if tag.eq_ignore_ascii_case("servingcell") {
@@ -42,7 +44,13 @@ pub fn parse_qeng(lines: &[String]) -> Result<RadioReport, ParseError> {
                 Some("NR5G-SA") => nr_sa(&mut report, &f, line)?,
                 Some("WCDMA") => wcdma(&mut report, &f, line)?,
                 Some("GSM") => gsm(&mut report, &f, line)?,
-                Some(_) => return Err(ParseError::malformed("serving cell", line, "unknown access technology")),
+                Some(_) => {
+                    return Err(ParseError::malformed(
+                        "serving cell",
+                        line,
+                        "unknown access technology",
+                    ))
+                }
             }
         } else if tag == "LTE" {
             lte(&mut report, &f, 1, line)?;
@@ -51,7 +59,9 @@ pub fn parse_qeng(lines: &[String]) -> Result<RadioReport, ParseError> {
         }
     }
     if !seen_serving && report.tech.is_none() {
-        return Err(ParseError::Missing { what: "serving cell" });
+        return Err(ParseError::Missing {
+            what: "serving cell",
+        });
     }
     Ok(report)
 }
@@ -192,11 +202,14 @@ pub fn parse_qcsq(lines: &[String]) -> Result<Signal, ParseError> {
     let mut nr: Option<NrSignal> = None;
     let mut any = false;
     for line in lines {
-        let Some(body) = after_prefix(line, "+QCSQ") else { continue };
+        let Some(body) = after_prefix(line, "+QCSQ") else {
+            continue;
+        };
         any = true;
         let f = fields(body);
         let q = |i: usize, lo: f64, hi: f64| -> Result<Option<f64>, ParseError> {
-            let v = opt_int(f.get(i)).map_err(|_| ParseError::malformed("signal", line, "a numeric field holds text"))?;
+            let v = opt_int(f.get(i))
+                .map_err(|_| ParseError::malformed("signal", line, "a numeric field holds text"))?;
             Ok(plausible(v.map(|x| x as f64), lo, hi))
         };
         let need = |n: usize| {
@@ -257,7 +270,9 @@ pub fn parse_qnwinfo(lines: &[String]) -> Result<RadioReport, ParseError> {
     let mut r = RadioReport::default();
     let mut any = false;
     for line in lines {
-        let Some(body) = after_prefix(line, "+QNWINFO") else { continue };
+        let Some(body) = after_prefix(line, "+QNWINFO") else {
+            continue;
+        };
         any = true;
         let f = fields(body);
         let act = f.first().copied().unwrap_or("").to_ascii_uppercase();
@@ -328,7 +343,8 @@ pub fn band_number(text: &str) -> Option<u32> {
     }
     let h = head.trim_end().to_ascii_uppercase();
     let mut rev = h.chars().rev();
-    let letter_tag = matches!(rev.next(), Some('B' | 'N')) && !rev.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let letter_tag = matches!(rev.next(), Some('B' | 'N'))
+        && !rev.next().is_some_and(|c| c.is_ascii_alphanumeric());
     if !(h.ends_with("BAND") || letter_tag) {
         return None;
     }

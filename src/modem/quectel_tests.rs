@@ -15,11 +15,17 @@ fn qeng_lte_one_line_form_gives_cell_and_signal() {
     ]))
     .unwrap();
     assert_eq!(r.tech, Some(Tech::Lte));
-    assert_eq!((r.mcc.as_deref(), r.mnc.as_deref()), (Some("222"), Some("88")));
+    assert_eq!(
+        (r.mcc.as_deref(), r.mnc.as_deref()),
+        (Some("222"), Some("88"))
+    );
     assert_eq!((r.cell_id, r.tac), (Some(0x4CAA71F), Some(0x77B8)));
     let s = &r.signal;
     assert_eq!((s.pci, s.earfcn, s.band), (Some(28), Some(1500), Some(3)));
-    assert_eq!((s.rsrp_dbm, s.rsrq_db, s.rssi_dbm, s.sinr_db), (Some(-84.0), Some(-9.0), Some(-56.0), Some(22.0)));
+    assert_eq!(
+        (s.rsrp_dbm, s.rsrq_db, s.rssi_dbm, s.sinr_db),
+        (Some(-84.0), Some(-9.0), Some(-56.0), Some(22.0))
+    );
     assert_eq!(r.in_service, Some(true));
 }
 
@@ -30,10 +36,19 @@ fn qeng_nr5g_sa_keeps_the_36_bit_cell_and_reads_dash_as_unknown() {
     ]))
     .unwrap();
     assert_eq!(r.tech, Some(Tech::Nr5gSa));
-    assert_eq!((r.mcc.as_deref(), r.cell_id, r.tac), (Some("515"), Some(0x1_0007_2000), Some(0x114000)));
+    assert_eq!(
+        (r.mcc.as_deref(), r.cell_id, r.tac),
+        (Some("515"), Some(0x1_0007_2000), Some(0x114000))
+    );
     let s = &r.signal;
-    assert_eq!((s.pci, s.earfcn, s.band), (Some(538), Some(620640), Some(78)));
-    assert_eq!((s.rsrp_dbm, s.rsrq_db, s.sinr_db), (Some(-109.0), Some(-12.0), Some(14.0)));
+    assert_eq!(
+        (s.pci, s.earfcn, s.band),
+        (Some(538), Some(620640), Some(78))
+    );
+    assert_eq!(
+        (s.rsrp_dbm, s.rsrq_db, s.sinr_db),
+        (Some(-109.0), Some(-12.0), Some(14.0))
+    );
 }
 
 #[test]
@@ -45,10 +60,16 @@ fn qeng_nsa_three_line_form_gives_lte_anchor_and_nr_leg() {
     ]))
     .unwrap();
     assert_eq!(r.tech, Some(Tech::Nr5gNsa));
-    assert_eq!((r.cell_id, r.tac, r.signal.band), (Some(0x3359966), Some(0x4AA3), Some(1)));
+    assert_eq!(
+        (r.cell_id, r.tac, r.signal.band),
+        (Some(0x3359966), Some(0x4AA3), Some(1))
+    );
     assert_eq!(r.signal.sinr_db, Some(12.0));
     let nr = r.signal.nr.unwrap();
-    assert_eq!((nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db), (Some(-76.0), Some(21.0), Some(-11.0)));
+    assert_eq!(
+        (nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db),
+        (Some(-76.0), Some(21.0), Some(-11.0))
+    );
     assert_eq!((nr.arfcn, nr.band), (Some(528030), Some(41)));
 }
 
@@ -61,7 +82,10 @@ fn qeng_nsa_short_nr_line_leaves_missing_and_implausible_values_unknown() {
     ]))
     .unwrap();
     let nr = r.signal.nr.unwrap();
-    assert_eq!((nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db, nr.band), (Some(-75.0), None, Some(-11.0), None));
+    assert_eq!(
+        (nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db, nr.band),
+        (Some(-75.0), None, Some(-11.0), None)
+    );
     assert_eq!(r.signal.sinr_db, Some(30.0));
 }
 
@@ -73,7 +97,10 @@ fn qeng_search_and_limited_service_states_have_no_cell() {
         "+QENG: \"servingcell\",\"LIMSRV\",\"LTE\",\"FDD\",440,10,1A2D001,123,1500,3,5,5,1234,-118,-18,-90,-,-",
     ]))
     .unwrap();
-    assert_eq!((r.in_service, r.signal.sinr_db, r.signal.rsrp_dbm), (Some(false), None, Some(-118.0)));
+    assert_eq!(
+        (r.in_service, r.signal.sinr_db, r.signal.rsrp_dbm),
+        (Some(false), None, Some(-118.0))
+    );
 }
 
 #[test]
@@ -82,7 +109,10 @@ fn qeng_wcdma_form_gives_lac_cell_and_uarfcn() {
         "+QENG: \"servingcell\",\"NOCONN\",\"WCDMA\",440,10,1A2B,1C3D5E,10838,311,1,-85,-6,-,-,-,-,-",
     ]))
     .unwrap();
-    assert_eq!((r.tech, r.tac, r.cell_id, r.signal.earfcn), (Some(Tech::Umts), Some(0x1A2B), Some(0x1C3D5E), Some(10838)));
+    assert_eq!(
+        (r.tech, r.tac, r.cell_id, r.signal.earfcn),
+        (Some(Tech::Umts), Some(0x1A2B), Some(0x1C3D5E), Some(10838))
+    );
 }
 
 #[test]
@@ -96,21 +126,42 @@ fn qeng_truncated_or_odd_lines_are_errors() {
     ] {
         assert!(parse_qeng(&v(&[line])).is_err(), "{line}");
     }
-    assert_eq!(parse_qeng(&[]), Err(ParseError::Missing { what: "serving cell" }));
+    assert_eq!(
+        parse_qeng(&[]),
+        Err(ParseError::Missing {
+            what: "serving cell"
+        })
+    );
 }
 
 #[test]
 fn qcsq_lte_sinr_is_in_fifths_of_a_db_and_nr_line_fills_the_nr_leg() {
-    let s = parse_qcsq(&v(&["+QCSQ: \"LTE\",-52,-80,195,-10", "+QCSQ: \"NR5G\",-81,30,-11"])).unwrap();
-    assert_eq!((s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db), (Some(-52.0), Some(-80.0), Some(19.0), Some(-10.0)));
+    let s = parse_qcsq(&v(&[
+        "+QCSQ: \"LTE\",-52,-80,195,-10",
+        "+QCSQ: \"NR5G\",-81,30,-11",
+    ]))
+    .unwrap();
+    assert_eq!(
+        (s.rssi_dbm, s.rsrp_dbm, s.sinr_db, s.rsrq_db),
+        (Some(-52.0), Some(-80.0), Some(19.0), Some(-10.0))
+    );
     let nr = s.nr.unwrap();
-    assert_eq!((nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db), (Some(-81.0), Some(30.0), Some(-11.0)));
+    assert_eq!(
+        (nr.rsrp_dbm, nr.sinr_db, nr.rsrq_db),
+        (Some(-81.0), Some(30.0), Some(-11.0))
+    );
 }
 
 #[test]
 fn qcsq_other_modes_and_errors() {
-    assert_eq!(parse_qcsq(&v(&["+QCSQ: \"NOSERVICE\""])).unwrap(), Signal::default());
-    assert_eq!(parse_qcsq(&v(&["+QCSQ: \"GSM\",-71"])).unwrap().rssi_dbm, Some(-71.0));
+    assert_eq!(
+        parse_qcsq(&v(&["+QCSQ: \"NOSERVICE\""])).unwrap(),
+        Signal::default()
+    );
+    assert_eq!(
+        parse_qcsq(&v(&["+QCSQ: \"GSM\",-71"])).unwrap().rssi_dbm,
+        Some(-71.0)
+    );
     let sa = parse_qcsq(&v(&["+QCSQ: \"NR5G\",-95,12,-10"])).unwrap();
     assert_eq!((sa.rsrp_dbm, sa.nr), (Some(-95.0), None));
     assert!(parse_qcsq(&v(&["+QCSQ: \"LTE\",-52,-80"])).is_err());
@@ -124,10 +175,18 @@ fn qnwinfo_reads_tech_operator_band_and_channel_including_nsa() {
         "+QNWINFO: \"TDD NR5G\",\"51503\",\"NR5G BAND 41\",528030",
     ]))
     .unwrap();
-    assert_eq!((r.tech, r.mcc.as_deref(), r.mnc.as_deref()), (Some(Tech::Nr5gNsa), Some("515"), Some("03")));
+    assert_eq!(
+        (r.tech, r.mcc.as_deref(), r.mnc.as_deref()),
+        (Some(Tech::Nr5gNsa), Some("515"), Some("03"))
+    );
     assert_eq!((r.signal.band, r.signal.earfcn), (Some(1), Some(150)));
     assert_eq!(r.signal.nr.unwrap().band, Some(41));
-    assert_eq!(parse_qnwinfo(&v(&["+QNWINFO: No Service"])).unwrap().in_service, Some(false));
+    assert_eq!(
+        parse_qnwinfo(&v(&["+QNWINFO: No Service"]))
+            .unwrap()
+            .in_service,
+        Some(false)
+    );
     assert!(parse_qnwinfo(&v(&["+QNWINFO: \"FDD LTE\",\"51503\""])).is_err());
 }
 

@@ -12,17 +12,64 @@ use super::{is_unknown_marker, ParseError};
 /// Every label we split on, including ones whose values we ignore: an unlisted label would
 /// otherwise run into the previous value.
 const LABELS: &[&str] = &[
-    "Current Time:", "Temperature:", "Reset Counter:", "Bootup Time:", "Mode:", "System mode:",
-    "PS state:", "LTE band:", "LTE bw:", "LTE Rx chan:", "LTE Tx chan:", "LTE CA state:",
-    "LTE Scell band:", "LTE Scell bw:", "LTE Scell chan:", "EMM state:", "RRC state:",
-    "IMS reg state:", "IMS mode:", "IMS Srv State:", "PCC RxM RSSI:", "PCC RxM RSRP:",
-    "PCC RxD RSSI:", "PCC RxD RSRP:", "SCC RxM RSSI:", "SCC RxM RSRP:", "SCC RxD RSSI:",
-    "SCC RxD RSRP:", "RSSI (dBm):", "RSRP (dBm):", "Tx Power:", "PCC Tx Power:", "TAC:",
-    "RSRQ (dB):", "Cell ID:", "LTE Cell ID:", "Physical Cell ID:", "SINR (dB):", "NR5G band:",
-    "NR5G bw:", "NR5G Rx chan:", "NR5G Tx chan:", "NR5G RSRP (dBm):", "NR5G RSRQ (dB):",
-    "NR5G SINR (dB):", "Modem Mitigate Level:", "ModemProc Mitigate Level:", "PCC LNA state:",
-    "WCDMA band:", "WCDMA channel:", "GMM (PS) state:", "MM (CS) state:", "RxM RSSI C0:",
-    "RxD RSSI C0:", "LTE SSC1 state:", "LTE SSC2 state:", "LTE SSC3 state:", "LTE SSC4 state:",
+    "Current Time:",
+    "Temperature:",
+    "Reset Counter:",
+    "Bootup Time:",
+    "Mode:",
+    "System mode:",
+    "PS state:",
+    "LTE band:",
+    "LTE bw:",
+    "LTE Rx chan:",
+    "LTE Tx chan:",
+    "LTE CA state:",
+    "LTE Scell band:",
+    "LTE Scell bw:",
+    "LTE Scell chan:",
+    "EMM state:",
+    "RRC state:",
+    "IMS reg state:",
+    "IMS mode:",
+    "IMS Srv State:",
+    "PCC RxM RSSI:",
+    "PCC RxM RSRP:",
+    "PCC RxD RSSI:",
+    "PCC RxD RSRP:",
+    "SCC RxM RSSI:",
+    "SCC RxM RSRP:",
+    "SCC RxD RSSI:",
+    "SCC RxD RSRP:",
+    "RSSI (dBm):",
+    "RSRP (dBm):",
+    "Tx Power:",
+    "PCC Tx Power:",
+    "TAC:",
+    "RSRQ (dB):",
+    "Cell ID:",
+    "LTE Cell ID:",
+    "Physical Cell ID:",
+    "SINR (dB):",
+    "NR5G band:",
+    "NR5G bw:",
+    "NR5G Rx chan:",
+    "NR5G Tx chan:",
+    "NR5G RSRP (dBm):",
+    "NR5G RSRQ (dB):",
+    "NR5G SINR (dB):",
+    "Modem Mitigate Level:",
+    "ModemProc Mitigate Level:",
+    "PCC LNA state:",
+    "WCDMA band:",
+    "WCDMA channel:",
+    "GMM (PS) state:",
+    "MM (CS) state:",
+    "RxM RSSI C0:",
+    "RxD RSSI C0:",
+    "LTE SSC1 state:",
+    "LTE SSC2 state:",
+    "LTE SSC3 state:",
+    "LTE SSC4 state:",
 ];
 
 /// Splits one line into `(label, value)` pairs. Where labels overlap (`RSRP (dBm):` inside
@@ -78,8 +125,13 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
     if map.is_empty() {
         return Err(ParseError::Missing { what: "!GSTATUS" });
     }
-    let get = |label: &str| map.iter().find(|(l, _, _)| *l == label).map(|(_, v, line)| (*v, *line));
-    let first = |label: &str| get(label).map(|(v, line)| (v.split_whitespace().next().unwrap_or(""), line));
+    let get = |label: &str| {
+        map.iter()
+            .find(|(l, _, _)| *l == label)
+            .map(|(_, v, line)| (*v, *line))
+    };
+    let first =
+        |label: &str| get(label).map(|(v, line)| (v.split_whitespace().next().unwrap_or(""), line));
     let num = |label: &str| -> Result<Option<f64>, ParseError> {
         match first(label) {
             None => Ok(None),
@@ -89,7 +141,9 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
                 .ok()
                 .filter(|x| x.is_finite() && x.abs() < 1000.0)
                 .map(Some)
-                .ok_or_else(|| ParseError::malformed("status", line, "a measurement is not a number")),
+                .ok_or_else(|| {
+                    ParseError::malformed("status", line, "a measurement is not a number")
+                }),
         }
     };
     let hex = |label: &str| -> Result<Option<u64>, ParseError> {
@@ -114,7 +168,9 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
     let either = |a: &str, b: &str| -> Result<Option<f64>, ParseError> { Ok(num(a)?.or(num(b)?)) };
 
     let mut r = RadioReport::default();
-    let mode = first("System mode:").map(|(m, _)| m.to_ascii_uppercase()).unwrap_or_default();
+    let mode = first("System mode:")
+        .map(|(m, _)| m.to_ascii_uppercase())
+        .unwrap_or_default();
     r.tech = match mode.as_str() {
         "LTE" => Some(Tech::Lte),
         "WCDMA" | "UMTS" | "HSPA" | "HSPA+" | "HSDPA" | "HSUPA" => Some(Tech::Umts),
@@ -126,7 +182,8 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
     if let Some((emm, _)) = first("EMM state:") {
         r.in_service = Some(emm == "Registered");
     }
-    r.signal.band = get("LTE band:").and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or("")));
+    r.signal.band =
+        get("LTE band:").and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or("")));
     r.signal.earfcn = chan("LTE Rx chan:")?;
     r.signal.rssi_dbm = either("PCC RxM RSSI:", "RSSI (dBm):")?;
     r.signal.rsrp_dbm = either("PCC RxM RSRP:", "RSRP (dBm):")?;
@@ -136,7 +193,8 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
     r.tac = hex("TAC:")?.and_then(|t| u32::try_from(t).ok());
     r.cell_id = hex("Cell ID:")?.or(hex("LTE Cell ID:")?);
     let nr = NrSignal {
-        band: get("NR5G band:").and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or(""))),
+        band: get("NR5G band:")
+            .and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or(""))),
         arfcn: chan("NR5G Rx chan:")?,
         rsrp_dbm: num("NR5G RSRP (dBm):")?,
         rsrq_db: num("NR5G RSRQ (dB):")?,
@@ -170,24 +228,42 @@ mod tests {
         assert_eq!((r.tech, r.in_service), (Some(Tech::Lte), Some(true)));
         let s = &r.signal;
         assert_eq!((s.band, s.earfcn), (Some(66), Some(66486)));
-        assert_eq!((s.rssi_dbm, s.rsrp_dbm, s.rsrq_db, s.sinr_db), (Some(-87.0), Some(-119.0), Some(-11.6), Some(12.2)));
+        assert_eq!(
+            (s.rssi_dbm, s.rsrp_dbm, s.rsrq_db, s.sinr_db),
+            (Some(-87.0), Some(-119.0), Some(-11.6), Some(12.2))
+        );
         assert_eq!((r.tac, r.cell_id), (Some(0x550d), Some(0x00a5_1b02)));
     }
 
     #[test]
     fn older_labels_take_the_first_rsrp_of_the_main_antenna() {
         let r = parse_gstatus(&v("!GSTATUS: \nSystem mode:   LTE              PS state:    Attached\nLTE band:      B3               LTE bw:      20 MHz\nLTE Rx chan:   1550             LTE Tx chan: 19550\nRSSI (dBm):    -76              Tx Power:    0\nRSRP (dBm):    -107             TAC:         4F3B (20283)\nRSRQ (dB):     -9               Cell ID:     004ED30C (5165836)\nSINR (dB):      9.6")).unwrap();
-        assert_eq!((r.signal.rssi_dbm, r.signal.rsrp_dbm, r.signal.sinr_db), (Some(-76.0), Some(-107.0), Some(9.6)));
+        assert_eq!(
+            (r.signal.rssi_dbm, r.signal.rsrp_dbm, r.signal.sinr_db),
+            (Some(-76.0), Some(-107.0), Some(9.6))
+        );
         assert_eq!(r.tac, Some(0x4F3B));
     }
 
     #[test]
     fn nr5g_rows_with_dashes_stay_unknown_and_do_not_clash_with_lte_labels() {
         let r = parse_gstatus(&v("System mode:   LTE              PS state:    Attached\nPCC RxM RSSI:  -46              PCC RxM RSRP:  -72\nRSRQ (dB):     -6.0             Cell ID:     01a2d001 (27447297)\nSINR (dB):     25.4\nNR5G band:       ---            NR5G bw:         ---\nNR5G RSRP (dBm): ---            NR5G RSRQ (dB):  ---\nNR5G SINR (dB):  ---")).unwrap();
-        assert_eq!((r.tech, r.signal.nr.clone(), r.signal.rsrp_dbm), (Some(Tech::Lte), None, Some(-72.0)));
+        assert_eq!(
+            (r.tech, r.signal.nr.clone(), r.signal.rsrp_dbm),
+            (Some(Tech::Lte), None, Some(-72.0))
+        );
         let r = parse_gstatus(&v("System mode:   LTE\nPCC RxM RSRP:  -80\nNR5G band:       n78            NR5G bw:         100 MHz\nNR5G Rx chan:    636666\nNR5G RSRP (dBm): -91            NR5G RSRQ (dB):  -11\nNR5G SINR (dB):  17.5")).unwrap();
         let nr = r.signal.nr.unwrap();
-        assert_eq!((r.tech, nr.band, nr.arfcn, nr.rsrp_dbm, nr.sinr_db), (Some(Tech::Nr5gNsa), Some(78), Some(636666), Some(-91.0), Some(17.5)));
+        assert_eq!(
+            (r.tech, nr.band, nr.arfcn, nr.rsrp_dbm, nr.sinr_db),
+            (
+                Some(Tech::Nr5gNsa),
+                Some(78),
+                Some(636666),
+                Some(-91.0),
+                Some(17.5)
+            )
+        );
     }
 
     #[test]

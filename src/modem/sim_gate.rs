@@ -40,7 +40,9 @@ impl PinLedger {
     /// True when the PIN already went to this SIM. With an unknown ICCID we cannot tell two
     /// SIMs apart, so any earlier send to an unknown SIM counts: never risk a second attempt.
     pub fn already_sent(&self, iccid: Option<&str>) -> bool {
-        self.sent.iter().any(|k| k.as_deref() == iccid || k.is_none())
+        self.sent
+            .iter()
+            .any(|k| k.as_deref() == iccid || k.is_none())
     }
 
     pub fn record_sent(&mut self, iccid: Option<&str>) {
@@ -92,9 +94,15 @@ mod tests {
     fn a_configured_pin_is_sent_once_and_never_again_for_the_same_sim() {
         let mut ledger = PinLedger::new();
         let iccid = Some("89811000221524672214");
-        assert_eq!(decide(SimState::PinRequired, true, ledger.already_sent(iccid)), SimAction::SendPin);
+        assert_eq!(
+            decide(SimState::PinRequired, true, ledger.already_sent(iccid)),
+            SimAction::SendPin
+        );
         ledger.record_sent(iccid);
-        assert_eq!(decide(SimState::PinRequired, true, ledger.already_sent(iccid)), SimAction::StopPinWrongOrMissing);
+        assert_eq!(
+            decide(SimState::PinRequired, true, ledger.already_sent(iccid)),
+            SimAction::StopPinWrongOrMissing
+        );
     }
 
     #[test]
@@ -114,11 +122,23 @@ mod tests {
 
     #[test]
     fn puk_busy_missing_and_absent_sims_never_send_the_pin() {
-        assert_eq!(decide(SimState::PukRequired, true, false), SimAction::StopPukRequired);
+        assert_eq!(
+            decide(SimState::PukRequired, true, false),
+            SimAction::StopPukRequired
+        );
         assert_eq!(decide(SimState::Busy, true, false), SimAction::WaitBusy);
-        assert_eq!(decide(SimState::PinRequired, false, false), SimAction::StopPinWrongOrMissing);
-        assert_eq!(decide(SimState::NotInserted, true, false), SimAction::NotInserted);
-        assert_eq!(decide(SimState::Error, true, false), SimAction::StopSimError);
+        assert_eq!(
+            decide(SimState::PinRequired, false, false),
+            SimAction::StopPinWrongOrMissing
+        );
+        assert_eq!(
+            decide(SimState::NotInserted, true, false),
+            SimAction::NotInserted
+        );
+        assert_eq!(
+            decide(SimState::Error, true, false),
+            SimAction::StopSimError
+        );
         assert_eq!(decide(SimState::Ready, true, true), SimAction::Ready);
     }
 
@@ -126,9 +146,15 @@ mod tests {
     fn only_two_different_known_iccids_are_a_swap() {
         assert_eq!(
             detect_swap(Some("8981100022152467221"), Some("8944500000000000001")),
-            Some(SwapEvent { from: "8981100022152467221".into(), to: "8944500000000000001".into() })
+            Some(SwapEvent {
+                from: "8981100022152467221".into(),
+                to: "8944500000000000001".into()
+            })
         );
-        assert_eq!(detect_swap(Some("8981100022152467221"), Some("8981100022152467221")), None);
+        assert_eq!(
+            detect_swap(Some("8981100022152467221"), Some("8981100022152467221")),
+            None
+        );
         assert_eq!(detect_swap(None, Some("8981100022152467221")), None);
         assert_eq!(detect_swap(Some("8981100022152467221"), None), None);
     }

@@ -21,10 +21,15 @@ pub fn parse_cpsi(lines: &[String]) -> Result<RadioReport, ParseError> {
     let mut r = RadioReport::default();
     let mut any = false;
     for line in lines {
-        let Some(body) = after_prefix(line, "+CPSI") else { continue };
+        let Some(body) = after_prefix(line, "+CPSI") else {
+            continue;
+        };
         any = true;
         let f = fields(body);
-        let mode = f.first().map(|m| m.to_ascii_uppercase()).unwrap_or_default();
+        let mode = f
+            .first()
+            .map(|m| m.to_ascii_uppercase())
+            .unwrap_or_default();
         match mode.as_str() {
             "NO SERVICE" => r.in_service = Some(false),
             "GSM" => gsm(&mut r, &f, line)?,
@@ -55,7 +60,11 @@ fn uint(f: &[&str], i: usize, line: &str) -> Result<Option<u32>, ParseError> {
 
 /// A value in tenths → units, kept only when plausible.
 fn tenths(f: &[&str], i: usize, line: &str, lo: f64, hi: f64) -> Result<Option<f64>, ParseError> {
-    Ok(plausible(int(f, i, line)?.map(|v| round1(v as f64 / 10.0)), lo, hi))
+    Ok(plausible(
+        int(f, i, line)?.map(|v| round1(v as f64 / 10.0)),
+        lo,
+        hi,
+    ))
 }
 
 /// `<MCC>-<MNC>`, `<TAC|LAC hex>`, `<cell id decimal or 0x hex>` at 2, 3, 4.
@@ -77,7 +86,9 @@ fn camp(r: &mut RadioReport, f: &[&str], line: &str) -> Result<(), ParseError> {
     r.cell_id = if cell.starts_with("0x") || cell.starts_with("0X") {
         opt_hex(f.get(4)).map_err(|_| bad(line, "cell id is not hex"))?
     } else {
-        int(f, 4, line)?.map(|c| u64::try_from(c).map_err(|_| bad(line, "cell id is negative"))).transpose()?
+        int(f, 4, line)?
+            .map(|c| u64::try_from(c).map_err(|_| bad(line, "cell id is negative")))
+            .transpose()?
     };
     r.in_service = Some(true);
     Ok(())
@@ -90,7 +101,10 @@ fn gsm(r: &mut RadioReport, f: &[&str], line: &str) -> Result<(), ParseError> {
     r.tech = Some(Tech::Gsm);
     camp(r, f, line)?;
     // `27 EGSM 900`: ARFCN, then the band name.
-    let arfcn = f.get(5).and_then(|s| s.split_whitespace().next()).unwrap_or("");
+    let arfcn = f
+        .get(5)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or("");
     r.signal.earfcn = arfcn.parse().ok();
     r.signal.rssi_dbm = plausible(int(f, 6, line)?.map(|v| v as f64), -130.0, 0.0);
     Ok(())
@@ -167,19 +181,40 @@ mod tests {
 
     #[test]
     fn lte_values_are_in_tenths_and_rssnr_in_db() {
-        let r = parse_cpsi(&v(&["+CPSI: LTE,Online,404-45,0x21F9,322642,453,EUTRAN-BAND40,39275,4,4,-168,-1126,-773,7"])).unwrap();
-        assert_eq!((r.tech, r.mcc.as_deref(), r.mnc.as_deref()), (Some(Tech::Lte), Some("404"), Some("45")));
+        let r = parse_cpsi(&v(&[
+            "+CPSI: LTE,Online,404-45,0x21F9,322642,453,EUTRAN-BAND40,39275,4,4,-168,-1126,-773,7",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.tech, r.mcc.as_deref(), r.mnc.as_deref()),
+            (Some(Tech::Lte), Some("404"), Some("45"))
+        );
         assert_eq!((r.tac, r.cell_id), (Some(0x21F9), Some(322642)));
         let s = &r.signal;
-        assert_eq!((s.pci, s.band, s.earfcn), (Some(453), Some(40), Some(39275)));
-        assert_eq!((s.rsrq_db, s.rsrp_dbm, s.rssi_dbm, s.sinr_db), (Some(-16.8), Some(-112.6), Some(-77.3), Some(7.0)));
+        assert_eq!(
+            (s.pci, s.band, s.earfcn),
+            (Some(453), Some(40), Some(39275))
+        );
+        assert_eq!(
+            (s.rsrq_db, s.rsrp_dbm, s.rssi_dbm, s.sinr_db),
+            (Some(-16.8), Some(-112.6), Some(-77.3), Some(7.0))
+        );
     }
 
     #[test]
     fn nr5g_sa_values_are_all_in_tenths() {
-        let r = parse_cpsi(&v(&["+CPSI: NR5G_SA,Online,460-00,0x6F4700,29022764,697,NR5G_BAND78,627264,-940,-110,95"])).unwrap();
-        assert_eq!((r.tech, r.tac, r.signal.band), (Some(Tech::Nr5gSa), Some(0x6F4700), Some(78)));
-        assert_eq!((r.signal.rsrp_dbm, r.signal.rsrq_db, r.signal.sinr_db), (Some(-94.0), Some(-11.0), Some(9.5)));
+        let r = parse_cpsi(&v(&[
+            "+CPSI: NR5G_SA,Online,460-00,0x6F4700,29022764,697,NR5G_BAND78,627264,-940,-110,95",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.tech, r.tac, r.signal.band),
+            (Some(Tech::Nr5gSa), Some(0x6F4700), Some(78))
+        );
+        assert_eq!(
+            (r.signal.rsrp_dbm, r.signal.rsrq_db, r.signal.sinr_db),
+            (Some(-94.0), Some(-11.0), Some(9.5))
+        );
     }
 
     #[test]
@@ -189,17 +224,35 @@ mod tests {
             "+CPSI: NR5G_NSA,644,NR5G_BAND78,627264,-960,-120,95",
         ]))
         .unwrap();
-        assert_eq!((r.tech, r.signal.rsrp_dbm), (Some(Tech::Nr5gNsa), Some(-85.0)));
+        assert_eq!(
+            (r.tech, r.signal.rsrp_dbm),
+            (Some(Tech::Nr5gNsa), Some(-85.0))
+        );
         let nr = r.signal.nr.unwrap();
-        assert_eq!((nr.band, nr.arfcn, nr.rsrp_dbm, nr.rsrq_db, nr.sinr_db), (Some(78), Some(627264), Some(-96.0), Some(-12.0), Some(9.5)));
+        assert_eq!(
+            (nr.band, nr.arfcn, nr.rsrp_dbm, nr.rsrq_db, nr.sinr_db),
+            (Some(78), Some(627264), Some(-96.0), Some(-12.0), Some(9.5))
+        );
     }
 
     #[test]
     fn gsm_wcdma_and_no_service_forms() {
-        let r = parse_cpsi(&v(&["+CPSI: GSM,Online,460-00,0x182d,12401,27 EGSM 900,-64,2110,42-42"])).unwrap();
-        assert_eq!((r.tech, r.tac, r.signal.earfcn, r.signal.rssi_dbm), (Some(Tech::Gsm), Some(0x182d), Some(27), Some(-64.0)));
-        let r = parse_cpsi(&v(&["+CPSI: WCDMA,Online,001-01,0xC4B1,5063215,WCDMA IMT 2000,277,10788,0,1.5,62,33,13,500"])).unwrap();
-        assert_eq!((r.tech, r.cell_id, r.signal.earfcn), (Some(Tech::Umts), Some(5063215), Some(10788)));
+        let r = parse_cpsi(&v(&[
+            "+CPSI: GSM,Online,460-00,0x182d,12401,27 EGSM 900,-64,2110,42-42",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.tech, r.tac, r.signal.earfcn, r.signal.rssi_dbm),
+            (Some(Tech::Gsm), Some(0x182d), Some(27), Some(-64.0))
+        );
+        let r = parse_cpsi(&v(&[
+            "+CPSI: WCDMA,Online,001-01,0xC4B1,5063215,WCDMA IMT 2000,277,10788,0,1.5,62,33,13,500",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.tech, r.cell_id, r.signal.earfcn),
+            (Some(Tech::Umts), Some(5063215), Some(10788))
+        );
         let r = parse_cpsi(&v(&["+CPSI: NO SERVICE,Online"])).unwrap();
         assert_eq!((r.in_service, r.tech), (Some(false), None));
     }

@@ -22,18 +22,30 @@ pub enum Urc {
     /// `+C5GREG: …` (§10.1.70).
     C5greg(RegReport),
     /// `+CMTI: "ME",1` — a new SMS stored (TS 27.005 §3.4.1).
-    Cmti { mem: String, index: u32 },
+    Cmti {
+        mem: String,
+        index: u32,
+    },
     /// `+CMT: …` header of a routed SMS; the PDU/text follows on the next line.
-    Cmt { header: String },
+    Cmt {
+        header: String,
+    },
     /// `+CUSD: <m>[,<str>,<dcs>]` (TS 27.007 §7.15); text left encoded as received.
-    Cusd { status: u8, text: Option<String>, dcs: Option<u16> },
+    Cusd {
+        status: u8,
+        text: Option<String>,
+        dcs: Option<u16>,
+    },
     Ring,
     /// Huawei `^RSSI: <n>` (CSQ scale) as dBm.
     HuaweiRssi(Option<f64>),
     /// Huawei `^HCSQ: …` periodic signal report.
     HuaweiHcsq(Signal),
     /// Huawei `^MODE: <sysmode>[,<submode>]`.
-    HuaweiMode { sysmode: Option<u8>, submode: Option<u16> },
+    HuaweiMode {
+        sysmode: Option<u8>,
+        submode: Option<u16>,
+    },
     /// Huawei `^BOOT: …` heartbeat.
     HuaweiBoot,
     /// Quectel `+QIND: <payload>` (`"csq",24,99`, `SMS DONE`, `PB DONE`, `"act","LTE"`, …).
@@ -52,7 +64,9 @@ impl Urc {
     /// Periodic status reports that nobody needs to act on (see `huawei::is_noise`).
     pub fn is_noise(&self) -> bool {
         match self {
-            Urc::HuaweiRssi(_) | Urc::HuaweiHcsq(_) | Urc::HuaweiMode { .. } | Urc::HuaweiBoot => true,
+            Urc::HuaweiRssi(_) | Urc::HuaweiHcsq(_) | Urc::HuaweiMode { .. } | Urc::HuaweiBoot => {
+                true
+            }
             Urc::Other(line) => super::huawei::is_noise(line),
             _ => false,
         }
@@ -61,18 +75,59 @@ impl Urc {
 
 /// Prefixes (before the colon) of every URC we know. Bare words are listed separately.
 const PREFIXES: &[&str] = &[
-    "+CREG", "+CGREG", "+CEREG", "+C5GREG", "+CMTI", "+CMT", "+CDSI", "+CDS", "+CBM", "+CUSD",
-    "+CRING", "+CLIP", "+CIEV", "+CGEV", "+CTZV", "+CTZE", "+CTZEU", "+QIND", "+QUSIM", "+QNITZ",
-    "+QSTAT", "+CPIN", "^RSSI", "^HCSQ", "^MODE", "^BOOT", "^DSFLOWRPT", "^SRVST", "^SIMST",
-    "^CSNR", "^RSSILVL", "^LTERSRP", "^ACTIVEBAND", "^NWTIME", "^STIN", "^ECCLIST", "^CERSSI",
-    "^ANLEVEL", "^HRSSILVL", "^NDISSTAT", "^CEND", "^CONN", "^ORIG", "^CONF", "+PACSP",
+    "+CREG",
+    "+CGREG",
+    "+CEREG",
+    "+C5GREG",
+    "+CMTI",
+    "+CMT",
+    "+CDSI",
+    "+CDS",
+    "+CBM",
+    "+CUSD",
+    "+CRING",
+    "+CLIP",
+    "+CIEV",
+    "+CGEV",
+    "+CTZV",
+    "+CTZE",
+    "+CTZEU",
+    "+QIND",
+    "+QUSIM",
+    "+QNITZ",
+    "+QSTAT",
+    "+CPIN",
+    "^RSSI",
+    "^HCSQ",
+    "^MODE",
+    "^BOOT",
+    "^DSFLOWRPT",
+    "^SRVST",
+    "^SIMST",
+    "^CSNR",
+    "^RSSILVL",
+    "^LTERSRP",
+    "^ACTIVEBAND",
+    "^NWTIME",
+    "^STIN",
+    "^ECCLIST",
+    "^CERSSI",
+    "^ANLEVEL",
+    "^HRSSILVL",
+    "^NDISSTAT",
+    "^CEND",
+    "^CONN",
+    "^ORIG",
+    "^CONF",
+    "+PACSP",
 ];
 const WORDS: &[&str] = &["RING", "RDY", "POWERED DOWN", "+PACSP0", "+PACSP1"];
 
 /// True when `line` has the shape of a URC we know (whatever command is pending).
 pub fn is_urc_prefix(line: &str) -> bool {
     let t = line.trim();
-    WORDS.iter().any(|w| t.eq_ignore_ascii_case(w)) || PREFIXES.iter().any(|p| after_prefix(t, p).is_some())
+    WORDS.iter().any(|w| t.eq_ignore_ascii_case(w))
+        || PREFIXES.iter().any(|p| after_prefix(t, p).is_some())
 }
 
 /// Whether `line` is unsolicited given the command now on the wire (`None` when idle).
@@ -84,13 +139,16 @@ pub fn is_unsolicited(line: &str, pending_command: Option<&str>) -> bool {
     if !is_urc_prefix(line) {
         return false;
     }
-    let Some(cmd) = pending_command else { return true };
+    let Some(cmd) = pending_command else {
+        return true;
+    };
     let t = line.trim();
     for (name, is_set) in reply_prefixes(cmd) {
         if after_prefix(t, &name).is_none() {
             continue;
         }
-        let racy_set = ["+CUSD", "+CPIN", "+CREG", "+CGREG", "+CEREG", "+C5GREG"].contains(&name.as_str());
+        let racy_set =
+            ["+CUSD", "+CPIN", "+CREG", "+CGREG", "+CEREG", "+C5GREG"].contains(&name.as_str());
         if is_set && racy_set {
             return true;
         }
@@ -119,9 +177,15 @@ fn reply_prefixes(cmd: &str) -> Vec<(String, bool)> {
             if name.is_empty() {
                 return None;
             }
-            let is_set = part.get(end..).is_some_and(|rest| rest.starts_with('=') && !rest.starts_with("=?"));
+            let is_set = part
+                .get(end..)
+                .is_some_and(|rest| rest.starts_with('=') && !rest.starts_with("=?"));
             // SIMCom answers AT+CICCID with "+ICCID:".
-            let name = if name == "+CICCID" { "+ICCID".to_string() } else { name };
+            let name = if name == "+CICCID" {
+                "+ICCID".to_string()
+            } else {
+                name
+            };
             Some((name, is_set))
         })
         .collect()
@@ -144,7 +208,9 @@ pub fn classify(line: &str) -> Option<Urc> {
         if after_prefix(t, kind.prefix()).is_some() {
             // A URC in answer form (`+CREG: 2,1,…` from modems that always send <n>) is
             // accepted too: the engine only calls us for lines it routed as unsolicited.
-            let Ok(r) = parse_reg_urc(t).or_else(|_| parse_reg_answer(t)) else { return other() };
+            let Ok(r) = parse_reg_urc(t).or_else(|_| parse_reg_answer(t)) else {
+                return other();
+            };
             return Some(match kind {
                 RegKind::Creg => Urc::Creg(r),
                 RegKind::Cgreg => Urc::Cgreg(r),
@@ -155,14 +221,22 @@ pub fn classify(line: &str) -> Option<Urc> {
     }
     if let Some(body) = after_prefix(t, "+CMTI") {
         let f = fields(body);
-        let index = opt_int(f.get(1)).ok().flatten().and_then(|i| u32::try_from(i).ok());
+        let index = opt_int(f.get(1))
+            .ok()
+            .flatten()
+            .and_then(|i| u32::try_from(i).ok());
         return match (f.first(), index) {
-            (Some(mem), Some(index)) => Some(Urc::Cmti { mem: mem.to_string(), index }),
+            (Some(mem), Some(index)) => Some(Urc::Cmti {
+                mem: mem.to_string(),
+                index,
+            }),
             _ => other(),
         };
     }
     if let Some(body) = after_prefix(t, "+CMT") {
-        return Some(Urc::Cmt { header: body.to_string() });
+        return Some(Urc::Cmt {
+            header: body.to_string(),
+        });
     }
     if let Some(body) = after_prefix(t, "+CUSD") {
         return cusd(body).or_else(other);
@@ -175,8 +249,14 @@ pub fn classify(line: &str) -> Option<Urc> {
     }
     if let Some(body) = after_prefix(t, "^MODE") {
         let f = fields(body);
-        let sysmode = opt_int(f.first()).ok().flatten().and_then(|v| u8::try_from(v).ok());
-        let submode = opt_int(f.get(1)).ok().flatten().and_then(|v| u16::try_from(v).ok());
+        let sysmode = opt_int(f.first())
+            .ok()
+            .flatten()
+            .and_then(|v| u8::try_from(v).ok());
+        let submode = opt_int(f.get(1))
+            .ok()
+            .flatten()
+            .and_then(|v| u16::try_from(v).ok());
         return Some(Urc::HuaweiMode { sysmode, submode });
     }
     if after_prefix(t, "^BOOT").is_some() {
@@ -186,7 +266,10 @@ pub fn classify(line: &str) -> Option<Urc> {
         return Some(Urc::Qind(body.to_string()));
     }
     if let Some(body) = after_prefix(t, "+QUSIM") {
-        let n = opt_int(fields(body).first()).ok().flatten().and_then(|v| u8::try_from(v).ok());
+        let n = opt_int(fields(body).first())
+            .ok()
+            .flatten()
+            .and_then(|v| u8::try_from(v).ok());
         return Some(Urc::Qusim(n));
     }
     if let Some(body) = after_prefix(t, "+CPIN") {
@@ -202,22 +285,28 @@ fn cusd(body: &str) -> Option<Urc> {
     let status = opt_int(f.first()).ok()??;
     let status = u8::try_from(status).ok()?;
     let text = f.get(1).map(|s| s.to_string());
-    let dcs = opt_int(f.get(2)).ok().flatten().and_then(|d| u16::try_from(d).ok());
+    let dcs = opt_int(f.get(2))
+        .ok()
+        .flatten()
+        .and_then(|d| u16::try_from(d).ok());
     Some(Urc::Cusd { status, text, dcs })
 }
 
 #[cfg(test)]
 mod tests {
     //! Lines: modem-quirks.md items 1, 3, 10, 13, 14; TS 27.005/27.007 examples.
-    use super::*;
     use super::super::model::RegState;
+    use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn a_reg_line_is_a_urc_unless_its_query_is_pending() {
         assert!(is_unsolicited("+CREG: 1,\"8BE3\",\"2BAF\"", None));
         assert!(is_unsolicited("+CREG: 0,1", None));
-        assert!(!is_unsolicited("+CREG: 2,1,\"8BE3\",\"2BAF\"", Some("AT+CREG?")));
+        assert!(!is_unsolicited(
+            "+CREG: 2,1,\"8BE3\",\"2BAF\"",
+            Some("AT+CREG?")
+        ));
         assert!(!is_unsolicited("+CREG: 0,1", Some("at+creg?")));
         assert!(is_unsolicited("+CEREG: 1", Some("AT+CREG?")));
     }
@@ -225,7 +314,10 @@ mod tests {
     #[test]
     fn a_reg_line_that_can_only_be_a_urc_stays_one_even_during_its_query() {
         assert!(is_unsolicited("+CREG: 1", Some("AT+CREG?")));
-        assert!(is_unsolicited("+CREG: 5,\"17E0\",\"00359D48\",6", Some("AT+CREG?")));
+        assert!(is_unsolicited(
+            "+CREG: 5,\"17E0\",\"00359D48\",6",
+            Some("AT+CREG?")
+        ));
     }
 
     #[test]
@@ -233,47 +325,98 @@ mod tests {
         assert!(!is_unsolicited("+CSQ: 24,99", Some("AT+CSQ")));
         assert!(!is_unsolicited("OK", None));
         assert!(!is_unsolicited("+CPIN: READY", Some("AT+CPIN?")));
-        assert!(!is_unsolicited("+ICCID: 89811000221524672214", Some("AT+CICCID")));
-        assert!(!is_unsolicited("+COPS: 0,2,\"44010\",7", Some("AT+COPS=3,2;+COPS?")));
+        assert!(!is_unsolicited(
+            "+ICCID: 89811000221524672214",
+            Some("AT+CICCID")
+        ));
+        assert!(!is_unsolicited(
+            "+COPS: 0,2,\"44010\",7",
+            Some("AT+COPS=3,2;+COPS?")
+        ));
     }
 
     #[test]
     fn urcs_racing_a_set_command_are_still_urcs() {
-        assert!(is_unsolicited("+CUSD: 0,\"Balance 100\",15", Some("AT+CUSD=1,\"*100#\",15")));
+        assert!(is_unsolicited(
+            "+CUSD: 0,\"Balance 100\",15",
+            Some("AT+CUSD=1,\"*100#\",15")
+        ));
         assert!(is_unsolicited("+CPIN: READY", Some("AT+CPIN=\"1234\"")));
         assert!(is_unsolicited("+CMTI: \"ME\",1", Some("AT+CSQ")));
         assert!(is_unsolicited("^RSSI: 24", Some("AT+CSQ")));
-        assert!(!is_unsolicited("^HCSQ: \"LTE\",30,19,66,0", Some("AT^HCSQ?")));
+        assert!(!is_unsolicited(
+            "^HCSQ: \"LTE\",30,19,66,0",
+            Some("AT^HCSQ?")
+        ));
     }
 
     #[test]
     fn classify_types_each_known_urc() {
-        let Some(Urc::Creg(r)) = classify("+CREG: 5,\"17E0\",\"00359D48\",6") else { panic!("creg") };
+        let Some(Urc::Creg(r)) = classify("+CREG: 5,\"17E0\",\"00359D48\",6") else {
+            panic!("creg")
+        };
         assert_eq!((r.state, r.cell_id), (RegState::Roaming, Some(0x0035_9D48)));
         assert!(matches!(classify("+CEREG: 1"), Some(Urc::Cereg(_))));
-        assert_eq!(classify("+CMTI: \"ME\",1"), Some(Urc::Cmti { mem: "ME".into(), index: 1 }));
-        assert_eq!(classify("+CMT: ,23"), Some(Urc::Cmt { header: ",23".into() }));
+        assert_eq!(
+            classify("+CMTI: \"ME\",1"),
+            Some(Urc::Cmti {
+                mem: "ME".into(),
+                index: 1
+            })
+        );
+        assert_eq!(
+            classify("+CMT: ,23"),
+            Some(Urc::Cmt {
+                header: ",23".into()
+            })
+        );
         assert_eq!(
             classify("+CUSD: 2,\"Balance:633,100r\",15"),
-            Some(Urc::Cusd { status: 2, text: Some("Balance:633,100r".into()), dcs: Some(15) })
+            Some(Urc::Cusd {
+                status: 2,
+                text: Some("Balance:633,100r".into()),
+                dcs: Some(15)
+            })
         );
-        assert_eq!(classify("+CUSD: 0"), Some(Urc::Cusd { status: 0, text: None, dcs: None }));
+        assert_eq!(
+            classify("+CUSD: 0"),
+            Some(Urc::Cusd {
+                status: 0,
+                text: None,
+                dcs: None
+            })
+        );
         assert_eq!(classify("RING"), Some(Urc::Ring));
         assert_eq!(classify("RDY"), Some(Urc::Rdy));
         assert_eq!(classify("+QUSIM: 1"), Some(Urc::Qusim(Some(1))));
-        assert_eq!(classify("+QIND: SMS DONE"), Some(Urc::Qind("SMS DONE".into())));
+        assert_eq!(
+            classify("+QIND: SMS DONE"),
+            Some(Urc::Qind("SMS DONE".into()))
+        );
         assert_eq!(classify("+CPIN: READY"), Some(Urc::CpinReady));
         assert_eq!(classify("^RSSI: 24"), Some(Urc::HuaweiRssi(Some(-65.0))));
-        assert_eq!(classify("^MODE: 7,17"), Some(Urc::HuaweiMode { sysmode: Some(7), submode: Some(17) }));
+        assert_eq!(
+            classify("^MODE: 7,17"),
+            Some(Urc::HuaweiMode {
+                sysmode: Some(7),
+                submode: Some(17)
+            })
+        );
         assert_eq!(classify("^BOOT:24760455,0,0,0,72"), Some(Urc::HuaweiBoot));
-        assert!(matches!(classify("^HCSQ: LTE,33,40,135,11"), Some(Urc::HuaweiHcsq(_))));
+        assert!(matches!(
+            classify("^HCSQ: LTE,33,40,135,11"),
+            Some(Urc::HuaweiHcsq(_))
+        ));
         assert_eq!(classify("+CSQ: 24,99"), None);
     }
 
     #[test]
     fn unreadable_but_recognised_urcs_become_other_and_noise_is_flagged() {
         assert_eq!(classify("+CREG: x"), Some(Urc::Other("+CREG: x".into())));
-        assert_eq!(classify("+CPIN: NOT READY"), Some(Urc::Other("+CPIN: NOT READY".into())));
+        assert_eq!(
+            classify("+CPIN: NOT READY"),
+            Some(Urc::Other("+CPIN: NOT READY".into()))
+        );
         assert!(classify("^DSFLOWRPT:0000,0,0").is_some_and(|u| u.is_noise()));
         assert!(classify("^HCSQ: NOSERVICE").is_some_and(|u| u.is_noise()));
         assert!(!classify("RING").is_some_and(|u| u.is_noise()));

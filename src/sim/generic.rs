@@ -127,13 +127,18 @@ pub fn answer_generic(radio: &mut Radio, cmd: &str) -> Option<Answer> {
         "AT+CGMR" | "AT+GMR" => line(or(&radio.revision, GENERIC_REVISION).into()),
         "AT+CGSN" | "AT+GSN" => line(radio.imei.clone()),
         "AT+CIMI" => sim_error(radio, true).or_else(|| line(radio.imsi.clone())),
-        "AT+CCID" | "AT+ICCID" => sim_error(radio, false).or_else(|| line(format!("+CCID: {}", radio.iccid))),
+        "AT+CCID" | "AT+ICCID" => {
+            sim_error(radio, false).or_else(|| line(format!("+CCID: {}", radio.iccid)))
+        }
         "AT+CPIN?" => cpin(radio),
         "AT+CNUM" => sim_error(radio, true).or_else(|| Some(cnum(radio))),
         "AT+COPS?" => line(cops(radio)),
         "AT+CSQ" => line(format!("+CSQ: {},99", csq_index(radio.rssi_dbm))),
         "AT+CESQ" => line(cesq(radio)),
-        "AT+CSCS?" => line(format!("+CSCS: \"{}\"", if radio.ucs2 { "UCS2" } else { "IRA" })),
+        "AT+CSCS?" => line(format!(
+            "+CSCS: \"{}\"",
+            if radio.ucs2 { "UCS2" } else { "IRA" }
+        )),
         "AT+CREG?" => line(reg_answer(radio, "+CREG", radio.creg_n)),
         "AT+CGREG?" => line(reg_answer(radio, "+CGREG", radio.cgreg_n)),
         "AT+CEREG?" => line(reg_answer(radio, "+CEREG", radio.cereg_n)),
@@ -161,22 +166,28 @@ fn set_command(radio: &mut Radio, c: &str) -> Option<Answer> {
         }
         return ok();
     }
-    let reg_n: [(&str, u8, fn(&mut Radio) -> &mut u8); 4] = [
-        ("AT+CREG=", 3, |r| &mut r.creg_n),
-        ("AT+CGREG=", 3, |r| &mut r.cgreg_n),
-        ("AT+CEREG=", 5, |r| &mut r.cereg_n),
-        ("AT+C5GREG=", 2, |r| &mut r.c5greg_n),
-    ];
-    for (prefix, max, slot) in reg_n {
-        if let Some(arg) = c.strip_prefix(prefix) {
-            return match arg.parse::<u8>() {
-                Ok(n) if n <= max => {
-                    *slot(radio) = n;
-                    ok()
-                }
-                _ => Some(Answer::Error),
-            };
-        }
+    for (prefix, max) in [
+        ("AT+CREG=", 3),
+        ("AT+CGREG=", 3),
+        ("AT+CEREG=", 5),
+        ("AT+C5GREG=", 2),
+    ] {
+        let Some(arg) = c.strip_prefix(prefix) else {
+            continue;
+        };
+        let slot = match prefix {
+            "AT+CREG=" => &mut radio.creg_n,
+            "AT+CGREG=" => &mut radio.cgreg_n,
+            "AT+CEREG=" => &mut radio.cereg_n,
+            _ => &mut radio.c5greg_n,
+        };
+        return match arg.parse::<u8>() {
+            Ok(n) if n <= max => {
+                *slot = n;
+                ok()
+            }
+            _ => Some(Answer::Error),
+        };
     }
     None
 }
@@ -217,7 +228,11 @@ fn cnum(radio: &Radio) -> Answer {
     if radio.msisdn.is_empty() {
         return Answer::Ok(vec![]);
     }
-    let ton = if radio.msisdn.starts_with('+') { 145 } else { 129 };
+    let ton = if radio.msisdn.starts_with('+') {
+        145
+    } else {
+        129
+    };
     Answer::line(format!("+CNUM: \"\",\"{}\",{ton}", radio.msisdn))
 }
 
@@ -230,7 +245,11 @@ fn cops(radio: &Radio) -> String {
         _ => radio.operator.clone(),
     };
     let oper = if radio.ucs2 { ucs2_hex(&oper) } else { oper };
-    format!("+COPS: 0,{},\"{oper}\",{}", radio.cops_format, act(radio.tech))
+    format!(
+        "+COPS: 0,{},\"{oper}\",{}",
+        radio.cops_format,
+        act(radio.tech)
+    )
 }
 
 /// `+CSQ` index (TS 27.007 §8.5): −113 + 2n dBm.
@@ -240,9 +259,16 @@ pub fn csq_index(rssi: Option<f64>) -> i64 {
 
 fn cesq(radio: &Radio) -> String {
     let lte = radio.tech.is_lte_anchor();
-    let rxlev = if radio.tech == RadioTech::Gsm { index(radio.rssi_dbm, -111.0, 1.0, 63, 99) } else { 99 };
+    let rxlev = if radio.tech == RadioTech::Gsm {
+        index(radio.rssi_dbm, -111.0, 1.0, 63, 99)
+    } else {
+        99
+    };
     let (rsrq, rsrp) = if lte {
-        (index(radio.rsrq_db, -20.0, 2.0, 34, 255), index(radio.rsrp_dbm, -141.0, 1.0, 97, 255))
+        (
+            index(radio.rsrq_db, -20.0, 2.0, 34, 255),
+            index(radio.rsrp_dbm, -141.0, 1.0, 97, 255),
+        )
     } else {
         (255, 255)
     };
@@ -276,11 +302,23 @@ fn reg_answer(radio: &Radio, prefix: &str, n: u8) -> String {
         return format!("{prefix}: {n},{stat}");
     }
     let (area, cell) = match prefix {
-        "+C5GREG" => (format!("{:06X}", radio.tac), format!("{:09X}", radio.cell_id)),
-        "+CEREG" => (format!("{:04X}", radio.tac), format!("{:07X}", radio.cell_id)),
-        _ => (format!("{:04X}", radio.tac & 0xFFFF), format!("{:08X}", radio.cell_id)),
+        "+C5GREG" => (
+            format!("{:06X}", radio.tac),
+            format!("{:09X}", radio.cell_id),
+        ),
+        "+CEREG" => (
+            format!("{:04X}", radio.tac),
+            format!("{:07X}", radio.cell_id),
+        ),
+        _ => (
+            format!("{:04X}", radio.tac & 0xFFFF),
+            format!("{:08X}", radio.cell_id),
+        ),
     };
-    format!("{prefix}: {n},{stat},\"{area}\",\"{cell}\",{}", act(radio.tech))
+    format!(
+        "{prefix}: {n},{stat},\"{area}\",\"{cell}\",{}",
+        act(radio.tech)
+    )
 }
 
 #[cfg(test)]
@@ -294,8 +332,14 @@ mod tests {
     #[test]
     fn identity_and_sim_answers_use_the_radio() {
         let mut r = Radio::default();
-        assert_eq!(ask(&mut r, "at+cgmi"), Some(Answer::line(GENERIC_MANUFACTURER)));
-        assert_eq!(ask(&mut r, "AT+CIMI"), Some(Answer::line("440101234567890")));
+        assert_eq!(
+            ask(&mut r, "at+cgmi"),
+            Some(Answer::line(GENERIC_MANUFACTURER))
+        );
+        assert_eq!(
+            ask(&mut r, "AT+CIMI"),
+            Some(Answer::line("440101234567890"))
+        );
         assert_eq!(ask(&mut r, "AT+CPIN?"), Some(Answer::line("+CPIN: READY")));
         r.sim = SimCard::NotInserted;
         assert_eq!(ask(&mut r, "AT+CPIN?"), Some(Answer::CmeError(10)));
@@ -304,7 +348,10 @@ mod tests {
 
     #[test]
     fn a_wrong_pin_costs_an_attempt_and_the_third_blocks_the_sim() {
-        let mut r = Radio { sim: SimCard::PinRequired, ..Radio::default() };
+        let mut r = Radio {
+            sim: SimCard::PinRequired,
+            ..Radio::default()
+        };
         for _ in 0..2 {
             assert_eq!(ask(&mut r, "AT+CPIN=\"0000\""), Some(Answer::CmeError(16)));
         }
@@ -323,29 +370,52 @@ mod tests {
         let mut r = Radio::default();
         assert_eq!(ask(&mut r, "AT+CEREG?"), Some(Answer::line("+CEREG: 0,1")));
         assert_eq!(ask(&mut r, "AT+CEREG=2"), Some(Answer::Ok(vec![])));
-        assert_eq!(ask(&mut r, "AT+CEREG?"), Some(Answer::line("+CEREG: 2,1,\"1A2B\",\"1A2D001\",7")));
-        assert_eq!(ask(&mut r, "AT+C5GREG?"), Some(Answer::line("+C5GREG: 0,0")));
+        assert_eq!(
+            ask(&mut r, "AT+CEREG?"),
+            Some(Answer::line("+CEREG: 2,1,\"1A2B\",\"1A2D001\",7"))
+        );
+        assert_eq!(
+            ask(&mut r, "AT+C5GREG?"),
+            Some(Answer::line("+C5GREG: 0,0"))
+        );
         assert_eq!(ask(&mut r, "AT+CEREG=9"), Some(Answer::Error));
     }
 
     #[test]
     fn concatenated_cops_sets_the_format_then_reads() {
         let mut r = Radio::default();
-        assert_eq!(ask(&mut r, "AT+COPS=3,2;+COPS?"), Some(Answer::line("+COPS: 0,2,\"44010\",7")));
-        assert_eq!(ask(&mut r, "AT+COPS=3,0;+COPS?"), Some(Answer::line("+COPS: 0,0,\"NTT DOCOMO\",7")));
+        assert_eq!(
+            ask(&mut r, "AT+COPS=3,2;+COPS?"),
+            Some(Answer::line("+COPS: 0,2,\"44010\",7"))
+        );
+        assert_eq!(
+            ask(&mut r, "AT+COPS=3,0;+COPS?"),
+            Some(Answer::line("+COPS: 0,0,\"NTT DOCOMO\",7"))
+        );
         r.ucs2 = true;
-        assert_eq!(ask(&mut r, "AT+COPS?"), Some(Answer::line("+COPS: 0,0,\"004E0054005400200044004F0043004F004D004F\",7")));
+        assert_eq!(
+            ask(&mut r, "AT+COPS?"),
+            Some(Answer::line(
+                "+COPS: 0,0,\"004E0054005400200044004F0043004F004D004F\",7"
+            ))
+        );
     }
 
     #[test]
     fn signal_indices_follow_the_spec_and_unknown_is_99_or_255() {
         let mut r = Radio::default();
         assert_eq!(ask(&mut r, "AT+CSQ"), Some(Answer::line("+CSQ: 24,99")));
-        assert_eq!(ask(&mut r, "AT+CESQ"), Some(Answer::line("+CESQ: 99,99,255,255,20,46")));
+        assert_eq!(
+            ask(&mut r, "AT+CESQ"),
+            Some(Answer::line("+CESQ: 99,99,255,255,20,46"))
+        );
         r.rsrp_dbm = None;
         r.rssi_dbm = None;
         assert_eq!(ask(&mut r, "AT+CSQ"), Some(Answer::line("+CSQ: 99,99")));
-        assert_eq!(ask(&mut r, "AT+CESQ"), Some(Answer::line("+CESQ: 99,99,255,255,20,255")));
+        assert_eq!(
+            ask(&mut r, "AT+CESQ"),
+            Some(Answer::line("+CESQ: 99,99,255,255,20,255"))
+        );
     }
 
     #[test]

@@ -174,8 +174,20 @@ impl Radio {
             "operator" => self.operator = v.into(),
             "mcc" => self.mcc = digits(v, 3, 3)?,
             "mnc" => self.mnc = digits(v, 2, 3)?,
-            "tac" | "lac" => self.tac = hex_or_dec(v).and_then(|x| u32::try_from(x).map_err(|_| "tac has at most 24 bits".to_string()))?,
-            "cell_id" | "cell" => self.cell_id = hex_or_dec(v).and_then(|x| if x < 1 << 36 { Ok(x) } else { Err("cell_id has at most 36 bits".into()) })?,
+            "tac" | "lac" => {
+                self.tac = hex_or_dec(v).and_then(|x| {
+                    u32::try_from(x).map_err(|_| "tac has at most 24 bits".to_string())
+                })?
+            }
+            "cell_id" | "cell" => {
+                self.cell_id = hex_or_dec(v).and_then(|x| {
+                    if x < 1 << 36 {
+                        Ok(x)
+                    } else {
+                        Err("cell_id has at most 36 bits".into())
+                    }
+                })?
+            }
             "rssi" | "rssi_dbm" => self.rssi_dbm = measure(v, -130.0, 0.0)?,
             "rsrp" | "rsrp_dbm" => self.rsrp_dbm = measure(v, -156.0, -30.0)?,
             "rsrq" | "rsrq_db" => self.rsrq_db = measure(v, -43.5, 20.0)?,
@@ -191,7 +203,12 @@ impl Radio {
             "nr_pci" => self.nr_pci = opt_int(v)?,
             "rx_bytes" => self.rx_bytes = int(v)?,
             "tx_bytes" => self.tx_bytes = int(v)?,
-            other => return Err(format!("unknown radio value {other:?}: use one of {}", KEYS.join(", "))),
+            other => {
+                return Err(format!(
+                    "unknown radio value {other:?}: use one of {}",
+                    KEYS.join(", ")
+                ))
+            }
         }
         Ok(())
     }
@@ -207,18 +224,50 @@ impl Radio {
 
 /// The keys `Radio::set` knows, for error messages and `--help`.
 pub const KEYS: &[&str] = &[
-    "manufacturer", "model", "revision", "imei", "sim", "pin", "pin_attempts", "iccid", "imsi",
-    "msisdn", "reg", "tech", "operator", "mcc", "mnc", "tac", "cell_id", "rssi", "rsrp", "rsrq",
-    "sinr", "band", "earfcn", "pci", "nr_rsrp", "nr_rsrq", "nr_sinr", "nr_band", "nr_arfcn",
-    "nr_pci", "rx_bytes", "tx_bytes",
+    "manufacturer",
+    "model",
+    "revision",
+    "imei",
+    "sim",
+    "pin",
+    "pin_attempts",
+    "iccid",
+    "imsi",
+    "msisdn",
+    "reg",
+    "tech",
+    "operator",
+    "mcc",
+    "mnc",
+    "tac",
+    "cell_id",
+    "rssi",
+    "rsrp",
+    "rsrq",
+    "sinr",
+    "band",
+    "earfcn",
+    "pci",
+    "nr_rsrp",
+    "nr_rsrq",
+    "nr_sinr",
+    "nr_band",
+    "nr_arfcn",
+    "nr_pci",
+    "rx_bytes",
+    "tx_bytes",
 ];
 
 fn is_unknown(v: &str) -> bool {
-    matches!(v.to_ascii_lowercase().as_str(), "unknown" | "-" | "none" | "null")
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "unknown" | "-" | "none" | "null"
+    )
 }
 
 fn int<T: std::str::FromStr>(v: &str) -> Result<T, String> {
-    v.parse().map_err(|_| format!("{v:?} is not a whole number in range"))
+    v.parse()
+        .map_err(|_| format!("{v:?} is not a whole number in range"))
 }
 
 fn opt_int(v: &str) -> Result<Option<u32>, String> {
@@ -277,7 +326,11 @@ fn reg_state(v: &str) -> Result<u8, String> {
         "unknown" => 4,
         n => match n.parse::<u8>() {
             Ok(x @ 0..=11) => x,
-            _ => return Err(format!("reg {v:?}: use home, roaming, searching, denied, none, unknown or 0-11")),
+            _ => {
+                return Err(format!(
+                    "reg {v:?}: use home, roaming, searching, denied, none, unknown or 0-11"
+                ))
+            }
         },
     })
 }
@@ -289,7 +342,11 @@ fn tech(v: &str) -> Result<RadioTech, String> {
         "lte" | "4g" => RadioTech::Lte,
         "nsa" | "nr5g_nsa" => RadioTech::Nr5gNsa,
         "sa" | "nr5g_sa" => RadioTech::Nr5gSa,
-        _ => return Err(format!("tech {v:?}: use gsm, umts, lte, nr5g_nsa or nr5g_sa")),
+        _ => {
+            return Err(format!(
+                "tech {v:?}: use gsm, umts, lte, nr5g_nsa or nr5g_sa"
+            ))
+        }
     })
 }
 
@@ -305,7 +362,10 @@ mod tests {
         r.set("cell_id", "0x100072000").unwrap();
         r.set("sinr", "unknown").unwrap();
         r.set_pair("tech=nr5g_sa").unwrap();
-        assert_eq!((r.rsrp_dbm, r.tac, r.cell_id, r.sinr_db, r.tech), (Some(-95.5), 0x1F00, 0x1_0007_2000, None, RadioTech::Nr5gSa));
+        assert_eq!(
+            (r.rsrp_dbm, r.tac, r.cell_id, r.sinr_db, r.tech),
+            (Some(-95.5), 0x1F00, 0x1_0007_2000, None, RadioTech::Nr5gSa)
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ use super::super::radio::{Radio, RadioTech};
 pub fn answer(radio: &mut Radio, c: &str) -> Option<Answer> {
     match c {
         "AT+GTCCINFO?" => Some(Answer::Ok(gtccinfo(radio))),
-        "AT+ICCID" => Some(sim_error(radio, false).unwrap_or_else(|| Answer::line(format!("+ICCID: {}", radio.iccid)))),
+        "AT+ICCID" => Some(
+            sim_error(radio, false)
+                .unwrap_or_else(|| Answer::line(format!("+ICCID: {}", radio.iccid))),
+        ),
         _ => None,
     }
 }
@@ -34,12 +37,27 @@ fn lte_row(r: &Radio) -> String {
 }
 
 /// `ids` = Some((tac, cell)) on SA; NSA's NR row carries all-F ids.
-fn nr_row(r: &Radio, v: (Option<f64>, Option<f64>, Option<f64>), band: Option<u32>, arfcn: Option<u32>, pci: Option<u32>, ids: Option<(u32, u64)>) -> String {
+fn nr_row(
+    r: &Radio,
+    v: (Option<f64>, Option<f64>, Option<f64>),
+    band: Option<u32>,
+    arfcn: Option<u32>,
+    pci: Option<u32>,
+    ids: Option<(u32, u64)>,
+) -> String {
     let (rsrp, rsrq, sinr) = v;
     let rsrp = index(rsrp, -157.0, 1.0, 126, 255);
     let (plmn, tac, cell) = match ids {
-        Some((t, c)) => (format!("{},{}", r.mcc, r.mnc), format!("{t:X}"), format!("{c:09X}")),
-        None => (",".to_string(), "FFFFFFF".to_string(), "00FFFFFFF".to_string()),
+        Some((t, c)) => (
+            format!("{},{}", r.mcc, r.mnc),
+            format!("{t:X}"),
+            format!("{c:09X}"),
+        ),
+        None => (
+            ",".to_string(),
+            "FFFFFFF".to_string(),
+            "00FFFFFFF".to_string(),
+        ),
     };
     format!(
         "1,9,{plmn},{tac},{cell},{},{},{},400,{},{rsrp},{rsrp},{}",
@@ -62,14 +80,28 @@ fn gtccinfo(r: &Radio) -> Vec<String> {
             out.push(lte_row(r));
             if r.tech == RadioTech::Nr5gNsa {
                 out.push("NR service cell:".into());
-                out.push(nr_row(r, (r.nr_rsrp_dbm, r.nr_rsrq_db, r.nr_sinr_db), r.nr_band, r.nr_arfcn, r.nr_pci, None));
+                out.push(nr_row(
+                    r,
+                    (r.nr_rsrp_dbm, r.nr_rsrq_db, r.nr_sinr_db),
+                    r.nr_band,
+                    r.nr_arfcn,
+                    r.nr_pci,
+                    None,
+                ));
             }
             out.push("LTE neighbor cell:".into());
             out.push("2,4,,,FFFF,00FFFFFFF,6300,207,,42,42,15".into());
         }
         RadioTech::Nr5gSa => {
             out.push("NR service cell:".into());
-            out.push(nr_row(r, (r.rsrp_dbm, r.rsrq_db, r.sinr_db), r.band, r.earfcn, r.pci, Some((r.tac, r.cell_id))));
+            out.push(nr_row(
+                r,
+                (r.rsrp_dbm, r.rsrq_db, r.sinr_db),
+                r.band,
+                r.earfcn,
+                r.pci,
+                Some((r.tac, r.cell_id)),
+            ));
         }
         // 2G/3G rows are not part of this command on the L850: the table stays empty.
         RadioTech::Umts | RadioTech::Gsm => {}
@@ -84,7 +116,12 @@ mod tests {
     #[test]
     fn lte_service_row_encodes_band_and_indices() {
         let mut r = Radio::default();
-        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+GTCCINFO?") else { panic!("no answer") };
-        assert_eq!(lines[2], "1,4,440,10,1A2B,001A2D001,1500,123,103,50,12,46,46,20");
+        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+GTCCINFO?") else {
+            panic!("no answer")
+        };
+        assert_eq!(
+            lines[2],
+            "1,4,440,10,1A2B,001A2D001,1500,123,103,50,12,46,46,20"
+        );
     }
 }

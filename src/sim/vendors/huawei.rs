@@ -14,7 +14,10 @@ pub fn answer(radio: &mut Radio, c: &str) -> Option<Answer> {
         "AT^HCSQ?" => Some(Answer::line(hcsq(radio))),
         "AT^SYSINFOEX" => Some(Answer::line(sysinfoex(radio))),
         "AT^MONSC" => Some(Answer::line(monsc(radio))),
-        "AT^ICCID?" => Some(sim_error(radio, false).unwrap_or_else(|| Answer::line(format!("^ICCID: {}", swapped(&radio.iccid))))),
+        "AT^ICCID?" => Some(
+            sim_error(radio, false)
+                .unwrap_or_else(|| Answer::line(format!("^ICCID: {}", swapped(&radio.iccid)))),
+        ),
         "AT^CURC?" => Some(Answer::line(format!("^CURC: {}", u8::from(radio.curc)))),
         "AT^CURC=0" => {
             radio.curc = false;
@@ -37,7 +40,12 @@ fn swapped(iccid: &str) -> String {
     padded
         .as_bytes()
         .chunks(2)
-        .flat_map(|p| [p.get(1).copied().unwrap_or(b'F'), p.first().copied().unwrap_or(b'F')])
+        .flat_map(|p| {
+            [
+                p.get(1).copied().unwrap_or(b'F'),
+                p.first().copied().unwrap_or(b'F'),
+            ]
+        })
         .map(char::from)
         .collect()
 }
@@ -124,7 +132,10 @@ mod tests {
     fn hcsq_encodes_each_index() {
         let r = Radio::default();
         assert_eq!(hcsq(&r), "^HCSQ: \"LTE\",56,46,161,20");
-        let r = Radio { rsrp_dbm: None, ..Radio::default() };
+        let r = Radio {
+            rsrp_dbm: None,
+            ..Radio::default()
+        };
         assert_eq!(hcsq(&r), "^HCSQ: \"LTE\",56,255,161,20");
     }
 

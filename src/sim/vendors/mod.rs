@@ -114,7 +114,13 @@ impl Personality {
 
     fn answer_one(&self, radio: &mut Radio, cmd: &str) -> Option<Answer> {
         let c = norm(cmd);
-        let with = |v: &str, p: &'static str| if v.is_empty() { p.to_string() } else { v.to_string() };
+        let with = |v: &str, p: &'static str| {
+            if v.is_empty() {
+                p.to_string()
+            } else {
+                v.to_string()
+            }
+        };
         let identity = match c.as_str() {
             "AT+CGMI" | "AT+GMI" => Some(with(&radio.manufacturer, self.manufacturer())),
             "AT+CGMM" | "AT+GMM" => Some(with(&radio.model, self.model())),
@@ -179,18 +185,34 @@ mod tests {
     #[test]
     fn identity_answers_use_each_vendors_format() {
         let mut r = Radio::default();
-        assert_eq!(Personality::FibocomL850.answer(&mut r, "AT+CGMI"), Some(Answer::line("+CGMI: \"Fibocom\"")));
-        assert_eq!(Personality::QuectelEc25.answer(&mut r, "AT+CGMM"), Some(Answer::line("EC25")));
-        assert_eq!(Personality::SimcomSim7600.answer(&mut r, "AT+CGMR"), Some(Answer::line("+CGMR: LE20B04SIM7600M22")));
+        assert_eq!(
+            Personality::FibocomL850.answer(&mut r, "AT+CGMI"),
+            Some(Answer::line("+CGMI: \"Fibocom\""))
+        );
+        assert_eq!(
+            Personality::QuectelEc25.answer(&mut r, "AT+CGMM"),
+            Some(Answer::line("EC25"))
+        );
+        assert_eq!(
+            Personality::SimcomSim7600.answer(&mut r, "AT+CGMR"),
+            Some(Answer::line("+CGMR: LE20B04SIM7600M22"))
+        );
         r.model = "EG25".into();
-        assert_eq!(Personality::QuectelEc25.answer(&mut r, "at+cgmm"), Some(Answer::line("EG25")));
+        assert_eq!(
+            Personality::QuectelEc25.answer(&mut r, "at+cgmm"),
+            Some(Answer::line("EG25"))
+        );
     }
 
     #[test]
     fn vendor_personalities_still_answer_generic_commands() {
         for p in Personality::all() {
             let mut r = p.default_radio();
-            assert_eq!(p.answer(&mut r, "AT+CPIN?"), Some(Answer::line("+CPIN: READY")), "{p:?}");
+            assert_eq!(
+                p.answer(&mut r, "AT+CPIN?"),
+                Some(Answer::line("+CPIN: READY")),
+                "{p:?}"
+            );
             assert_eq!(p.answer(&mut r, "AT+NOPE"), None, "{p:?}");
         }
     }

@@ -107,14 +107,23 @@ fn qcsq(r: &Radio) -> Vec<String> {
     }
     let lte = || {
         let sinr = opt(r.sinr_db.map(|_| index(r.sinr_db, -20.0, 5.0, 250, 0)), "-");
-        format!("+QCSQ: \"LTE\",{},{},{sinr},{}", whole(r.rssi_dbm), whole(r.rsrp_dbm), whole(r.rsrq_db))
+        format!(
+            "+QCSQ: \"LTE\",{},{},{sinr},{}",
+            whole(r.rssi_dbm),
+            whole(r.rsrp_dbm),
+            whole(r.rsrq_db)
+        )
     };
     let nr = |p, s, q| format!("+QCSQ: \"NR5G\",{},{},{}", whole(p), whole(s), whole(q));
     match r.tech {
         RadioTech::Lte => vec![lte()],
         RadioTech::Nr5gNsa => vec![lte(), nr(r.nr_rsrp_dbm, r.nr_sinr_db, r.nr_rsrq_db)],
         RadioTech::Nr5gSa => vec![nr(r.rsrp_dbm, r.sinr_db, r.rsrq_db)],
-        RadioTech::Umts => vec![format!("+QCSQ: \"WCDMA\",{},{},-6", whole(r.rssi_dbm), whole(r.rssi_dbm))],
+        RadioTech::Umts => vec![format!(
+            "+QCSQ: \"WCDMA\",{},{},-6",
+            whole(r.rssi_dbm),
+            whole(r.rssi_dbm)
+        )],
         RadioTech::Gsm => vec![format!("+QCSQ: \"GSM\",{}", whole(r.rssi_dbm))],
     }
 }
@@ -124,12 +133,31 @@ fn qnwinfo(r: &Radio) -> Vec<String> {
         return vec!["+QNWINFO: No Service".into()];
     }
     let plmn = format!("{}{}", r.mcc, r.mnc);
-    let line = |act: &str, band: String, ch: Option<u32>| format!("+QNWINFO: \"{act}\",\"{plmn}\",\"{band}\",{}", opt(ch, "-"));
-    let lte = || line("FDD LTE", format!("LTE BAND {}", opt(r.band, "-")), r.earfcn);
+    let line = |act: &str, band: String, ch: Option<u32>| {
+        format!("+QNWINFO: \"{act}\",\"{plmn}\",\"{band}\",{}", opt(ch, "-"))
+    };
+    let lte = || {
+        line(
+            "FDD LTE",
+            format!("LTE BAND {}", opt(r.band, "-")),
+            r.earfcn,
+        )
+    };
     match r.tech {
         RadioTech::Lte => vec![lte()],
-        RadioTech::Nr5gNsa => vec![lte(), line("TDD NR5G", format!("NR5G BAND {}", opt(r.nr_band, "-")), r.nr_arfcn)],
-        RadioTech::Nr5gSa => vec![line("TDD NR5G", format!("NR5G BAND {}", opt(r.band, "-")), r.earfcn)],
+        RadioTech::Nr5gNsa => vec![
+            lte(),
+            line(
+                "TDD NR5G",
+                format!("NR5G BAND {}", opt(r.nr_band, "-")),
+                r.nr_arfcn,
+            ),
+        ],
+        RadioTech::Nr5gSa => vec![line(
+            "TDD NR5G",
+            format!("NR5G BAND {}", opt(r.band, "-")),
+            r.earfcn,
+        )],
         RadioTech::Umts => vec![line("WCDMA", "WCDMA 2100".into(), r.earfcn)],
         RadioTech::Gsm => vec![line("GSM", "GSM 900".into(), r.earfcn)],
     }
@@ -152,17 +180,31 @@ mod tests {
     #[test]
     fn nsa_servingcell_is_three_lines_and_search_is_one() {
         let mut r = Radio::nsa();
-        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+QENG=\"servingcell\"") else { panic!("no answer") };
+        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+QENG=\"servingcell\"") else {
+            panic!("no answer")
+        };
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[2], "+QENG:\"NR5G-NSA\",440,10,500,-88,18,-11,643334,78,12,1");
+        assert_eq!(
+            lines[2],
+            "+QENG:\"NR5G-NSA\",440,10,500,-88,18,-11,643334,78,12,1"
+        );
         r.reg_state = 2;
-        assert_eq!(answer(&mut r, "AT+QENG=\"servingcell\""), Some(Answer::line("+QENG: \"servingcell\",\"SEARCH\"")));
+        assert_eq!(
+            answer(&mut r, "AT+QENG=\"servingcell\""),
+            Some(Answer::line("+QENG: \"servingcell\",\"SEARCH\""))
+        );
     }
 
     #[test]
     fn unknown_values_print_as_dashes() {
-        let mut r = Radio { sinr_db: None, rsrp_dbm: None, ..Radio::default() };
-        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+QCSQ") else { panic!("no answer") };
+        let mut r = Radio {
+            sinr_db: None,
+            rsrp_dbm: None,
+            ..Radio::default()
+        };
+        let Some(Answer::Ok(lines)) = answer(&mut r, "AT+QCSQ") else {
+            panic!("no answer")
+        };
         assert_eq!(lines, vec!["+QCSQ: \"LTE\",-65,-,-,-10".to_string()]);
     }
 }

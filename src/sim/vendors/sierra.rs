@@ -11,7 +11,10 @@ use super::super::radio::{Radio, RadioTech};
 pub fn answer(radio: &mut Radio, c: &str) -> Option<Answer> {
     match c {
         "AT!GSTATUS?" => Some(Answer::Ok(gstatus(radio))),
-        "AT!ICCID?" => Some(sim_error(radio, false).unwrap_or_else(|| Answer::line(format!("!ICCID: {}", radio.iccid)))),
+        "AT!ICCID?" => Some(
+            sim_error(radio, false)
+                .unwrap_or_else(|| Answer::line(format!("!ICCID: {}", radio.iccid))),
+        ),
         _ => None,
     }
 }
@@ -34,16 +37,34 @@ fn gstatus(r: &Radio) -> Vec<String> {
     ];
     if mode == "LTE" {
         out.extend([
-            format!("LTE band:      B{}    \t\tLTE bw:      20 MHz  ", opt(r.band, "--")),
-            format!("LTE Rx chan:   {}\t\tLTE Tx chan: 19500", opt(r.earfcn, "--")),
+            format!(
+                "LTE band:      B{}    \t\tLTE bw:      20 MHz  ",
+                opt(r.band, "--")
+            ),
+            format!(
+                "LTE Rx chan:   {}\t\tLTE Tx chan: 19500",
+                opt(r.earfcn, "--")
+            ),
             "EMM state:     Registered     \tNormal Service ".to_string(),
             "RRC state:     RRC Idle       ".to_string(),
             "IMS reg state: No Srv  \t\t".to_string(),
             String::new(),
-            format!("PCC RxM RSSI:  {}\t\tPCC RxM RSRP:  {}", whole(r.rssi_dbm), whole(r.rsrp_dbm)),
+            format!(
+                "PCC RxM RSSI:  {}\t\tPCC RxM RSRP:  {}",
+                whole(r.rssi_dbm),
+                whole(r.rsrp_dbm)
+            ),
             "PCC RxD RSSI:  -55\t\tPCC RxD RSRP:  -86".to_string(),
-            format!("Tx Power:      --\t\tTAC:         {:04x} ({})", r.tac, r.tac),
-            format!("RSRQ (dB):     {}\t\tCell ID:     {:08x} ({})", tenth(r.rsrq_db), r.cell_id, r.cell_id),
+            format!(
+                "Tx Power:      --\t\tTAC:         {:04x} ({})",
+                r.tac, r.tac
+            ),
+            format!(
+                "RSRQ (dB):     {}\t\tCell ID:     {:08x} ({})",
+                tenth(r.rsrq_db),
+                r.cell_id,
+                r.cell_id
+            ),
             format!("SINR (dB):     {}", tenth(r.sinr_db)),
         ]);
     } else if mode == "No service" {
@@ -59,8 +80,12 @@ mod tests {
     #[test]
     fn lte_block_carries_band_channel_and_ids() {
         let mut r = Radio::default();
-        let Some(Answer::Ok(lines)) = answer(&mut r, "AT!GSTATUS?") else { panic!("no answer") };
+        let Some(Answer::Ok(lines)) = answer(&mut r, "AT!GSTATUS?") else {
+            panic!("no answer")
+        };
         assert!(lines.contains(&"LTE band:      B3    \t\tLTE bw:      20 MHz  ".to_string()));
-        assert!(lines.contains(&"RSRQ (dB):     -10.0\t\tCell ID:     01a2d001 (27447297)".to_string()));
+        assert!(
+            lines.contains(&"RSRQ (dB):     -10.0\t\tCell ID:     01a2d001 (27447297)".to_string())
+        );
     }
 }

@@ -11,7 +11,10 @@ use super::super::radio::{Radio, RadioTech};
 pub fn answer(radio: &mut Radio, c: &str) -> Option<Answer> {
     match c {
         "AT+CPSI?" => Some(Answer::Ok(cpsi(radio))),
-        "AT+CICCID" => Some(sim_error(radio, false).unwrap_or_else(|| Answer::line(format!("+ICCID: {}", radio.iccid)))),
+        "AT+CICCID" => Some(
+            sim_error(radio, false)
+                .unwrap_or_else(|| Answer::line(format!("+ICCID: {}", radio.iccid))),
+        ),
         _ => None,
     }
 }
@@ -84,6 +87,9 @@ mod tests {
             Some(Answer::line("+CPSI: LTE,Online,440-10,0x1A2B,27447297,123,EUTRAN-BAND3,1500,5,5,-100,-950,-650,12"))
         );
         r.reg_state = 0;
-        assert_eq!(answer(&mut r, "AT+CPSI?"), Some(Answer::line("+CPSI: NO SERVICE,Online")));
+        assert_eq!(
+            answer(&mut r, "AT+CPSI?"),
+            Some(Answer::line("+CPSI: NO SERVICE,Online"))
+        );
     }
 }
