@@ -1,0 +1,225 @@
+//! The carrier's USSD service (TS 22.090) and how the simulated modem puts it on the wire
+//! (TS 27.007 §7.15 `AT+CUSD`): the menu tree, and the request/reply encodings per personality —
+//! Huawei sticks want and send packed GSM-7 hex with dcs 15 (modem-quirks.md §8), other modems
+//! plain text, or UCS2 hex (dcs 72) when the text needs it or `AT+CSCS="UCS2"` is on.
+//!
+//! Pure: a request in, the status and text of the network's answer out.
+
+use super::texts::{self, Lang};
+use crate::codec::ucs2;
+use crate::codec::ussd::{pack_ussd, unpack_ussd, DCS_GSM7, DCS_UCS2};
+
+/// Where the user is in the `*123#` menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Menu {
+    Main,
+    Buy,
+    Confirm { gb: u64, price: u64 },
+}
+
+/// Data packs sold by the carrier: (GB, price in JPY).
+const PACKS: [(u64, u64); 2] = [(1, 500), (5, 2000)];
+
+/// The network side of USSD: the open menu, if any.
+#[derive(Debug, Clone, Default)]
+pub struct UssdService {
+    pub menu: Option<Menu>,
+}
+
+/// What the network answers: `+CUSD: <status>[,"<text>"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetAnswer {
+    pub status: u8,
+    pub text: Option<String>,
+}
+
+fn ans(status: u8, text: String) -> NetAnswer {
+    NetAnswer {
+        status,
+        text: Some(text),
+    }
+}
+
+impl UssdService {
+    /// Answers one USSD string (a new code, or a menu choice while a menu is open).
+    pub fn answer(&mut self, input: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+        let input = input.trim();
+        match self.menu.take() {
+            None => self.start(input, balance_mb, lang),
+            Some(menu) => self.choose(menu, input, balance_mb, lang),
+        }
+    }
+
+    fn start(&mut self, code: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+        match code {
+            "*100#" => ans(0, texts::ussd_balance(lang, *balance_mb)),
+            "*123*1#" | "*123*2#" => {
+                let gb = if code == "*123*1#" { 1 } else { 5 };
+                *balance_mb = balance_mb.saturating_add(gb * 1024);
+                ans(0, texts::ussd_topped_up(lang, gb, *balance_mb))
+            }
+            "*123#" => {
+                self.menu = Some(Menu::Main);
+                ans(1, texts::menu_main(lang))
+            }
+            // 4: operation not supported (TS 27.007 §7.15).
+            _ => NetAnswer {
+                status: 4,
+                text: None,
+            },
+        }
+    }
+
+    fn choose(&mut self, menu: Menu, choice: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+        let again = |svc: &mut Self, m: Menu, text: String| {
+            svc.menu = Some(m);
+            ans(1, format!("{}\n{text}", texts::invalid_choice(lang)))
+        };
+        match (menu, choice) {
+            (Menu::Main, "1") => {
+                self.menu = Some(Menu::Buy);
+                ans(1, texts::menu_buy(lang))
+            }
+            (Menu::Main, "2") => ans(0, texts::ussd_balance(lang, *balance_mb)),
+            (Menu::Main, "0") => ans(0, texts::cancelled(lang)),
+            (Menu::Main, _) => again(self, Menu::Main, texts::menu_main(lang)),
+            (Menu::Buy, "0") => {
+                self.menu = Some(Menu::Main);
+                ans(1, texts::menu_main(lang))
+            }
+            (Menu::Buy, c) => match c
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| PACKS.get(i.wrapping_sub(1)))
+            {
+                Some(&(gb, price)) => {
+                    self.menu = Some(Menu::Confirm { gb, price });
+                    ans(1, texts::menu_confirm(lang, gb, price))
+                }
+                None => again(self, Menu::Buy, texts::menu_buy(lang)),
+            },
+            (Menu::Confirm { gb, .. }, "1") => {
+                *balance_mb = balance_mb.saturating_add(gb.saturating_mul(1024));
+                ans(0, texts::ussd_topped_up(lang, gb, *balance_mb))
+            }
+            (Menu::Confirm { .. }, "2") => ans(0, texts::cancelled(lang)),
+            (m @ Menu::Confirm { gb, price }, _) => {
+                again(self, m, texts::menu_confirm(lang, gb, price))
+            }
+        }
+    }
+}
+
+/// The request string as the user meant it. `packed_only`: the modem takes only packed GSM-7
+/// hex (Huawei); anything else is `None` and the modem answers ERROR. Otherwise packed hex
+/// (dcs 15), UCS2 hex (with `AT+CSCS="UCS2"`) and plain text are all understood.
+pub fn decode_request(
+    s: &str,
+    dcs: Option<u8>,
+    packed_only: bool,
+    cscs_ucs2: bool,
+) -> Option<String> {
+    let is_code = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'*' | b'#' | b'+'))
+    };
+    let bytes = ucs2::from_hex(s).ok().filter(|b| !b.is_empty());
+    if let Some(b) = &bytes {
+        let packed = unpack_ussd(b);
+        if dcs.unwrap_or(DCS_GSM7) == DCS_GSM7 && is_code(&packed) {
+            return Some(packed);
+        }
+        if cscs_ucs2 && b.len() % 2 == 0 {
+            let t = ucs2::decode(b);
+            if is_code(&t) {
+                return Some(t);
+            }
+        }
+    }
+    if packed_only {
+        return None;
+    }
+    Some(s.to_string())
+}
+
+/// The `+CUSD:` line for an answer, encoded as the personality does.
+pub fn cusd_line(a: &NetAnswer, huawei: bool, cscs_ucs2: bool) -> String {
+    let Some(text) = &a.text else {
+        return format!("+CUSD: {}", a.status);
+    };
+    let (payload, dcs) = match (huawei, cscs_ucs2, pack_ussd(text)) {
+        (true, _, Ok(packed)) => (ucs2::to_hex(&packed), DCS_GSM7),
+        (false, false, Ok(_)) => (text.clone(), DCS_GSM7),
+        _ => (ucs2::to_hex(&ucs2::encode(text)), DCS_UCS2),
+    };
+    format!("+CUSD: {},\"{payload}\",{dcs}", a.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::decode_ussd_reply;
+
+    #[test]
+    fn the_menu_walks_from_buy_to_confirm_and_tops_up() {
+        let mut s = UssdService::default();
+        let mut mb = 100;
+        assert_eq!(s.answer("*123#", &mut mb, Lang::En).status, 1);
+        assert_eq!(s.answer("1", &mut mb, Lang::En).status, 1);
+        let confirm = s.answer("2", &mut mb, Lang::En);
+        assert!(confirm.text.unwrap().contains("5GB for 2000"));
+        let done = s.answer("1", &mut mb, Lang::En);
+        assert_eq!(done.status, 0);
+        assert_eq!(mb, 100 + 5 * 1024);
+        assert!(s.menu.is_none());
+    }
+
+    #[test]
+    fn a_wrong_choice_repeats_the_menu_and_unknown_codes_are_status_4() {
+        let mut s = UssdService::default();
+        let mut mb = 0;
+        s.answer("*123#", &mut mb, Lang::En);
+        let a = s.answer("7", &mut mb, Lang::En);
+        assert_eq!(a.status, 1);
+        assert!(a.text.unwrap().starts_with("Invalid choice."));
+        s.menu = None;
+        assert_eq!(
+            s.answer("*555#", &mut mb, Lang::En),
+            NetAnswer {
+                status: 4,
+                text: None
+            }
+        );
+    }
+
+    #[test]
+    fn huawei_requests_are_packed_hex_and_plain_text_is_refused() {
+        // modem-quirks.md §8: `AA514C361B01` is `*#123#`.
+        assert_eq!(
+            decode_request("AA514C361B01", Some(15), true, false).as_deref(),
+            Some("*#123#")
+        );
+        assert_eq!(decode_request("*100#", Some(15), true, false), None);
+        assert_eq!(
+            decode_request("*100#", Some(15), false, false).as_deref(),
+            Some("*100#")
+        );
+    }
+
+    #[test]
+    fn replies_decode_back_whatever_the_encoding() {
+        for (huawei, ucs2_cs, text) in [
+            (true, false, "Balance: 500 MB"),
+            (false, false, "Balance: 500 MB"),
+            (false, true, "Balance: 500 MB"),
+            (false, false, "您的流量余额为500MB"),
+            (true, false, "データ残量は500MBです"),
+        ] {
+            let line = cusd_line(&ans(0, text.into()), huawei, ucs2_cs);
+            let inner = line.split('"').nth(1).unwrap();
+            let dcs: u8 = line.rsplit(',').next().unwrap().parse().unwrap();
+            assert_eq!(decode_ussd_reply(inner, Some(dcs)), text, "{line}");
+        }
+    }
+}
