@@ -2,6 +2,7 @@
 
 use super::*;
 use proptest::prelude::*;
+use std::path::Path;
 
 fn open(dir: &Path) -> Db {
     let cfg = StoreConfig::new(dir.join("t.db"));
@@ -149,6 +150,9 @@ fn the_sms_key_ignores_where_the_modem_stored_the_message() {
 }
 
 proptest! {
+    // Each case creates a database file (with fsyncs): keep the count modest.
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
     #[test]
     fn any_signal_sample_round_trips_within_a_tenth_of_a_db(
         rssi in proptest::option::of(any::<i32>()),

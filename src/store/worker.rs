@@ -21,6 +21,8 @@ use super::types::*;
 /// Retry an unwritable database this often, even when the flush interval is longer: pending
 /// durable records are money and messages.
 const RETRY_EVERY: Duration = Duration::from_secs(30);
+/// After a failed open, further opens wait this long (except at a flush).
+const REOPEN_PAUSE: Duration = Duration::from_secs(2);
 /// A SIM's `last_seen` is written with this resolution (seconds).
 const SIM_SEEN_RESOLUTION: i64 = 3600;
 /// Age-based pruning scans whole tables, so it runs a few times a day, not every flush.
@@ -68,6 +70,7 @@ pub(super) struct Worker {
     flushes: u64,
     next_flush: Instant,
     last_age_prune: Option<Instant>,
+    open_failed_at: Option<Instant>,
 }
 
 impl Worker {
@@ -88,6 +91,7 @@ impl Worker {
             flushes: 0,
             next_flush,
             last_age_prune: None,
+            open_failed_at: None,
         }
     }
 
@@ -149,6 +153,9 @@ impl Worker {
     }
 
     fn note(&mut self, e: &StoreError) {
+        if matches!(e, StoreError::Unavailable { .. }) {
+            return; // wraps last_error itself
+        }
         tracing::warn!(error = %e, "store");
         self.last_error = Some(e.to_string());
         let soon = Instant::now() + RETRY_EVERY.min(self.cfg.flush_interval);
@@ -179,10 +186,29 @@ impl Worker {
 
     // ----- opening and corruption ---------------------------------------------------------
 
+    /// Opens the database unless it is open, or an attempt failed moments ago (one caller's
+    /// request can reach here twice, and each attempt may wait `busy_timeout` on a lock).
     pub fn ensure_open(&mut self) -> Result<(), StoreError> {
         if self.db.is_some() {
             return Ok(());
         }
+        if let Some(at) = self.open_failed_at {
+            if at.elapsed() < REOPEN_PAUSE {
+                return Err(StoreError::Unavailable {
+                    path: self.path(),
+                    cause: self.last_error.clone().unwrap_or_default(),
+                });
+            }
+        }
+        let r = self.open_now();
+        self.open_failed_at = r.is_err().then(Instant::now);
+        if let Err(e) = &r {
+            self.note(e);
+        }
+        r
+    }
+
+    fn open_now(&mut self) -> Result<(), StoreError> {
         match Db::open(&self.cfg) {
             Ok(db) => self.adopt(db),
             Err(OpenFail::Store(e)) => Err(e),
@@ -298,6 +324,7 @@ impl Worker {
     /// everything in memory on failure. Does not touch the file when there is nothing to write.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         let now = Instant::now();
+        self.open_failed_at = None; // a flush always retries the file
         self.next_flush = now + self.cfg.flush_interval;
         let durable = if self.pending.is_empty() {
             Ok(())
