@@ -70,11 +70,11 @@ pub struct RawUsage {
     pub sysfs_root: Option<String>,
     pub quota: Option<String>,
     pub cycle: Option<String>,
-    pub reset_day: Option<u32>,
-    pub fixed_days: Option<u32>,
-    pub activated: Option<String>,
+    pub reset_day: Option<i64>,
+    pub fixed_days: Option<i64>,
+    pub activated: Option<crate::usage::RawTime>,
     pub timezone: Option<String>,
-    pub unit_base: Option<u32>,
+    pub unit_base: Option<i64>,
     pub modem_counters: Option<bool>,
     pub carrier: Option<RawCarrier>,
 }
@@ -89,6 +89,7 @@ pub struct RawCarrier {
     pub interval: Option<String>,
     pub max_age: Option<String>,
     pub rules: Option<Vec<String>>,
+    pub decimal_mark: Option<String>,
 }
 
 /// The validated configuration.
@@ -98,7 +99,30 @@ pub struct Config {
     pub modem: ModemConfig,
     pub store: StoreConfig,
     pub http: HttpConfig,
-    pub usage: Option<RawUsage>,
+    pub usage: Option<UsageConfig>,
+}
+
+/// `[usage]`, validated.
+#[derive(Debug, Clone)]
+pub struct UsageConfig {
+    pub plan: crate::usage::Plan,
+    /// The WAN interface whose kernel counters count the SIM's traffic (`wwan0`).
+    pub interface: Option<String>,
+    pub sysfs_root: PathBuf,
+    /// Read the modem's own counters (Quectel `AT+QGDCNT?`, Huawei `AT^DSFLOWQRY`).
+    pub modem_counters: bool,
+    pub carrier: Option<CarrierConfig>,
+    pub estimator: crate::usage::EstimatorConfig,
+}
+
+/// `[usage.carrier]`, validated: how to ask the carrier for the balance.
+#[derive(Debug, Clone)]
+pub struct CarrierConfig {
+    pub ussd: Option<String>,
+    pub sms_to: Option<String>,
+    pub sms_text: Option<String>,
+    pub interval: Duration,
+    pub rules: crate::usage::CarrierRules,
 }
 
 #[derive(Clone)]
@@ -244,7 +268,7 @@ impl Config {
                 flush_interval,
             },
             http: HttpConfig { listen },
-            usage: raw.usage,
+            usage: raw.usage.map(|u| usage_config(&u, &p)).transpose()?,
         })
     }
 
@@ -276,6 +300,115 @@ fn unreachable_defaults() -> Config {
         http: HttpConfig { listen: None },
         usage: None,
     }
+}
+
+fn usage_config(raw: &RawUsage, path: &str) -> Result<UsageConfig, ConfigError> {
+    use crate::usage::{CarrierRules, DecimalMark, EstimatorConfig, Plan, RawPlan};
+    let bad = |key: &str, value: &str, reason: String| ConfigError::Value {
+        path: path.to_string(),
+        key: key.to_string(),
+        value: value.to_string(),
+        reason,
+    };
+    let plan_raw = RawPlan {
+        quota: raw.quota.clone(),
+        cycle: raw.cycle.clone(),
+        reset_day: raw.reset_day,
+        fixed_days: raw.fixed_days,
+        activated: raw.activated.clone(),
+        timezone: raw.timezone.clone(),
+        unit_base: raw.unit_base,
+    };
+    // Plan errors already start with the key and carry the value.
+    let plan = Plan::from_raw(&plan_raw, "usage").map_err(|e| ConfigError::Syntax {
+        path: path.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut estimator = EstimatorConfig::default();
+    let carrier = match &raw.carrier {
+        None => None,
+        Some(c) => {
+            if let Some(code) = &c.ussd {
+                crate::codec::validate_ussd_code(code)
+                    .map_err(|e| bad("usage.carrier.ussd", code, e.to_string()))?;
+            }
+            if let Some(to) = &c.sms_to {
+                crate::codec::validate_phone_number(to, true)
+                    .map_err(|e| bad("usage.carrier.sms_to", to, e.to_string()))?;
+            }
+            if c.ussd.is_none() && c.sms_to.is_none() {
+                return Err(bad(
+                    "usage.carrier",
+                    "",
+                    "set ussd (e.g. \"*100#\") or sms_to and sms_text".into(),
+                ));
+            }
+            if c.sms_to.is_some() && c.sms_text.as_deref().unwrap_or("").is_empty() {
+                return Err(bad(
+                    "usage.carrier.sms_text",
+                    "",
+                    "sms_to needs the text to send, e.g. \"BAL\"".into(),
+                ));
+            }
+            let interval_s = c.interval.clone().unwrap_or_else(|| "6h".into());
+            let interval = parse_duration(&interval_s)
+                .map_err(|r| bad("usage.carrier.interval", &interval_s, r))?;
+            if interval < Duration::from_secs(60) {
+                // Carriers throttle or bar numbers that hammer their balance service.
+                return Err(bad(
+                    "usage.carrier.interval",
+                    &interval_s,
+                    "must be at least 1m".into(),
+                ));
+            }
+            if let Some(age) = &c.max_age {
+                let d = parse_duration(age).map_err(|r| bad("usage.carrier.max_age", age, r))?;
+                estimator.carrier_max_age_secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            }
+            let mark = match c.decimal_mark.as_deref().unwrap_or("auto") {
+                "auto" => DecimalMark::Auto,
+                "point" => DecimalMark::Point,
+                "comma" => DecimalMark::Comma,
+                other => {
+                    return Err(bad(
+                        "usage.carrier.decimal_mark",
+                        other,
+                        "use auto, point or comma".into(),
+                    ))
+                }
+            };
+            let rules = CarrierRules::new(c.rules.as_deref().unwrap_or(&[]), plan.unit_base, mark)
+                .map_err(|e| bad("usage.carrier.rules", "", e.to_string()))?;
+            Some(CarrierConfig {
+                ussd: c.ussd.clone(),
+                sms_to: c.sms_to.clone(),
+                sms_text: c.sms_text.clone(),
+                interval,
+                rules,
+            })
+        }
+    };
+    if let Some(iface) = &raw.interface {
+        if iface.is_empty() || iface.contains('/') || iface.starts_with('.') {
+            return Err(bad(
+                "usage.interface",
+                iface,
+                "name a network interface such as wwan0".into(),
+            ));
+        }
+    }
+    Ok(UsageConfig {
+        plan,
+        interface: raw.interface.clone(),
+        sysfs_root: PathBuf::from(
+            raw.sysfs_root
+                .clone()
+                .unwrap_or_else(|| "/sys/class/net".into()),
+        ),
+        modem_counters: raw.modem_counters.unwrap_or(true),
+        carrier,
+        estimator,
+    })
 }
 
 /// One line from a toml error: its message plus the line number.
@@ -390,10 +523,38 @@ mod tests {
 
     #[test]
     fn usage_section_is_kept_for_the_usage_module() {
-        let c = parse("[usage]\nquota = \"20GB\"\n[usage.carrier]\nussd = \"*100#\"\n").unwrap();
+        let c = parse(
+            "[usage]\nquota = \"20GB\"\nunit_base = 1000\n[usage.carrier]\nussd = \"*100#\"\n",
+        )
+        .unwrap();
         let u = c.usage.unwrap();
-        assert_eq!(u.quota.as_deref(), Some("20GB"));
+        assert_eq!(u.plan.quota_bytes, Some(20_000_000_000));
         assert_eq!(u.carrier.unwrap().ussd.as_deref(), Some("*100#"));
+    }
+
+    #[test]
+    fn a_ussd_code_smuggling_a_command_is_refused_at_load() {
+        let msg = parse("[usage.carrier]\nussd = \"*100#\\r\\nAT+CFUN=0\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("usage.carrier.ussd") && !msg.contains('\r'),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_bad_carrier_rule_names_the_key() {
+        let msg = parse("[usage.carrier]\nussd = \"*100#\"\nrules = ['(?P<amount>[0-9']\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("usage.carrier.rules"), "{msg}");
+    }
+
+    #[test]
+    fn a_bad_reset_day_names_the_key() {
+        let msg = parse("[usage]\nreset_day = 32\n").unwrap_err().to_string();
+        assert!(msg.contains("usage.reset_day"), "{msg}");
     }
 
     #[test]

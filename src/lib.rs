@@ -19,3 +19,5 @@ pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod status;
+pub mod store;
+pub mod usage;

@@ -96,12 +96,14 @@ pub fn default_rules() -> Vec<String> {
     ]
 }
 
+#[derive(Clone)]
 struct Rule {
     name: String,
     re: regex_lite::Regex,
 }
 
 /// Compiled carrier rules for one SIM's carrier.
+#[derive(Clone)]
 pub struct CarrierRules {
     rules: Vec<Rule>,
     base: UnitBase,
