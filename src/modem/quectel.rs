@@ -331,6 +331,43 @@ fn qnwinfo_tech(act: &str) -> Option<Tech> {
     }
 }
 
+/// A Quectel `+QIND` report (EC2x/RM5xx manual § AT+QINDCFG).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Qind {
+    /// `+QIND: "csq",<rssi>,<ber>` — RSSI on the `+CSQ` scale, as dBm.
+    Csq(Option<f64>),
+    /// `+QIND: SMS DONE`: SMS storage is initialised (SMS commands work from now on).
+    SmsDone,
+    /// `+QIND: PB DONE`: phonebook initialised.
+    PbDone,
+    /// `+QIND: "smsfull","SM"`: that message storage is full.
+    SmsFull(String),
+    /// `+QIND: "act","LTE"`: the access technology changed.
+    Act(String),
+    /// Anything else (`"FOTA",…`), payload as received.
+    Other(String),
+}
+
+/// Types a `+QIND:` line.
+pub fn parse_qind(line: &str) -> Result<Qind, ParseError> {
+    let body = after_prefix(line, "+QIND")
+        .ok_or_else(|| ParseError::malformed("indication", line, "expected +QIND:"))?;
+    let f = fields(body);
+    let tag = f.first().copied().unwrap_or("").to_ascii_lowercase();
+    Ok(match tag.as_str() {
+        "sms done" => Qind::SmsDone,
+        "pb done" => Qind::PbDone,
+        "csq" => {
+            let rssi = f.get(1).copied().unwrap_or("");
+            let ber = f.get(2).copied().unwrap_or("99");
+            Qind::Csq(super::generic::parse_csq(&format!("+CSQ: {rssi},{ber}"))?)
+        }
+        "smsfull" => Qind::SmsFull(f.get(1).copied().unwrap_or("").to_string()),
+        "act" => Qind::Act(f.get(1).copied().unwrap_or("").to_string()),
+        _ => Qind::Other(body.to_string()),
+    })
+}
+
 /// The number at the end of a band name: `"LTE BAND 3"` → 3, `"NR5G BAND 78"` → 78,
 /// `"NR N78"` → 78 (modem-quirks.md item 5), `"EUTRAN-BAND40"` → 40, `"B66"` → 66. Only a
 /// number after `BAND`, `B` or `N` counts: `"WCDMA 2100"` names a frequency, not a band.

@@ -202,6 +202,31 @@ fn band_names_give_their_number() {
     assert_eq!(band_number("27 EGSM 900"), None);
 }
 
+#[test]
+fn qind_reports_are_typed() {
+    assert_eq!(parse_qind("+QIND: SMS DONE").unwrap(), Qind::SmsDone);
+    assert_eq!(parse_qind("+QIND: PB DONE").unwrap(), Qind::PbDone);
+    assert_eq!(
+        parse_qind("+QIND: \"csq\",24,99").unwrap(),
+        Qind::Csq(Some(-65.0))
+    );
+    assert_eq!(parse_qind("+QIND: \"csq\",99,99").unwrap(), Qind::Csq(None));
+    assert_eq!(
+        parse_qind("+QIND: \"smsfull\",\"SM\"").unwrap(),
+        Qind::SmsFull("SM".into())
+    );
+    assert_eq!(
+        parse_qind("+QIND: \"act\",\"LTE\"").unwrap(),
+        Qind::Act("LTE".into())
+    );
+    assert!(matches!(
+        parse_qind("+QIND: \"FOTA\",\"START\"").unwrap(),
+        Qind::Other(_)
+    ));
+    assert!(parse_qind("+QIND: \"csq\",abc,99").is_err());
+    assert!(parse_qind("+QENG: 1").is_err());
+}
+
 proptest! {
     #[test]
     fn arbitrary_lines_never_panic_quectel_parsers(a in "\\PC{0,120}", b in "[-0-9A-F,\" ]{0,90}") {
@@ -210,6 +235,7 @@ proptest! {
             let _ = parse_qeng(&lines);
             let _ = parse_qcsq(&lines);
             let _ = parse_qnwinfo(&lines);
+            let _ = parse_qind(&lines[0]);
         }
     }
 }

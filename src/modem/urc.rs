@@ -8,6 +8,7 @@
 use super::generic::{parse_reg_answer, parse_reg_urc, RegKind, RegReport};
 use super::huawei::{parse_hcsq, parse_rssi_urc};
 use super::model::Signal;
+use super::quectel::{parse_qind, Qind};
 use super::{after_prefix, fields, opt_int};
 
 /// A typed unsolicited result code.
@@ -48,8 +49,8 @@ pub enum Urc {
     },
     /// Huawei `^BOOT: …` heartbeat.
     HuaweiBoot,
-    /// Quectel `+QIND: <payload>` (`"csq",24,99`, `SMS DONE`, `PB DONE`, `"act","LTE"`, …).
-    Qind(String),
+    /// Quectel `+QIND: …` (`"csq",24,99`, `SMS DONE`, `PB DONE`, `"act","LTE"`, …).
+    Qind(Qind),
     /// Quectel `RDY`: the modem (re)started; re-initialise.
     Rdy,
     /// Quectel `+QUSIM: <n>`: the SIM was (re)loaded.
@@ -262,8 +263,8 @@ pub fn classify(line: &str) -> Option<Urc> {
     if after_prefix(t, "^BOOT").is_some() {
         return Some(Urc::HuaweiBoot);
     }
-    if let Some(body) = after_prefix(t, "+QIND") {
-        return Some(Urc::Qind(body.to_string()));
+    if after_prefix(t, "+QIND").is_some() {
+        return parse_qind(t).ok().map(Urc::Qind).or_else(other);
     }
     if let Some(body) = after_prefix(t, "+QUSIM") {
         let n = opt_int(fields(body).first())
@@ -389,10 +390,7 @@ mod tests {
         assert_eq!(classify("RING"), Some(Urc::Ring));
         assert_eq!(classify("RDY"), Some(Urc::Rdy));
         assert_eq!(classify("+QUSIM: 1"), Some(Urc::Qusim(Some(1))));
-        assert_eq!(
-            classify("+QIND: SMS DONE"),
-            Some(Urc::Qind("SMS DONE".into()))
-        );
+        assert_eq!(classify("+QIND: SMS DONE"), Some(Urc::Qind(Qind::SmsDone)));
         assert_eq!(classify("+CPIN: READY"), Some(Urc::CpinReady));
         assert_eq!(classify("^RSSI: 24"), Some(Urc::HuaweiRssi(Some(-65.0))));
         assert_eq!(

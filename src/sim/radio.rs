@@ -353,6 +353,16 @@ fn tech(v: &str) -> Result<RadioTech, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_assignments_never_panic(k in prop::sample::select(KEYS.to_vec()), v in "\\PC{0,24}") {
+            let mut r = Radio::default();
+            let _ = r.set(k, &v);
+            let _ = r.set_pair(&v);
+        }
+    }
 
     #[test]
     fn set_parses_numbers_hex_and_unknown() {

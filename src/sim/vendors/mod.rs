@@ -173,6 +173,20 @@ impl Personality {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_command_lines_never_panic_any_personality(cmd in "(AT|at)?[-+^!A-Za-z0-9=?,;\"]{0,40}", tech in 0usize..5) {
+            for p in Personality::all() {
+                let mut r = p.default_radio();
+                let t = ["gsm", "umts", "lte", "nsa", "sa"][tech];
+                r.set("tech", t).unwrap();
+                let _ = p.answer(&mut r, &cmd);
+                let _ = p.noise(&r);
+            }
+        }
+    }
 
     #[test]
     fn names_round_trip_and_unknown_names_are_none() {
