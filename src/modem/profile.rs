@@ -10,7 +10,8 @@ use super::generic::{
     parse_info_text, parse_reg_answer, sim_state_from_error, Cops, RegKind, RegReport,
 };
 use super::model::{
-    fill, home_network, ModemIdentity, NrSignal, RadioReport, Registration, Signal, SimInfo, Tech,
+    fill, home_network, ModemIdentity, NrSignal, RadioReport, RegState, Registration, Signal,
+    SimInfo, Tech,
 };
 use super::{after_prefix, fibocom, huawei, quectel, sierra, simcom, Replies};
 
@@ -299,8 +300,17 @@ impl Profile {
             .filter_map(|c| r.get(c)?.iter().find_map(|l| parse_cops(l).ok()))
             .collect();
         let numeric = cops.iter().find_map(Cops::numeric);
+        // Legacy domains say "not registered" on LTE/NR (modem-quirks.md item 2:
+        // `+CREG: 2,0` next to `+COPS: 0,0,"T-Mobile",11`). When no domain says registered
+        // but the modem names the operator it is on, home or roaming is unknown — not "no".
+        let camped = cops.iter().any(|c| c.oper.is_some() && c.act.is_some());
+        let state = match chosen.map(|c| c.state) {
+            Some(s) if s.is_registered() => Some(s),
+            _ if camped => Some(RegState::Unknown),
+            other => other,
+        };
         let mut reg = Registration {
-            state: chosen.map(|c| c.state),
+            state,
             tech: vendor.tech,
             operator: cops.iter().find_map(|c| c.name().map(str::to_string)),
             // The registered PLMN as COPS prints it keeps MCC/MNC zero-padded; vendor

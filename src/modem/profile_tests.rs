@@ -231,3 +231,30 @@ fn huawei_merges_hcsq_monsc_and_sysinfoex() {
         (Some(Tech::Lte), Some(0x1234), Some(0x1A2D001))
     );
 }
+
+#[test]
+fn a_legacy_not_registered_next_to_an_nr_operator_is_unknown_not_unregistered() {
+    let r = replies(&[
+        ("AT+CREG?", Ok(&["+CREG: 2,0"])),
+        ("AT+CEREG?", Err("ERROR")),
+        ("AT+COPS=3,0;+COPS?", Ok(&["+COPS: 0,0,\"T-Mobile\",11"])),
+        ("AT+CSQ", Ok(&["+CSQ: 99,99"])),
+    ]);
+    let reg = Profile::Generic.build_registration(&r);
+    assert_eq!(
+        (reg.state, reg.tech, reg.operator.as_deref()),
+        (
+            Some(RegState::Unknown),
+            Some(Tech::Nr5gSa),
+            Some("T-Mobile")
+        )
+    );
+    let r = replies(&[
+        ("AT+CREG?", Ok(&["+CREG: 0,2"])),
+        ("AT+COPS=3,0;+COPS?", Ok(&["+COPS: 0"])),
+    ]);
+    assert_eq!(
+        Profile::Generic.build_registration(&r).state,
+        Some(RegState::Searching)
+    );
+}
