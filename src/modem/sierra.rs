@@ -114,61 +114,10 @@ fn pairs(line: &str) -> Vec<(&'static str, &str)> {
 /// SINR (dB):     12.2
 /// ```
 pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
-    let mut map: Vec<(&'static str, &str, &str)> = Vec::new();
-    for line in lines {
-        for (label, value) in pairs(line) {
-            if !map.iter().any(|(l, _, _)| *l == label) {
-                map.push((label, value, line.as_str()));
-            }
-        }
-    }
-    if map.is_empty() {
-        return Err(ParseError::Missing { what: "!GSTATUS" });
-    }
-    let get = |label: &str| {
-        map.iter()
-            .find(|(l, _, _)| *l == label)
-            .map(|(_, v, line)| (*v, *line))
-    };
-    let first =
-        |label: &str| get(label).map(|(v, line)| (v.split_whitespace().next().unwrap_or(""), line));
-    let num = |label: &str| -> Result<Option<f64>, ParseError> {
-        match first(label) {
-            None => Ok(None),
-            Some((tok, _)) if is_unknown_marker(tok) => Ok(None),
-            Some((tok, line)) => tok
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite() && x.abs() < 1000.0)
-                .map(Some)
-                .ok_or_else(|| {
-                    ParseError::malformed("status", line, "a measurement is not a number")
-                }),
-        }
-    };
-    let hex = |label: &str| -> Result<Option<u64>, ParseError> {
-        match first(label) {
-            None => Ok(None),
-            Some((tok, _)) if is_unknown_marker(tok) => Ok(None),
-            Some((tok, line)) => u64::from_str_radix(tok, 16)
-                .map(Some)
-                .map_err(|_| ParseError::malformed("status", line, "an id is not hex")),
-        }
-    };
-    let chan = |label: &str| -> Result<Option<u32>, ParseError> {
-        match first(label) {
-            None => Ok(None),
-            Some((tok, _)) if is_unknown_marker(tok) => Ok(None),
-            Some((tok, line)) => tok
-                .parse::<u32>()
-                .map(Some)
-                .map_err(|_| ParseError::malformed("status", line, "a channel is not a number")),
-        }
-    };
-    let either = |a: &str, b: &str| -> Result<Option<f64>, ParseError> { Ok(num(a)?.or(num(b)?)) };
-
+    let block = Block::read(lines)?;
     let mut r = RadioReport::default();
-    let mode = first("System mode:")
+    let mode = block
+        .first("System mode:")
         .map(|(m, _)| m.to_ascii_uppercase())
         .unwrap_or_default();
     r.tech = match mode.as_str() {
@@ -179,26 +128,24 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
         "ENDC" => Some(Tech::Nr5gNsa),
         _ => None,
     };
-    if let Some((emm, _)) = first("EMM state:") {
+    if let Some((emm, _)) = block.first("EMM state:") {
         r.in_service = Some(emm == "Registered");
     }
-    r.signal.band =
-        get("LTE band:").and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or("")));
-    r.signal.earfcn = chan("LTE Rx chan:")?;
-    r.signal.rssi_dbm = either("PCC RxM RSSI:", "RSSI (dBm):")?;
-    r.signal.rsrp_dbm = either("PCC RxM RSRP:", "RSRP (dBm):")?;
-    r.signal.rsrq_db = num("RSRQ (dB):")?;
-    r.signal.sinr_db = num("SINR (dB):")?;
-    r.signal.pci = chan("Physical Cell ID:")?;
-    r.tac = hex("TAC:")?.and_then(|t| u32::try_from(t).ok());
-    r.cell_id = hex("Cell ID:")?.or(hex("LTE Cell ID:")?);
+    r.signal.band = block.band("LTE band:");
+    r.signal.earfcn = block.whole("LTE Rx chan:")?;
+    r.signal.rssi_dbm = block.num("PCC RxM RSSI:")?.or(block.num("RSSI (dBm):")?);
+    r.signal.rsrp_dbm = block.num("PCC RxM RSRP:")?.or(block.num("RSRP (dBm):")?);
+    r.signal.rsrq_db = block.num("RSRQ (dB):")?;
+    r.signal.sinr_db = block.num("SINR (dB):")?;
+    r.signal.pci = block.whole("Physical Cell ID:")?;
+    r.tac = block.hex("TAC:")?.and_then(|t| u32::try_from(t).ok());
+    r.cell_id = block.hex("Cell ID:")?.or(block.hex("LTE Cell ID:")?);
     let nr = NrSignal {
-        band: get("NR5G band:")
-            .and_then(|(v, _)| band_number(v.split_whitespace().next().unwrap_or(""))),
-        arfcn: chan("NR5G Rx chan:")?,
-        rsrp_dbm: num("NR5G RSRP (dBm):")?,
-        rsrq_db: num("NR5G RSRQ (dB):")?,
-        sinr_db: num("NR5G SINR (dB):")?,
+        band: block.band("NR5G band:"),
+        arfcn: block.whole("NR5G Rx chan:")?,
+        rsrp_dbm: block.num("NR5G RSRP (dBm):")?,
+        rsrq_db: block.num("NR5G RSRQ (dB):")?,
+        sinr_db: block.num("NR5G SINR (dB):")?,
     };
     if !nr.is_empty() {
         if r.tech == Some(Tech::Lte) {
@@ -207,6 +154,69 @@ pub fn parse_gstatus(lines: &[String]) -> Result<RadioReport, ParseError> {
         r.signal.nr = Some(nr);
     }
     Ok(r)
+}
+
+/// The `(label, value, line)` triples of a reply; the first occurrence of a label wins (the
+/// older layout repeats `RSRP (dBm):` for the second antenna).
+struct Block<'a> {
+    map: Vec<(&'static str, &'a str, &'a str)>,
+}
+
+impl<'a> Block<'a> {
+    fn read(lines: &'a [String]) -> Result<Block<'a>, ParseError> {
+        let mut map: Vec<(&'static str, &'a str, &'a str)> = Vec::new();
+        for line in lines {
+            for (label, value) in pairs(line) {
+                if !map.iter().any(|(l, _, _)| *l == label) {
+                    map.push((label, value, line.as_str()));
+                }
+            }
+        }
+        if map.is_empty() {
+            return Err(ParseError::Missing { what: "!GSTATUS" });
+        }
+        Ok(Block { map })
+    }
+
+    /// First word of the value, with its line; `None` for an absent or unknown (`--`) value.
+    fn first(&self, label: &str) -> Option<(&'a str, &'a str)> {
+        let (_, v, line) = self.map.iter().find(|(l, _, _)| *l == label)?;
+        let tok = v.split_whitespace().next().unwrap_or("");
+        (!is_unknown_marker(tok)).then_some((tok, *line))
+    }
+
+    fn band(&self, label: &str) -> Option<u32> {
+        band_number(self.first(label)?.0)
+    }
+
+    fn num(&self, label: &str) -> Result<Option<f64>, ParseError> {
+        let Some((tok, line)) = self.first(label) else {
+            return Ok(None);
+        };
+        tok.parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite() && x.abs() < 1000.0)
+            .map(Some)
+            .ok_or_else(|| ParseError::malformed("status", line, "a measurement is not a number"))
+    }
+
+    fn whole(&self, label: &str) -> Result<Option<u32>, ParseError> {
+        let Some((tok, line)) = self.first(label) else {
+            return Ok(None);
+        };
+        tok.parse::<u32>()
+            .map(Some)
+            .map_err(|_| ParseError::malformed("status", line, "a channel or id is not a number"))
+    }
+
+    fn hex(&self, label: &str) -> Result<Option<u64>, ParseError> {
+        let Some((tok, line)) = self.first(label) else {
+            return Ok(None);
+        };
+        u64::from_str_radix(tok, 16)
+            .map(Some)
+            .map_err(|_| ParseError::malformed("status", line, "an id is not hex"))
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,20 @@ pub fn classify(line: &str) -> Option<Urc> {
     if let Some(body) = after_prefix(t, "+CUSD") {
         return cusd(body).or_else(other);
     }
+    if let Some(u) = vendor(t) {
+        return Some(u);
+    }
+    if let Some(body) = after_prefix(t, "+CPIN") {
+        if body.trim_matches('"').eq_ignore_ascii_case("READY") {
+            return Some(Urc::CpinReady);
+        }
+    }
+    other()
+}
+
+/// Huawei `^…` and Quectel `+QIND`/`+QUSIM` reports; `Other` for a recognised but unreadable one.
+fn vendor(t: &str) -> Option<Urc> {
+    let other = || Some(Urc::Other(t.to_string()));
     if after_prefix(t, "^RSSI").is_some() {
         return parse_rssi_urc(t).ok().map(Urc::HuaweiRssi).or_else(other);
     }
@@ -273,12 +287,7 @@ pub fn classify(line: &str) -> Option<Urc> {
             .and_then(|v| u8::try_from(v).ok());
         return Some(Urc::Qusim(n));
     }
-    if let Some(body) = after_prefix(t, "+CPIN") {
-        if body.trim_matches('"').eq_ignore_ascii_case("READY") {
-            return Some(Urc::CpinReady);
-        }
-    }
-    other()
+    None
 }
 
 fn cusd(body: &str) -> Option<Urc> {
