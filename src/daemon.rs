@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::accounting::Accounting;
 use crate::app::{engine_config, AppError, ExitKind};
 use crate::at::{self, LinkState};
 use crate::config::Config;
 use crate::modem::driver::{Driver, ModemEvent, Snapshot};
 use crate::modem::profile::Profile;
 use crate::status::{unix_now, Status};
+use crate::store::StoreHandle;
 
 /// Runs until `shutdown` resolves.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
@@ -29,6 +31,7 @@ pub struct Agent {
     status_tx: watch::Sender<Status>,
     http_task: Option<tokio::task::JoinHandle<()>>,
     http_addr: Option<SocketAddr>,
+    store: StoreHandle,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -53,6 +56,12 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         }
         None => (None, None),
     };
+    let mut store_cfg = crate::store::StoreConfig::new(cfg.store.path.clone());
+    store_cfg.flush_interval = cfg.store.flush_interval;
+    // The store only fails to start if its thread cannot be spawned; a database that will not
+    // open leaves it running on memory, and its health says why.
+    let store = StoreHandle::start(store_cfg)
+        .map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
     let (client, engine_task) = at::spawn(engine_config(&cfg));
     Ok(Agent {
         cfg,
@@ -62,6 +71,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         status_tx,
         http_task,
         http_addr,
+        store,
     })
 }
 
@@ -80,8 +90,12 @@ impl Agent {
             engine_task,
             status_tx,
             http_task,
+            store,
             ..
         } = self;
+        let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
+        // Bumped on every reconnect: the modem's own counters may have restarted from zero.
+        let mut generation: u64 = 0;
         let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
         let mut link = client.link_state();
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
@@ -99,14 +113,34 @@ impl Agent {
                     let state = link.borrow_and_update().clone();
                     if state == LinkState::Connected {
                         driver.reset();
+                        generation = generation.wrapping_add(1);
                         tick.reset_immediately();
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
                 }
                 // Time to poll.
                 _ = tick.tick() => {
-                    let result = driver.snapshot(unix_now()).await;
+                    let now = unix_now();
+                    let result = driver.snapshot(now).await;
+                    if let Ok((snap, _)) = &result {
+                        let traffic = match &cfg.usage {
+                            Some(u) if u.modem_counters => driver.data_counters().await.map(|t| (t, generation)),
+                            _ => None,
+                        };
+                        let report = accounting.on_poll(snap, traffic, now).await;
+                        if accounting.carrier_due(now) {
+                            accounting.carrier_asked(now);
+                            if let Some(iccid) = snap.sim.iccid.clone() {
+                                if let Some(text) = crate::balance::ask_carrier(&client, accounting.config(), driver.profile_name()).await {
+                                    accounting.carrier_reply(&iccid, &text, now).await;
+                                }
+                            }
+                        }
+                        let report = accounting.report(now).or(report);
+                        status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+                    }
                     poller.handle(result, &status_tx);
+                    store_health(&store, &status_tx).await;
                 }
             }
         }
@@ -116,10 +150,26 @@ impl Agent {
         }
         drop(driver);
         drop(client);
+        // Telemetry buffered since the last flush goes to disk now, not lost with the process.
+        if let Err(e) = store.shutdown().await {
+            tracing::warn!("store did not shut down cleanly: {e}");
+        }
         // The engine finishes the command on the wire, then stops when its last client is gone.
         let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
         Ok(())
     }
+}
+
+/// Puts a store problem (full disk, read-only, corrupt file) where the owner will see it.
+async fn store_health(store: &StoreHandle, status: &watch::Sender<Status>) {
+    let problem = match store.health().await {
+        Ok(h) => h.last_error.map(|e| format!("store: {e}")),
+        Err(e) => Some(format!("store: {e}")),
+    };
+    status.send_modify(|s| {
+        s.attention.retain(|a| !a.starts_with("store: "));
+        s.attention.extend(problem);
+    });
 }
 
 fn set_link(s: &mut Status, state: &LinkState) {

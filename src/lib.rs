@@ -5,8 +5,10 @@
 //! SMS PDU, USSD), then the daemon with its HTTP status port, and the CLI. `sim` is a modem
 //! simulator on a pseudo-terminal for tests and demos.
 
+pub mod accounting;
 pub mod app;
 pub mod at;
+pub mod balance;
 pub mod cli;
 pub mod codec;
 pub mod config;

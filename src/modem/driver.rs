@@ -152,6 +152,37 @@ impl Driver {
         Ok(p.build_signal(&replies))
     }
 
+    /// The detected (or forced) profile's name, once known.
+    pub fn profile_name(&self) -> Option<String> {
+        self.profile.map(|p| format!("{p:?}").to_lowercase())
+    }
+
+    /// The modem's own data counters, where the profile has them (Quectel `AT+QGDCNT?`,
+    /// Huawei `AT^DSFLOWQRY`). `None` when it has none or they could not be read: usage then
+    /// rests on the interface counters and the carrier.
+    pub async fn data_counters(&mut self) -> Option<crate::usage::Traffic> {
+        use crate::usage::counters::{parse_dsflowqry, parse_qgdcnt};
+        let p = self.profile().await.ok()?;
+        let (line, parse): (&str, fn(&str) -> Option<crate::usage::Traffic>) = match p {
+            Profile::Quectel => ("AT+QGDCNT?", |r| parse_qgdcnt(r).ok()),
+            Profile::Huawei => ("AT^DSFLOWQRY", |r| parse_dsflowqry(r).ok().map(|f| f.total)),
+            _ => return None,
+        };
+        match self.at.run(line).await {
+            Ok(r) => {
+                let parsed = parse(&r.lines.join("\n"));
+                if parsed.is_none() {
+                    tracing::debug!("{line} answer not understood: {:?}", r.lines);
+                }
+                parsed
+            }
+            Err(e) => {
+                tracing::debug!("{line} failed: {e}");
+                None
+            }
+        }
+    }
+
     /// A full poll.
     pub async fn snapshot(&mut self, now: i64) -> Result<(Snapshot, Vec<ModemEvent>), AtError> {
         let (modem, sim, registration, events) = self.info().await?;

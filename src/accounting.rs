@@ -1,0 +1,211 @@
+//! Glue between the poller and the usage model: feeds each poll's counters into the
+//! [`Estimator`](crate::usage::Estimator), hands telemetry to the store (which batches it to
+//! spare the flash), keeps the estimator's state across restarts, and turns carrier replies into
+//! readings. No SQL here (that is `store`), no parsing rules (that is `usage`).
+
+use crate::config::UsageConfig;
+use crate::modem::driver::Snapshot;
+use crate::store::{BalanceReading, SignalSample, StoreHandle, UsageSample};
+use crate::usage::{
+    read_iface_counters, CarrierReading, Estimator, Traffic, UsageReport, UsageState,
+};
+
+/// Usage bookkeeping owned by the poll loop.
+pub struct Accounting {
+    cfg: Option<UsageConfig>,
+    est: Estimator,
+    store: StoreHandle,
+    /// The SIM whose saved state was already loaded (once per start).
+    restored: bool,
+    last_iface_error: Option<String>,
+    last_carrier_query: Option<i64>,
+}
+
+impl Accounting {
+    pub fn new(cfg: Option<UsageConfig>, store: StoreHandle) -> Self {
+        let est_cfg = cfg
+            .as_ref()
+            .map(|c| c.estimator.clone())
+            .unwrap_or_default();
+        Self {
+            cfg,
+            est: Estimator::new(est_cfg),
+            store,
+            restored: false,
+            last_iface_error: None,
+            last_carrier_query: None,
+        }
+    }
+
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    pub fn config(&self) -> Option<&UsageConfig> {
+        self.cfg.as_ref()
+    }
+
+    /// One poll's worth of bookkeeping. `modem_traffic` is the modem's own counter reading (with
+    /// a generation that changes when the modem restarted), when the profile has one.
+    pub async fn on_poll(
+        &mut self,
+        snap: &Snapshot,
+        modem_traffic: Option<(Traffic, u64)>,
+        now: i64,
+    ) -> Option<UsageReport> {
+        self.record_signal(snap, now);
+        let iccid = snap.sim.iccid.clone()?;
+        let cfg = self.cfg.clone()?;
+        if !self.restored {
+            self.restored = true;
+            self.restore(&iccid).await;
+        }
+        if self.est.active_sim() != Some(iccid.as_str()) {
+            self.est.activate_sim(&iccid, cfg.plan.clone(), now);
+        }
+        if let Some(iface) = &cfg.interface {
+            match read_iface_counters(&cfg.sysfs_root, iface) {
+                Ok(c) => {
+                    self.last_iface_error = None;
+                    self.est.observe_interface(&c, now);
+                    self.record_usage(&iccid, c.traffic, "interface", now);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    if self.last_iface_error.as_deref() != Some(msg.as_str()) {
+                        tracing::warn!("usage: {msg}");
+                        self.last_iface_error = Some(msg);
+                    }
+                }
+            }
+        }
+        if let Some((t, generation)) = modem_traffic {
+            self.est.observe_modem(t, Some(generation), now);
+            self.record_usage(&iccid, t, "modem", now);
+        }
+        self.save_state(&iccid, now);
+        self.est.report(now)
+    }
+
+    /// Loads the estimator state saved with this SIM (it holds every SIM seen until then).
+    async fn restore(&mut self, iccid: &str) {
+        match self.store.sim_state(iccid).await {
+            Ok(Some(json)) => match serde_json::from_str::<UsageState>(&json) {
+                Ok(state) => {
+                    let est_cfg = self
+                        .cfg
+                        .as_ref()
+                        .map(|c| c.estimator.clone())
+                        .unwrap_or_default();
+                    self.est = Estimator::from_state(est_cfg, state);
+                    tracing::info!(iccid, "usage counts restored from the store");
+                }
+                Err(e) => {
+                    tracing::warn!(iccid, "saved usage state unreadable ({e}); starting fresh")
+                }
+            },
+            Ok(None) => {}
+            Err(e) => tracing::warn!(iccid, "cannot read saved usage state: {e}"),
+        }
+    }
+
+    fn save_state(&self, iccid: &str, now: i64) {
+        match serde_json::to_string(self.est.state()) {
+            // Buffered by the store until its next flush: no flash write per poll.
+            Ok(json) => {
+                if let Err(e) = self.store.save_sim_state(iccid, now, json) {
+                    tracing::debug!("usage state not saved: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cannot encode usage state: {e}"),
+        }
+    }
+
+    fn record_signal(&self, snap: &Snapshot, now: i64) {
+        let s = &snap.signal;
+        let sample = SignalSample {
+            t: now,
+            rssi_dbm: s.rssi_dbm.map(|v| v.round() as i32),
+            rsrp_dbm: s.rsrp_dbm.map(|v| v.round() as i32),
+            rsrq_db: s.rsrq_db.map(|v| v as f32),
+            sinr_db: s.sinr_db.map(|v| v as f32),
+            band: s.band.map(|b| b.to_string()),
+            tech: snap
+                .registration
+                .tech
+                .and_then(|t| serde_json::to_value(t).ok())
+                .and_then(|v| v.as_str().map(String::from)),
+        };
+        if let Err(e) = self.store.record_signal(sample) {
+            tracing::debug!("signal sample not stored: {e}");
+        }
+    }
+
+    fn record_usage(&self, iccid: &str, t: Traffic, source: &str, now: i64) {
+        let sample = UsageSample {
+            t: now,
+            iccid: iccid.to_string(),
+            rx_bytes: t.rx_bytes,
+            tx_bytes: t.tx_bytes,
+            source: source.into(),
+        };
+        if let Err(e) = self.store.record_usage(sample) {
+            tracing::debug!("usage sample not stored: {e}");
+        }
+    }
+
+    /// Is it time to ask the carrier for the balance?
+    pub fn carrier_due(&self, now: i64) -> bool {
+        let Some(c) = self.cfg.as_ref().and_then(|c| c.carrier.as_ref()) else {
+            return false;
+        };
+        let every = i64::try_from(c.interval.as_secs()).unwrap_or(i64::MAX);
+        self.last_carrier_query
+            .map_or(true, |t| now.saturating_sub(t) >= every)
+    }
+
+    pub fn carrier_asked(&mut self, now: i64) {
+        self.last_carrier_query = Some(now);
+    }
+
+    /// Parses the carrier's reply, records it durably (the raw text too, so better rules can
+    /// re-read it later) and feeds it to the estimator.
+    pub async fn carrier_reply(
+        &mut self,
+        iccid: &str,
+        text: &str,
+        now: i64,
+    ) -> Option<CarrierReading> {
+        let rules = &self.cfg.as_ref()?.carrier.as_ref()?.rules;
+        let parsed = rules.parse(text);
+        let remaining = parsed.as_ref().ok().map(|r| r.remaining_bytes);
+        let reading = BalanceReading {
+            t: now,
+            iccid: iccid.to_string(),
+            remaining_bytes: remaining,
+            raw_text: text.to_string(),
+        };
+        if let Err(e) = self.store.record_balance(reading).await {
+            tracing::warn!("balance reading not stored: {e}");
+        }
+        match parsed {
+            Ok(r) => {
+                self.est.record_carrier(&r, now);
+                tracing::info!(
+                    remaining_bytes = r.remaining_bytes,
+                    "carrier balance: {}",
+                    r.matched_text
+                );
+                Some(r)
+            }
+            Err(e) => {
+                tracing::warn!("carrier reply not understood: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn report(&self, now: i64) -> Option<UsageReport> {
+        self.est.report(now)
+    }
+}
