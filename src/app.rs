@@ -124,6 +124,12 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             println!("config {} is valid", cfg.path.display());
             Ok(())
         }
+        Cmd::Usage { json } => crate::history::usage(&load_config(&cli)?, *json).await,
+        Cmd::History {
+            kind,
+            since,
+            format,
+        } => crate::history::history(&load_config(&cli)?, *kind, *since, *format).await,
         Cmd::At { command, timeout } => cmd_at(&cli, command, *timeout).await,
         Cmd::Info { json } => {
             crate::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await

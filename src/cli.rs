@@ -75,6 +75,25 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Data used and left in this billing cycle, where the figure comes from, and when it runs
+    /// out (from the running daemon, or from the store when it is not running).
+    Usage {
+        /// Machine-readable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recorded usage or signal samples.
+    History {
+        /// What to show.
+        #[arg(value_enum)]
+        kind: crate::history::Kind,
+        /// How far back, e.g. 1h, 7d.
+        #[arg(long, default_value = "1d", value_parser = parse_since)]
+        since: std::time::Duration,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::history::Format,
+    },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,
     /// Run a simulated modem on a pseudo-terminal and print its path. Reads control lines on
@@ -97,4 +116,8 @@ pub enum Cmd {
         #[arg(long)]
         noise: Option<u64>,
     },
+}
+
+fn parse_since(s: &str) -> Result<std::time::Duration, String> {
+    crate::config::parse_duration(s)
 }

@@ -49,19 +49,19 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         link: "connecting".into(),
         ..Status::default()
     });
-    let (http_task, http_addr) = match cfg.http.listen {
-        Some(addr) => {
-            let (task, bound) = crate::http::serve(addr, status_rx).await?;
-            (Some(task), Some(bound))
-        }
-        None => (None, None),
-    };
     let mut store_cfg = crate::store::StoreConfig::new(cfg.store.path.clone());
     store_cfg.flush_interval = cfg.store.flush_interval;
     // The store only fails to start if its thread cannot be spawned; a database that will not
     // open leaves it running on memory, and its health says why.
     let store = StoreHandle::start(store_cfg)
         .map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
+    let (http_task, http_addr) = match cfg.http.listen {
+        Some(addr) => {
+            let (task, bound) = crate::http::serve(addr, status_rx, Some(store.clone())).await?;
+            (Some(task), Some(bound))
+        }
+        None => (None, None),
+    };
     let (client, engine_task) = at::spawn(engine_config(&cfg));
     Ok(Agent {
         cfg,

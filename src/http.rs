@@ -17,6 +17,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::app::{AppError, ExitKind};
 use crate::status::Status;
+use crate::store::StoreHandle;
 
 const MAX_HEAD: usize = 8192;
 const MAX_CONNECTIONS: usize = 8;
@@ -26,6 +27,7 @@ const READ_DEADLINE: Duration = Duration::from_secs(5);
 pub async fn serve(
     addr: SocketAddr,
     status: watch::Receiver<Status>,
+    store: Option<StoreHandle>,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr), AppError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
@@ -42,10 +44,14 @@ pub async fn serve(
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("status on http://{bound}/");
-    Ok((tokio::spawn(accept_loop(listener, status)), bound))
+    Ok((tokio::spawn(accept_loop(listener, status, store)), bound))
 }
 
-async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>) {
+async fn accept_loop(
+    listener: TcpListener,
+    status: watch::Receiver<Status>,
+    store: Option<StoreHandle>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _peer) = match listener.accept().await {
@@ -70,14 +76,19 @@ async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>) {
             continue;
         };
         let status = status.clone();
+        let store = store.clone();
         tokio::spawn(async move {
-            let _ = handle(stream, status).await;
+            let _ = handle(stream, status, store).await;
             drop(permit);
         });
     }
 }
 
-async fn handle(mut stream: TcpStream, status: watch::Receiver<Status>) -> std::io::Result<()> {
+async fn handle(
+    mut stream: TcpStream,
+    status: watch::Receiver<Status>,
+    store: Option<StoreHandle>,
+) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(h))) => h,
         Ok(Ok(None)) => {
@@ -97,7 +108,10 @@ async fn handle(mut stream: TcpStream, status: watch::Receiver<Status>) -> std::
                 .await
         }
     };
-    let reply = route(&head, &status.borrow());
+    let reply = match (history_request(&head), store) {
+        (Some((kind, since)), Some(store)) => history(&store, kind, since).await,
+        _ => route(&head, &status.borrow()),
+    };
     stream.write_all(&reply).await?;
     stream.shutdown().await
 }
@@ -117,6 +131,48 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Option<Vec<u8>>> {
         }
         if buf.len() > MAX_HEAD {
             return Ok(None);
+        }
+    }
+}
+
+/// `GET /api/v1/history/{usage,signal}?since=<unix>`: (kind, since).
+fn history_request(head: &[u8]) -> Option<(&'static str, i64)> {
+    let line = std::str::from_utf8(head.split(|&b| b == b'\n').next()?).ok()?;
+    let mut parts = line.split(' ');
+    if parts.next()? != "GET" {
+        return None;
+    }
+    let target = parts.next()?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let kind = match path {
+        "/api/v1/history/usage" => "usage",
+        "/api/v1/history/signal" => "signal",
+        _ => return None,
+    };
+    let since = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    Some((kind, since))
+}
+
+async fn history(store: &StoreHandle, kind: &str, since: i64) -> Vec<u8> {
+    let rows = match kind {
+        "usage" => store
+            .usage_since(since)
+            .await
+            .map(|r| crate::history::usage_json(&r)),
+        _ => store
+            .signal_since(since)
+            .await
+            .map(|r| crate::history::signal_json(&r)),
+    };
+    match rows {
+        Ok(v) => response(200, "application/json", format!("{v}\n").as_bytes(), false),
+        Err(e) => {
+            let body = serde_json::json!({ "error": e.to_string() }).to_string();
+            response(500, "application/json", body.as_bytes(), false)
         }
     }
 }
@@ -160,6 +216,12 @@ pub fn route(head: &[u8], status: &Status) -> Vec<u8> {
             200,
             "text/plain; version=0.0.4",
             metrics(status).as_bytes(),
+            head_only,
+        ),
+        "/api/v1/history/usage" | "/api/v1/history/signal" => response(
+            503,
+            "application/json",
+            b"{\"error\":\"history needs the store\"}\n",
             head_only,
         ),
         "/" | "/index.html" => response(

@@ -15,6 +15,7 @@ pub mod config;
 pub mod daemon;
 #[cfg(feature = "sim")]
 pub mod demo;
+pub mod history;
 pub mod http;
 pub mod modem;
 pub mod report;

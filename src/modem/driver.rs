@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use super::model::{ModemIdentity, Registration, Signal, SimInfo, SimState};
+use super::model::{ModemIdentity, Registration, Signal, SimInfo};
 use super::profile::Profile;
+use super::sim_gate::{decide, detect_swap, PinLedger, SimAction};
 use super::Replies;
 use crate::at::{AtClient, AtError, Command};
 
@@ -37,8 +38,8 @@ pub struct Driver {
     forced: Option<Profile>,
     profile: Option<Profile>,
     pin: Option<String>,
-    /// ICCID (or "?" when unreadable) of the SIM we already sent the PIN to: never twice.
-    pin_sent_to: Option<String>,
+    /// SIMs we already sent the PIN to: never twice.
+    pins_sent: PinLedger,
     last_iccid: Option<String>,
 }
 
@@ -50,7 +51,7 @@ impl Driver {
             forced,
             profile: None,
             pin,
-            pin_sent_to: None,
+            pins_sent: PinLedger::new(),
             last_iccid: None,
         }
     }
@@ -204,12 +205,14 @@ impl Driver {
         ))
     }
 
-    /// SIM swap detection and the PIN: sent at most once per SIM, never after a refusal, and
-    /// never when the SIM asks for its PUK (a wrong PIN burns one of three attempts).
+    /// SIM swap detection and the PIN: the decision is `sim_gate`'s (sent at most once per
+    /// SIM, never after a refusal, never when the SIM wants its PUK — a wrong PIN burns one of
+    /// three attempts); this only carries it out.
     async fn sim_housekeeping(&mut self, sim: &SimInfo) -> Result<Vec<ModemEvent>, AtError> {
         let mut events = Vec::new();
         if let Some(iccid) = &sim.iccid {
-            if self.last_iccid.as_deref() != Some(iccid.as_str()) {
+            let first = self.last_iccid.is_none();
+            if first || detect_swap(self.last_iccid.as_deref(), Some(iccid)).is_some() {
                 events.push(ModemEvent::SimChanged {
                     from: self.last_iccid.clone(),
                     to: iccid.clone(),
@@ -217,30 +220,36 @@ impl Driver {
                 self.last_iccid = Some(iccid.clone());
             }
         }
-        let key = sim.iccid.clone().unwrap_or_else(|| "?".into());
-        match sim.state {
-            Some(SimState::PinRequired) => match &self.pin {
-                Some(pin) if self.pin_sent_to.as_deref() != Some(key.as_str()) => {
-                    self.pin_sent_to = Some(key);
-                    // The PIN is 4–8 digits (checked in config), so it cannot break the line.
-                    let cmd = Command::new(format!("AT+CPIN=\"{pin}\""))?;
-                    match self.at.send(cmd).await {
-                        Ok(_) => events.push(ModemEvent::PinSent),
-                        Err(e) if e.is_modem_refusal() => events.push(ModemEvent::SimNeedsAttention(
-                            "the SIM refused modem.pin; not trying again (each wrong PIN uses up one of three attempts) — fix modem.pin and restart simkeep".into(),
-                        )),
-                        Err(e) => return Err(e),
-                    }
+        let Some(state) = sim.state else {
+            return Ok(events);
+        };
+        let iccid = sim.iccid.as_deref();
+        let attention = |msg: &str| ModemEvent::SimNeedsAttention(msg.to_string());
+        match decide(state, self.pin.is_some(), self.pins_sent.already_sent(iccid)) {
+            SimAction::SendPin => {
+                self.pins_sent.record_sent(iccid);
+                let pin = self.pin.clone().unwrap_or_default();
+                // The PIN is 4–8 digits (checked in config), so it cannot break the line.
+                match self.at.send(Command::new(format!("AT+CPIN=\"{pin}\""))?).await {
+                    Ok(_) => events.push(ModemEvent::PinSent),
+                    Err(e) if e.is_modem_refusal() => events.push(attention(
+                        "the SIM refused modem.pin; not trying again (each wrong PIN uses up one of three attempts) — fix modem.pin and restart simkeep",
+                    )),
+                    Err(e) => return Err(e),
                 }
-                Some(_) => {}
-                None => events.push(ModemEvent::SimNeedsAttention(
-                    "the SIM asks for its PIN and modem.pin is not set".into(),
-                )),
-            },
-            Some(SimState::PukRequired) => events.push(ModemEvent::SimNeedsAttention(
-                "the SIM is blocked and asks for its PUK; simkeep will not send anything — unblock it in a phone".into(),
+            }
+            SimAction::StopPinWrongOrMissing if self.pin.is_none() => {
+                events.push(attention("the SIM asks for its PIN and modem.pin is not set"))
+            }
+            SimAction::StopPinWrongOrMissing => events.push(attention(
+                "the SIM still asks for its PIN after modem.pin was sent once; not sending it again — check modem.pin",
             )),
-            _ => {}
+            SimAction::StopPukRequired => events.push(attention(
+                "the SIM is blocked and asks for its PUK; simkeep will not send anything — unblock it in a phone",
+            )),
+            SimAction::StopSimError => events.push(attention("the SIM reports a failure or a lock; check the SIM card")),
+            SimAction::NotInserted => events.push(attention("no SIM card in the modem")),
+            SimAction::Ready | SimAction::WaitBusy => {}
         }
         Ok(events)
     }

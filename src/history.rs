@@ -1,0 +1,299 @@
+//! `simkeep usage` and `simkeep history`: the daemon's live figures over its HTTP port when it
+//! runs, or the store's when it does not (the daemon holds the database exclusively, to keep
+//! SQLite's shared-memory file off flash, so the CLI asks the daemon first).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::app::{AppError, ExitKind};
+use crate::config::Config;
+use crate::status::unix_now;
+use crate::store::{SignalSample, StoreHandle, UsageSample};
+use crate::usage::{format_size, Estimator, UsageState};
+
+/// What `history` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    Usage,
+    Signal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+}
+
+/// A GET to the daemon's status port; `None` when no daemon answers there.
+async fn daemon_get(cfg: &Config, path: &str) -> Option<Result<Value, AppError>> {
+    let addr = cfg.http.listen?;
+    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let io = async {
+        s.write_all(req.as_bytes()).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        Ok::<_, std::io::Error>(buf)
+    };
+    let buf = match tokio::time::timeout(Duration::from_secs(10), io).await {
+        Ok(Ok(b)) => b,
+        _ => {
+            return Some(Err(AppError::new(
+                ExitKind::Failure,
+                format!("the daemon at {addr} did not answer {path}"),
+            )))
+        }
+    };
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let ok = head.starts_with("HTTP/1.1 200");
+    Some(match serde_json::from_str::<Value>(body) {
+        Ok(v) if ok => Ok(v),
+        Ok(v) => Err(AppError::new(
+            ExitKind::Failure,
+            v.get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("the daemon refused the request")
+                .to_string(),
+        )),
+        Err(e) => Err(AppError::new(
+            ExitKind::Failure,
+            format!("the daemon at {addr} sent bad JSON for {path}: {e}"),
+        )),
+    })
+}
+
+fn open_store(cfg: &Config) -> Result<StoreHandle, AppError> {
+    if !cfg.store.path.exists() {
+        return Err(AppError::new(
+            ExitKind::Failure,
+            format!("no daemon answers on http.listen and there is no store at {} yet — is simkeep running?", cfg.store.path.display()),
+        ));
+    }
+    let mut sc = crate::store::StoreConfig::new(cfg.store.path.clone());
+    // A reader: do not hold the file against a daemon that starts meanwhile.
+    sc.exclusive = false;
+    StoreHandle::start(sc).map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))
+}
+
+fn store_err(e: crate::store::StoreError) -> AppError {
+    AppError::new(ExitKind::Failure, e.to_string())
+}
+
+/// `simkeep usage`.
+pub async fn usage(cfg: &Config, as_json: bool) -> Result<(), AppError> {
+    let report = match daemon_get(cfg, "/api/v1/usage").await {
+        Some(r) => r?,
+        None => usage_from_store(cfg).await?,
+    };
+    if as_json {
+        println!("{report}");
+        return Ok(());
+    }
+    let base = cfg
+        .usage
+        .as_ref()
+        .map(|u| u.plan.unit_base)
+        .unwrap_or(crate::usage::UnitBase::Binary);
+    let size = |k: &str| {
+        report
+            .get(k)
+            .and_then(Value::as_u64)
+            .map(|b| format_size(b, base))
+            .unwrap_or_else(|| "-".into())
+    };
+    let time = |k: &str| {
+        report
+            .get(k)
+            .and_then(Value::as_i64)
+            .map(format_time)
+            .unwrap_or_else(|| "-".into())
+    };
+    println!("{:<12} {}", "used", size("used_bytes"));
+    println!("{:<12} {}", "quota", size("quota_bytes"));
+    println!("{:<12} {}", "remaining", size("remaining_bytes"));
+    let source = report.get("source").and_then(Value::as_str).unwrap_or("-");
+    let age = report
+        .get("age_secs")
+        .and_then(Value::as_i64)
+        .map(|a| format!(", {} ago", human_age(a)))
+        .unwrap_or_default();
+    println!("{:<12} {source}{age}", "source");
+    println!(
+        "{:<12} {} → {}",
+        "cycle",
+        time("cycle_start"),
+        time("cycle_end")
+    );
+    println!("{:<12} {}", "runs out", time("runs_out_at"));
+    Ok(())
+}
+
+async fn usage_from_store(cfg: &Config) -> Result<Value, AppError> {
+    let usage_cfg = cfg.usage.as_ref().ok_or_else(|| {
+        AppError::new(
+            ExitKind::Config,
+            format!(
+                "config {}: no [usage] section, so nothing is counted",
+                cfg.path.display()
+            ),
+        )
+    })?;
+    let store = open_store(cfg)?;
+    let sims = store.sims().await.map_err(store_err)?;
+    let latest = sims.iter().max_by_key(|s| s.last_seen);
+    let Some(state_json) = latest.and_then(|s| s.state_json.clone()) else {
+        return Err(AppError::new(
+            ExitKind::Failure,
+            "the store has no usage figures yet: the daemon has not seen a SIM",
+        ));
+    };
+    let state: UsageState = serde_json::from_str(&state_json).map_err(|e| {
+        AppError::new(
+            ExitKind::Failure,
+            format!("saved usage state unreadable: {e}"),
+        )
+    })?;
+    let est = Estimator::from_state(usage_cfg.estimator.clone(), state);
+    let report = est
+        .report(unix_now())
+        .ok_or_else(|| AppError::new(ExitKind::Failure, "no usage figures yet"))?;
+    let _ = store.shutdown().await;
+    serde_json::to_value(report).map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))
+}
+
+/// `simkeep history`.
+pub async fn history(
+    cfg: &Config,
+    kind: Kind,
+    since: Duration,
+    format: Format,
+) -> Result<(), AppError> {
+    let since_t = unix_now().saturating_sub(i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
+    let path = match kind {
+        Kind::Usage => format!("/api/v1/history/usage?since={since_t}"),
+        Kind::Signal => format!("/api/v1/history/signal?since={since_t}"),
+    };
+    let rows = match daemon_get(cfg, &path).await {
+        Some(r) => r?,
+        None => {
+            let store = open_store(cfg)?;
+            let v = match kind {
+                Kind::Usage => usage_json(&store.usage_since(since_t).await.map_err(store_err)?),
+                Kind::Signal => signal_json(&store.signal_since(since_t).await.map_err(store_err)?),
+            };
+            let _ = store.shutdown().await;
+            v
+        }
+    };
+    match format {
+        Format::Json => println!("{rows}"),
+        Format::Csv => print!("{}", to_csv(&rows)),
+    }
+    Ok(())
+}
+
+pub fn usage_json(samples: &[UsageSample]) -> Value {
+    Value::Array(
+        samples
+            .iter()
+            .map(|s| json!({"t": s.t, "iccid": s.iccid, "rx_bytes": s.rx_bytes, "tx_bytes": s.tx_bytes, "source": s.source}))
+            .collect(),
+    )
+}
+
+pub fn signal_json(samples: &[SignalSample]) -> Value {
+    Value::Array(
+        samples
+            .iter()
+            .map(|s| {
+                json!({"t": s.t, "rssi_dbm": s.rssi_dbm, "rsrp_dbm": s.rsrp_dbm, "rsrq_db": s.rsrq_db,
+                       "sinr_db": s.sinr_db, "band": s.band, "tech": s.tech})
+            })
+            .collect(),
+    )
+}
+
+/// CSV with a header from the first row's keys; empty cells for nulls; quoted where needed.
+fn to_csv(rows: &Value) -> String {
+    let mut out = String::new();
+    let Some(arr) = rows.as_array() else {
+        return out;
+    };
+    let Some(first) = arr.first().and_then(Value::as_object) else {
+        return out;
+    };
+    let keys: Vec<&String> = first.keys().collect();
+    let _ = writeln!(
+        out,
+        "{}",
+        keys.iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    for row in arr {
+        let cells: Vec<String> = keys
+            .iter()
+            .map(|k| match row.get(k.as_str()) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) if s.contains([',', '"', '\n']) => {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                }
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+            })
+            .collect();
+        let _ = writeln!(out, "{}", cells.join(","));
+    }
+    out
+}
+
+fn human_age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// UTC, ISO 8601 without dependencies.
+pub fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = crate::usage::civil::civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_a_header_and_quotes_commas() {
+        let rows =
+            json!([{"t": 1, "band": "B3,B1", "rsrp": null}, {"t": 2, "band": "n78", "rsrp": -90}]);
+        let csv = to_csv(&rows);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].contains("\"B3,B1\""), "{csv}");
+        assert!(lines[2].contains("-90"), "{csv}");
+    }
+
+    #[test]
+    fn times_print_as_utc_dates() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(1_795_748_400), "2026-11-27 03:00 UTC");
+    }
+}
