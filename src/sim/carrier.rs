@@ -18,7 +18,7 @@
 
 mod deliver;
 mod storage;
-mod texts;
+pub mod texts;
 mod ussd;
 
 use std::collections::VecDeque;

@@ -35,7 +35,10 @@ pub async fn sms_send(at: &AtClient, number: &str, text: &str) -> Result<(), App
     let sent = send_sms(at, number, text).await?;
     let total = sent.references.len();
     for (i, mr) in sent.references.iter().enumerate() {
-        println!("sent part {}/{total} to {number}: message reference {mr}", i + 1);
+        println!(
+            "sent part {}/{total} to {number}: message reference {mr}",
+            i + 1
+        );
     }
     if sent.text_mode {
         println!("(the modem refused PDU mode; sent in text mode)");
@@ -59,7 +62,9 @@ fn describe(index: u32, stat: u8, pdu: &str) -> serde_json::Value {
                 SmsPdu::Submit(s) => (s.destination.clone(), None),
                 SmsPdu::StatusReport(r) => (r.recipient.clone(), Some(r.timestamp)),
             };
-            let concat = p.concat().map(|c| json!({"reference": c.reference, "part": c.seq, "of": c.total}));
+            let concat = p
+                .concat()
+                .map(|c| json!({"reference": c.reference, "part": c.seq, "of": c.total}));
             json!({"index": index, "status": status, "peer": peer, "time": time.map(utc),
                    "text": p.text(), "concat": concat})
         }
@@ -73,7 +78,13 @@ fn print_modem(m: &serde_json::Value) {
         Some(c) if !c.is_null() => format!(" [part {}/{}]", c["part"], c["of"]),
         _ => String::new(),
     };
-    println!("#{} {} from/to {} at {}{part}", m["index"], s("status"), s("peer"), s("time"));
+    println!(
+        "#{} {} from/to {} at {}{part}",
+        m["index"],
+        s("status"),
+        s("peer"),
+        s("time")
+    );
     match m.get("error") {
         Some(e) => println!("  (cannot decode: {})", e.as_str().unwrap_or("")),
         None => println!("  {}", printable(&s("text"))),
@@ -127,12 +138,14 @@ async fn open_store(path: &Path) -> Result<StoreHandle, AppError> {
     let mut cfg = StoreConfig::new(path);
     cfg.exclusive = false;
     cfg.busy_timeout = Duration::from_secs(2);
-    let store = StoreHandle::start(cfg).map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
+    let store =
+        StoreHandle::start(cfg).map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
     match store.health().await {
         Ok(h) if h.open => Ok(store),
         Ok(h) => Err(AppError::new(
             ExitKind::Failure,
-            h.last_error.unwrap_or_else(|| format!("cannot open {}", path.display())),
+            h.last_error
+                .unwrap_or_else(|| format!("cannot open {}", path.display())),
         )),
         Err(e) => Err(AppError::new(ExitKind::Failure, e.to_string())),
     }
@@ -149,7 +162,11 @@ fn stored_json(s: &StoredSms) -> serde_json::Value {
 
 fn print_stored(s: &StoredSms) {
     let when = utc(s.sms.sent_at.unwrap_or(s.sms.t));
-    let dir = if s.sms.direction == SmsDirection::Received { "from" } else { "to" };
+    let dir = if s.sms.direction == SmsDirection::Received {
+        "from"
+    } else {
+        "to"
+    };
     println!("#{} {dir} {} at {when}", s.id.0, printable(&s.sms.peer));
     println!("  {}", printable(&s.sms.body));
 }
@@ -162,7 +179,10 @@ pub async fn sms_list_store(store_path: &Path, json: bool) -> Result<(), AppErro
     let store = open_store(store_path).await?;
     let all = store.list_sms(None, 1000).await.map_err(store_err)?;
     if json {
-        println!("{}", serde_json::Value::Array(all.iter().map(stored_json).collect()));
+        println!(
+            "{}",
+            serde_json::Value::Array(all.iter().map(stored_json).collect())
+        );
     } else if all.is_empty() {
         println!("no stored messages");
     } else {
@@ -199,7 +219,10 @@ pub async fn sms_delete_store(store_path: &Path, id: i64) -> Result<(), AppError
 }
 
 fn no_such(id: i64) -> AppError {
-    AppError::new(ExitKind::Failure, format!("no stored message with id {id} — `simkeep sms list` shows the ids"))
+    AppError::new(
+        ExitKind::Failure,
+        format!("no stored message with id {id} — `simkeep sms list` shows the ids"),
+    )
 }
 
 /// Message text for a terminal: newlines kept, other control characters escaped.
@@ -226,7 +249,12 @@ pub fn utc(ts: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]
@@ -249,7 +277,11 @@ mod tests {
     fn a_listed_deliver_is_described_with_its_sender_and_text() {
         // The DELIVER example of the dreamfabric.com SMS PDU tutorial ("hellohello"); its sender
         // has type-of-address 0xC8 (national), so no '+'.
-        let m = describe(3, 0, "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37");
+        let m = describe(
+            3,
+            0,
+            "07917283010010F5040BC87238880900F10000993092516195800AE8329BFD4697D9EC37",
+        );
         assert_eq!(m["peer"], "27838890001");
         assert_eq!(m["text"], "hellohello");
         assert_eq!(m["status"], "unread");

@@ -148,6 +148,8 @@ impl Inbox {
         // Subscribe before the first command, so no +CMTI slips between scan and listen.
         let mut urcs = at.subscribe();
         let mut link = at.link_state();
+        // The first scan covers the current state; only later changes mean a reconnect.
+        link.borrow_and_update();
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tokio::pin!(shutdown);
         loop {
@@ -204,7 +206,11 @@ impl Inbox {
         }
     }
 
-    async fn try_setup_and_scan<S: SmsSink>(&mut self, at: &AtClient, sink: &S) -> Result<(), AtError> {
+    async fn try_setup_and_scan<S: SmsSink>(
+        &mut self,
+        at: &AtClient,
+        sink: &S,
+    ) -> Result<(), AtError> {
         at.run("AT+CMGF=0").await?;
         let m = &self.cfg.storage;
         let cpms = at.run(&format!("AT+CPMS=\"{m}\",\"{m}\",\"{m}\"")).await?;
@@ -219,7 +225,10 @@ impl Inbox {
                 return Err(e);
             }
             if let Err(e) = at.run("AT+CNMI=1,1,0,0,0").await {
-                tracing::warn!("modem refused new-message indications ({e}); relying on scans every {}s", self.cfg.rescan_every.as_secs());
+                tracing::warn!(
+                    "modem refused new-message indications ({e}); relying on scans every {}s",
+                    self.cfg.rescan_every.as_secs()
+                );
             }
         }
         let listed = at.run("AT+CMGL=4").await?;
@@ -244,7 +253,9 @@ impl Inbox {
                 // Already gone (read by a scan and deleted): nothing to do.
                 Err(e) if e.is_modem_refusal() => tracing::debug!("AT+CMGR={index}: {e}"),
                 Err(e) => {
-                    tracing::warn!("cannot read new message {index}: {e}; it is read at the next scan");
+                    tracing::warn!(
+                        "cannot read new message {index}: {e}; it is read at the next scan"
+                    );
                     self.scan_at = Instant::now() + self.backoff;
                     self.scan_due = true;
                 }
@@ -301,11 +312,18 @@ impl Inbox {
         self.on_part(at, sink, part, Some(index)).await;
     }
 
-    async fn on_part<S: SmsSink>(&mut self, at: &AtClient, sink: &S, part: Part, index: Option<u32>) {
+    async fn on_part<S: SmsSink>(
+        &mut self,
+        at: &AtClient,
+        sink: &S,
+        part: Part,
+        index: Option<u32>,
+    ) {
         let now = unix_now();
         let Some(c) = part.concat.filter(|c| c.total > 1) else {
             let sms = self.received(part.sender, part.text, part.timestamp, 1, true, index);
-            self.save_then_delete(at, sink, sms, index.into_iter().collect()).await;
+            self.save_then_delete(at, sink, sms, index.into_iter().collect())
+                .await;
             return;
         };
         if let Some(i) = index {
@@ -314,7 +332,14 @@ impl Inbox {
         if let Some(whole) = self.reassembler.push(part, now) {
             let indexes = self.forget(&whole.sender, c.reference, c.total);
             let first = indexes.first().copied();
-            let sms = self.received(whole.sender, whole.text, whole.timestamp, whole.parts, true, first);
+            let sms = self.received(
+                whole.sender,
+                whole.text,
+                whole.timestamp,
+                whole.parts,
+                true,
+                first,
+            );
             self.save_then_delete(at, sink, sms, indexes).await;
         }
     }
@@ -364,7 +389,15 @@ impl Inbox {
         }
     }
 
-    fn received(&self, sender: String, text: String, sent_at: i64, parts: u8, complete: bool, index: Option<u32>) -> ReceivedSms {
+    fn received(
+        &self,
+        sender: String,
+        text: String,
+        sent_at: i64,
+        parts: u8,
+        complete: bool,
+        index: Option<u32>,
+    ) -> ReceivedSms {
         ReceivedSms {
             sender,
             text,
@@ -379,7 +412,13 @@ impl Inbox {
     }
 
     /// The one rule of this module: delete only what the sink has made durable.
-    async fn save_then_delete<S: SmsSink>(&mut self, at: &AtClient, sink: &S, sms: ReceivedSms, indexes: Vec<u32>) {
+    async fn save_then_delete<S: SmsSink>(
+        &mut self,
+        at: &AtClient,
+        sink: &S,
+        sms: ReceivedSms,
+        indexes: Vec<u32>,
+    ) {
         let sender = sms.sender.clone();
         if let Err(e) = sink.save(sms).await {
             tracing::warn!("could not store the message from {sender}: {e}; it stays on the modem and is tried again");
@@ -400,7 +439,10 @@ impl Inbox {
 /// Lines a modem prints after it (or its SIM) restarted, after which CPMS/CNMI are lost
 /// (modem-quirks.md §14: Quectel `RDY`, `+QIND: SMS DONE`; TS 27.007 `+CFUN: 1`, `+CPIN: READY`).
 fn is_restart(line: &str) -> bool {
-    matches!(line.trim(), "RDY" | "+CFUN: 1" | "SMS DONE" | "+QIND: SMS DONE" | "+CPIN: READY")
+    matches!(
+        line.trim(),
+        "RDY" | "+CFUN: 1" | "SMS DONE" | "+QIND: SMS DONE" | "+CPIN: READY"
+    )
 }
 
 fn unix_now() -> i64 {
@@ -426,7 +468,11 @@ mod tests {
     #[test]
     fn parts_of_one_message_share_a_pending_group_without_duplicate_indexes() {
         let mut inbox = Inbox::new(InboxConfig::default());
-        let c = ConcatInfo { reference: 7, total: 2, seq: 1 };
+        let c = ConcatInfo {
+            reference: 7,
+            total: 2,
+            seq: 1,
+        };
         inbox.remember("1234", c, 3);
         inbox.remember("1234", ConcatInfo { seq: 2, ..c }, 4);
         inbox.remember("1234", c, 3);

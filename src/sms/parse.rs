@@ -131,19 +131,36 @@ mod tests {
     #[test]
     fn cmgl_headers_without_and_with_an_alpha_field_pair_with_their_pdus() {
         // modem-quirks.md §11: `+CMGL: 17,3,35` (no alpha) and an empty alpha `""`.
-        let l = lines(&["+CMGL: 17,3,35", "0011AA", "+CMGL: 1,0,\"\",24", "07911326", "+CMGL: 2,0,,9"]);
+        let l = lines(&[
+            "+CMGL: 17,3,35",
+            "0011AA",
+            "+CMGL: 1,0,\"\",24",
+            "07911326",
+            "+CMGL: 2,0,,9",
+        ]);
         assert_eq!(
             parse_cmgl(&l),
             [
-                Listed { index: 17, stat: 3, pdu: "0011AA".into() },
-                Listed { index: 1, stat: 0, pdu: "07911326".into() },
+                Listed {
+                    index: 17,
+                    stat: 3,
+                    pdu: "0011AA".into()
+                },
+                Listed {
+                    index: 1,
+                    stat: 0,
+                    pdu: "07911326".into()
+                },
             ]
         );
     }
 
     #[test]
     fn cmgr_with_an_empty_alpha_and_cmgs_with_a_time_stamp() {
-        assert_eq!(parse_cmgr(&lines(&["+CMGR: 0,\"\",50", "07AB"])), Some((0, "07AB".into())));
+        assert_eq!(
+            parse_cmgr(&lines(&["+CMGR: 0,\"\",50", "07AB"])),
+            Some((0, "07AB".into()))
+        );
         assert_eq!(parse_cmgr(&lines(&["+CMGR: 1,,24"])), None);
         assert_eq!(parse_cmgs("12"), Some(12));
         assert_eq!(parse_cmgs("12,\"26/11/27,09:00:00+36\""), Some(12));
@@ -153,7 +170,10 @@ mod tests {
     #[test]
     fn cpms_counts_with_and_without_memory_names() {
         // modem-quirks.md §12 (full SIM storage) and the set-command answer form.
-        assert_eq!(parse_cpms("\"SM\",10,10,\"SM\",10,10,\"SM\",10,10"), Some((10, 10)));
+        assert_eq!(
+            parse_cpms("\"SM\",10,10,\"SM\",10,10,\"SM\",10,10"),
+            Some((10, 10))
+        );
         assert_eq!(parse_cpms("3,10,3,10,3,10"), Some((3, 10)));
         assert_eq!(parse_cpms("\"SM\""), None);
     }

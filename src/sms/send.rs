@@ -76,13 +76,14 @@ async fn submit(
 ) -> Result<u8, SmsError> {
     let line = cmd.line().to_string();
     match at.send(cmd).await {
-        Ok(resp) => resp
-            .value("+CMGS:")
-            .and_then(parse_cmgs)
-            .ok_or_else(|| SmsError::NoReference {
-                command: line,
-                lines: resp.lines.clone(),
-            }),
+        Ok(resp) => {
+            resp.value("+CMGS:")
+                .and_then(parse_cmgs)
+                .ok_or_else(|| SmsError::NoReference {
+                    command: line,
+                    lines: resp.lines.clone(),
+                })
+        }
         Err(AtError::Cms { code, .. }) => Err(SmsError::Refused {
             number: number.to_string(),
             part,
@@ -98,7 +99,9 @@ async fn submit(
 /// `"IRA"` character set; anything else as UCS2 hex with `AT+CSMP=17,167,0,8` (dcs UCS2).
 async fn send_text_mode(at: &AtClient, number: &str, text: &str) -> Result<Sent, SmsError> {
     let alphabet = choose_alphabet(text, false);
-    let ascii = text.bytes().all(|b| (b' '..=b'~').contains(&b) || b == b'\n');
+    let ascii = text
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) || b == b'\n');
     let parts = split_text(text, alphabet).map_err(|e| SmsError::Encode {
         number: number.to_string(),
         source: e.into(),

@@ -21,7 +21,11 @@ pub fn parse_cusd(line: &str) -> Option<Cusd> {
     };
     let status = status.trim().parse().ok()?;
     let Some(rest) = rest.map(str::trim) else {
-        return Some(Cusd { status, text: None, dcs: None });
+        return Some(Cusd {
+            status,
+            text: None,
+            dcs: None,
+        });
     };
     let (text, tail) = match rest.strip_prefix('"') {
         Some(inner) => match inner.rfind('"') {
@@ -58,15 +62,33 @@ mod tests {
     #[test]
     fn real_reply_shapes() {
         // modem-quirks.md §10 (decimal comma inside the quotes, status 2 with text).
-        assert_eq!(parse_cusd("+CUSD: 2,\"Balance:633,100r\""), c(2, Some("Balance:633,100r"), None));
-        assert_eq!(parse_cusd("+CUSD: 0,\"Balance:633,100r\",15"), c(0, Some("Balance:633,100r"), Some(15)));
+        assert_eq!(
+            parse_cusd("+CUSD: 2,\"Balance:633,100r\""),
+            c(2, Some("Balance:633,100r"), None)
+        );
+        assert_eq!(
+            parse_cusd("+CUSD: 0,\"Balance:633,100r\",15"),
+            c(0, Some("Balance:633,100r"), Some(15))
+        );
         // §9: UCS2 with dcs 72 and a ZTE reply labelled 7.
-        assert_eq!(parse_cusd("+CUSD: 0,\"0414043B044F\",72"), c(0, Some("0414043B044F"), Some(72)));
-        assert_eq!(parse_cusd("+CUSD:1,\"00200044\",7"), c(1, Some("00200044"), Some(7)));
+        assert_eq!(
+            parse_cusd("+CUSD: 0,\"0414043B044F\",72"),
+            c(0, Some("0414043B044F"), Some(72))
+        );
+        assert_eq!(
+            parse_cusd("+CUSD:1,\"00200044\",7"),
+            c(1, Some("00200044"), Some(7))
+        );
         assert_eq!(parse_cusd("+CUSD: 0,\"\""), c(0, Some(""), None));
         assert_eq!(parse_cusd("+CUSD: 4"), c(4, None, None));
-        assert_eq!(parse_cusd("+CUSD: 1,\"1. Buy\n2. Exit\",15"), c(1, Some("1. Buy\n2. Exit"), Some(15)));
-        assert_eq!(parse_cusd("+CUSD: 0,Balance 5,15"), c(0, Some("Balance 5"), Some(15)));
+        assert_eq!(
+            parse_cusd("+CUSD: 1,\"1. Buy\n2. Exit\",15"),
+            c(1, Some("1. Buy\n2. Exit"), Some(15))
+        );
+        assert_eq!(
+            parse_cusd("+CUSD: 0,Balance 5,15"),
+            c(0, Some("Balance 5"), Some(15))
+        );
         assert_eq!(parse_cusd("+CUSD: x"), None);
         assert_eq!(parse_cusd("+CREG: 1"), None);
     }

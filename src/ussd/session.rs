@@ -20,7 +20,9 @@ use tokio::sync::{broadcast, Mutex, OwnedMutexGuard};
 use super::parse::parse_cusd;
 use crate::at::engine::wait_urc;
 use crate::at::{AtClient, AtError, Command, Urc};
-use crate::codec::{decode_ussd_reply, encode_ussd_request, validate_ussd_code, UssdEncoding, ValidateError};
+use crate::codec::{
+    decode_ussd_reply, encode_ussd_request, validate_ussd_code, UssdEncoding, ValidateError,
+};
 
 /// `+CUSD: <m>` (TS 27.007 §7.15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +100,11 @@ impl UssdClient {
 
     /// Asks the modem who made it (`AT+CGMI`) to pick the request encoding.
     pub async fn detect(at: AtClient) -> UssdClient {
-        let maker = at.run("AT+CGMI").await.map(|r| r.lines.join(" ")).unwrap_or_default();
+        let maker = at
+            .run("AT+CGMI")
+            .await
+            .map(|r| r.lines.join(" "))
+            .unwrap_or_default();
         Self::for_profile(at, &maker)
     }
 
@@ -136,18 +142,33 @@ impl UssdClient {
         Ok((session, reply))
     }
 
-    async fn request(&self, code: &str, text: &str, urcs: &mut broadcast::Receiver<Urc>) -> Result<UssdReply, UssdError> {
+    async fn request(
+        &self,
+        code: &str,
+        text: &str,
+        urcs: &mut broadcast::Receiver<Urc>,
+    ) -> Result<UssdReply, UssdError> {
         let first = usize::from(self.first.load(Ordering::Relaxed) % 2);
         let mut last = None;
         for i in [first, 1 - first] {
-            let Some(&enc) = ENCODINGS.get(i) else { continue };
+            let Some(&enc) = ENCODINGS.get(i) else {
+                continue;
+            };
             // Validated as [0-9*#+]: GSM-7 encodable, so this cannot fail; skip if it did.
-            let Ok(req) = encode_ussd_request(text, enc) else { continue };
+            let Ok(req) = encode_ussd_request(text, enc) else {
+                continue;
+            };
             let cmd = Command::new(format!("AT+CUSD=1,\"{}\",{}", req.payload, req.dcs))
                 .map_err(AtError::from)?;
             match self.at.send(cmd).await {
-                Ok(_) => {
-                    self.first.store(u8::try_from(i).unwrap_or(0), Ordering::Relaxed);
+                Ok(resp) => {
+                    self.first
+                        .store(u8::try_from(i).unwrap_or(0), Ordering::Relaxed);
+                    // A +CUSD before the OK shares the command's prefix, so the engine hands it
+                    // over as an answer line rather than a URC (modem-quirks.md §10).
+                    if let Some(line) = resp.lines.iter().find(|l| l.starts_with("+CUSD:")) {
+                        return reply_from(code, line);
+                    }
                     return self.wait_reply(code, urcs).await;
                 }
                 Err(e) if e.is_modem_refusal() => last = Some(e),
@@ -155,41 +176,65 @@ impl UssdClient {
             }
         }
         Err(match last {
-            Some(last) => UssdError::Refused { code: code.to_string(), last },
+            Some(last) => UssdError::Refused {
+                code: code.to_string(),
+                last,
+            },
             None => UssdError::At(AtError::EngineStopped),
         })
     }
 
-    async fn wait_reply(&self, code: &str, urcs: &mut broadcast::Receiver<Urc>) -> Result<UssdReply, UssdError> {
+    async fn wait_reply(
+        &self,
+        code: &str,
+        urcs: &mut broadcast::Receiver<Urc>,
+    ) -> Result<UssdReply, UssdError> {
         let Some(urc) = wait_urc(urcs, self.timeout, |u| u.line.starts_with("+CUSD:")).await else {
             // Silence: end the session on the network so the next request is not taken as a reply.
             if let Err(e) = self.at.run("AT+CUSD=2").await {
                 tracing::warn!("cancelling the silent USSD session for {code} failed: {e}");
             }
-            return Err(UssdError::Timeout { code: code.to_string(), after: self.timeout });
+            return Err(UssdError::Timeout {
+                code: code.to_string(),
+                after: self.timeout,
+            });
         };
-        let Some(c) = parse_cusd(&urc.line) else {
-            return Err(UssdError::UnknownStatus { code: code.to_string(), status: u8::MAX });
-        };
-        let text = c.text.as_deref().map(|t| decode_ussd_reply(t, c.dcs)).unwrap_or_default();
-        let code = code.to_string();
-        let status = match c.status {
-            0 => UssdStatus::Done,
-            1 => UssdStatus::Menu,
-            2 => UssdStatus::Terminated,
-            3 => return Err(UssdError::OtherClient { code }),
-            4 => return Err(UssdError::NotSupported { code }),
-            5 => return Err(UssdError::NetworkTimeout { code }),
-            status => return Err(UssdError::UnknownStatus { code, status }),
-        };
-        Ok(UssdReply { status, text })
+        reply_from(code, &urc.line)
     }
+}
+
+/// The reply in a `+CUSD:` line; statuses 3–5 are errors.
+fn reply_from(code: &str, line: &str) -> Result<UssdReply, UssdError> {
+    let Some(c) = parse_cusd(line) else {
+        return Err(UssdError::UnknownStatus {
+            code: code.to_string(),
+            status: u8::MAX,
+        });
+    };
+    let text = c
+        .text
+        .as_deref()
+        .map(|t| decode_ussd_reply(t, c.dcs))
+        .unwrap_or_default();
+    let code = code.to_string();
+    let status = match c.status {
+        0 => UssdStatus::Done,
+        1 => UssdStatus::Menu,
+        2 => UssdStatus::Terminated,
+        3 => return Err(UssdError::OtherClient { code }),
+        4 => return Err(UssdError::NotSupported { code }),
+        5 => return Err(UssdError::NetworkTimeout { code }),
+        status => return Err(UssdError::UnknownStatus { code, status }),
+    };
+    Ok(UssdReply { status, text })
 }
 
 /// Huawei sticks want packed GSM-7 hex (modem-quirks.md §8; ModemManager's huawei plugin).
 fn wants_packed_hex(hint: &str) -> bool {
     let h = hint.to_ascii_lowercase();
-    ["huawei", "e3372", "e3276", "me909", "ms2131", "ms2372"].iter().any(|k| h.contains(k))
+    ["huawei", "e3372", "e3276", "me909", "ms2131", "ms2372"]
+        .iter()
+        .any(|k| h.contains(k))
 }
 
 /// An open USSD dialogue. Holds the modem's USSD lock until dropped.
@@ -210,7 +255,9 @@ impl UssdSession {
     /// Answers a menu (`"1"`); the network's next answer.
     pub async fn reply(&mut self, choice: &str) -> Result<UssdReply, UssdError> {
         if !self.open {
-            return Err(UssdError::Closed { choice: choice.to_string() });
+            return Err(UssdError::Closed {
+                choice: choice.to_string(),
+            });
         }
         validate_ussd_code(choice)?;
         self.open = false;
