@@ -25,7 +25,7 @@ impl Accounting {
     pub fn new(cfg: Option<UsageConfig>, store: StoreHandle) -> Self {
         let est_cfg = cfg
             .as_ref()
-            .map(|c| c.estimator.clone())
+            .map(|c| c.estimator)
             .unwrap_or_default();
         Self {
             cfg,
@@ -95,7 +95,7 @@ impl Accounting {
                     let est_cfg = self
                         .cfg
                         .as_ref()
-                        .map(|c| c.estimator.clone())
+                        .map(|c| c.estimator)
                         .unwrap_or_default();
                     self.est = Estimator::from_state(est_cfg, state);
                     tracing::info!(iccid, "usage counts restored from the store");

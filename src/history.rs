@@ -160,7 +160,7 @@ async fn usage_from_store(cfg: &Config) -> Result<Value, AppError> {
             format!("saved usage state unreadable: {e}"),
         )
     })?;
-    let est = Estimator::from_state(usage_cfg.estimator.clone(), state);
+    let est = Estimator::from_state(usage_cfg.estimator, state);
     let report = est
         .report(unix_now())
         .ok_or_else(|| AppError::new(ExitKind::Failure, "no usage figures yet"))?;

@@ -21,6 +21,8 @@ pub mod modem;
 pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod sms;
 pub mod status;
 pub mod store;
 pub mod usage;
+pub mod ussd;

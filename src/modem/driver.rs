@@ -139,7 +139,7 @@ impl Driver {
         &mut self,
     ) -> Result<(ModemIdentity, SimInfo, Registration, Vec<ModemEvent>), AtError> {
         let p = self.profile().await?;
-        let replies = self.collect(&p.info_commands()).await?;
+        let replies = self.collect(p.info_commands()).await?;
         let identity = p.build_identity(&replies);
         let sim = p.build_sim(&replies);
         let registration = p.build_registration(&replies);
@@ -149,7 +149,7 @@ impl Driver {
 
     pub async fn signal(&mut self) -> Result<Signal, AtError> {
         let p = self.profile().await?;
-        let replies = self.collect(&p.signal_commands()).await?;
+        let replies = self.collect(p.signal_commands()).await?;
         Ok(p.build_signal(&replies))
     }
 
