@@ -40,8 +40,10 @@ pub struct Sent {
 /// Sends `text` to `number` (`+` and digits). Short codes are digits too ("1234").
 pub async fn send_sms(at: &AtClient, number: &str, text: &str) -> Result<Sent, SmsError> {
     validate_phone_number(number, false)?;
-    let mut opts = SubmitOptions::default();
-    opts.concat_reference = next_reference();
+    let opts = SubmitOptions {
+        concat_reference: next_reference(),
+        ..SubmitOptions::default()
+    };
     let parts = encode_submit(number, text, &opts).map_err(|source| SmsError::Encode {
         number: number.to_string(),
         source,
