@@ -11,13 +11,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier_support::{
-    db_path, eventually_async, spawn_inbox, start_store, stored_texts, PowerCutAfterStore,
+    db_path, eventually_async, spawn_inbox, spawn_inbox_with, start_store, stored_texts,
+    PowerCutAfterStore,
 };
 use simkeep::app::ExitKind;
+use simkeep::codec::concat::missing_marker;
 use simkeep::codec::{encode_ussd_request, UssdEncoding};
 use simkeep::sim::carrier::texts::{self, Lang};
 use simkeep::sim::{Fault, Personality};
-use simkeep::sms::{send_sms, SmsError};
+use simkeep::sms::{send_sms, InboxConfig, SmsError};
 use simkeep::ussd::{UssdClient, UssdError, UssdStatus};
 use support::{eventually, Rig};
 use tokio::sync::Notify;
@@ -65,6 +67,45 @@ async fn a_chinese_two_part_reply_arriving_out_of_order_is_reassembled_stored_an
     );
     send_sms(&at, "1234", "BAL").await.unwrap();
     let expected = texts::sms_balance(Lang::Zh, 500);
+    assert!(
+        eventually_async(WAIT, || async {
+            stored_texts(&store).await == [expected.clone()]
+        })
+        .await,
+        "stored: {:?}",
+        stored_texts(&store).await
+    );
+    assert!(eventually(WAIT, || rig.sim.set("check_stored", "0").is_ok()).await);
+    inbox.stop().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_message_missing_a_part_is_stored_marked_after_the_timeout_and_deleted() {
+    let rig = Rig::new(Personality::Generic);
+    let at = rig.engine().await;
+    rig.sim.set("lang", "ja").unwrap();
+    rig.sim.set("lose_part", "2").unwrap();
+    let store = start_store(rig.dir.path());
+    let cfg = InboxConfig {
+        concat_timeout: Duration::from_secs(1),
+        ..InboxConfig::default()
+    };
+    let inbox = spawn_inbox_with(&at, store.clone(), cfg);
+    assert!(
+        eventually(WAIT, || rig
+            .sim
+            .commands_seen()
+            .iter()
+            .any(|l| l == "AT+CMGL=4"))
+        .await
+    );
+    send_sms(&at, "1234", "BAL").await.unwrap();
+    // Part 1 waits on the modem for its partner, not deleted yet.
+    assert!(eventually(WAIT, || rig.sim.set("check_stored", "1").is_ok()).await);
+    assert!(stored_texts(&store).await.is_empty());
+    let full = texts::sms_balance(Lang::Ja, 500);
+    let first: String = full.chars().take(67).collect();
+    let expected = format!("{first}{}", missing_marker(2, 2));
     assert!(
         eventually_async(WAIT, || async {
             stored_texts(&store).await == [expected.clone()]

@@ -11,7 +11,8 @@
 //! [`Reply::later`]. Pure: no I/O, no clock (simulated time stamps count up from a fixed day).
 //!
 //! Control keys for [`Carrier::set`] (tests and `simkeep sim`): `balance_mb=500`, `lang=zh`,
-//! `deliver_sms=<sender>|<text>`, `reply_order=reverse|in`, `ussd=silent|normal`,
+//! `deliver_sms=<sender>|<text>`, `reply_order=reverse|in`, `lose_part=<n>` (part n of the next
+//! long message never arrives), `ussd=silent|normal`,
 //! `ussd_urc=before|after` (the `+CUSD:` before or after `OK`), `pdu=off|on` (PDU mode refused),
 //! `sms_error=<cms code>` (the next send fails), and the checks `check_received=<text>` (the
 //! carrier got this whole message) and `check_stored=<n>` (messages in the modem storage).
@@ -73,6 +74,8 @@ pub struct Carrier {
     pdu_refused: bool,
     sms_error: Option<u16>,
     reverse_parts: bool,
+    /// The network loses this part of the next long message it delivers.
+    lose_part: Option<usize>,
     ussd: UssdService,
     ussd_silent: bool,
     ussd_before_ok: bool,
@@ -97,6 +100,7 @@ impl Default for Carrier {
             pdu_refused: false,
             sms_error: None,
             reverse_parts: false,
+            lose_part: None,
             ussd: UssdService::default(),
             ussd_silent: false,
             ussd_before_ok: false,
@@ -304,6 +308,10 @@ impl Carrier {
                 "in" | "in-order" => self.reverse_parts = false,
                 _ => return bad("reverse or in"),
             },
+            "lose_part" => match value.trim().parse() {
+                Ok(n) => self.lose_part = Some(n),
+                Err(_) => return bad("a part number (1 = the first)"),
+            },
             "ussd" => match value.trim() {
                 "silent" => self.ussd_silent = true,
                 "normal" => self.ussd_silent = false,
@@ -451,6 +459,13 @@ impl Carrier {
         self.concat_ref = self.concat_ref.wrapping_add(1);
         self.clock = self.clock.wrapping_add(1) % 86_400;
         let mut parts = deliver::encode_deliver(sender, text, self.clock, self.concat_ref)?;
+        if parts.len() > 1 {
+            if let Some(n) = self.lose_part.take().and_then(|n| n.checked_sub(1)) {
+                if n < parts.len() {
+                    parts.remove(n);
+                }
+            }
+        }
         if self.reverse_parts {
             parts.reverse();
         }

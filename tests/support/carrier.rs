@@ -50,8 +50,16 @@ impl RunningInbox {
 }
 
 pub fn spawn_inbox<S: SmsSink + 'static>(at: &AtClient, sink: S) -> RunningInbox {
+    spawn_inbox_with(at, sink, InboxConfig::default())
+}
+
+pub fn spawn_inbox_with<S: SmsSink + 'static>(
+    at: &AtClient,
+    sink: S,
+    cfg: InboxConfig,
+) -> RunningInbox {
     let (tx, rx) = oneshot::channel::<()>();
-    let inbox = Inbox::new(InboxConfig::default());
+    let inbox = Inbox::new(cfg);
     let task = tokio::spawn(inbox.run(at.clone(), sink, async move {
         let _ = rx.await;
     }));
