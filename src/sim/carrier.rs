@@ -196,6 +196,13 @@ impl Carrier {
                 .unwrap_or(0);
             return ok(vec![]);
         }
+        self.storage_command(&c)
+    }
+
+    /// `+CMGR`, `+CMGL`, `+CMGD`, `+CMGS`, `+CMGW` (TS 27.005 §3.4–§3.5).
+    fn storage_command(&mut self, c: &str) -> Option<Reply> {
+        let ok = |lines: Vec<String>| Some(Reply::now(Answer::Ok(lines)));
+        let cms = |n: u16| Some(Reply::now(Answer::Raw(vec![format!("+CMS ERROR: {n}")])));
         if let Some(arg) = c.strip_prefix("AT+CMGR=") {
             let idx = arg.trim().parse::<u32>().unwrap_or(0);
             return match self.storage.read(idx, self.text_mode) {
@@ -268,6 +275,9 @@ impl Carrier {
         let mut later = Vec::new();
         if let Some(whole) = self.incoming.push(part, 0) {
             later = self.on_sms(&whole.sender, &whole.text);
+            if self.received.len() >= 100 {
+                self.received.remove(0);
+            }
             self.received.push((whole.sender, whole.text));
         }
         Reply {

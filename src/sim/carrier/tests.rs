@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::codec::{decode_ussd_reply, encode_submit, SubmitOptions};
+use proptest::prelude::*;
 
 fn ask(c: &mut Carrier, cmd: &str) -> Reply {
     let mut r = Radio::default();
@@ -145,4 +146,22 @@ fn unknown_keys_and_bad_values_are_reported() {
     assert_eq!(c.set("rsrp", "-90"), Err(None));
     assert!(matches!(c.set("lang", "fr"), Err(Some(m)) if m.contains("en, zh or ja")));
     assert!(c.set("check_received", "nothing").is_err());
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_commands_and_bodies_never_panic(
+        cmd in "AT\\+C(MG[FSWRLD]|PMS|NMI|SMP|USD)[=?]?\\PC{0,30}",
+        body in "(\\PC{0,60}|[0-9A-F]{0,200})",
+    ) {
+        let mut c = Carrier::new();
+        let mut r = Radio::default();
+        for p in [Personality::Generic, Personality::HuaweiE3372] {
+            let _ = c.command(p, &mut r, &cmd);
+            let _ = c.payload(p, &mut r, &cmd, &body);
+            let _ = c.payload(p, &mut r, "AT+CMGS=20", &body);
+        }
+        let _ = c.set("deliver_sms", &body);
+        let _ = c.set("deliver_sms", &format!("1234|{body}"));
+    }
 }
