@@ -301,12 +301,13 @@ impl Inbox {
             },
             // A sent copy: not a received message.
             Ok(SmsPdu::Submit(_)) => return,
-            // Keep it rather than lose it: the raw PDU is stored as the text.
+            // Keep it rather than lose it: the raw PDU is stored as the text. Time stamp 0, not
+            // "now": re-reading it after a crash must give the same record (the store's key).
             Err(e) => Part {
                 sender: "unknown".into(),
                 concat: None,
                 text: format!("[undecodable message: {e}] {pdu}"),
-                timestamp: unix_now(),
+                timestamp: 0,
             },
         };
         self.on_part(at, sink, part, Some(index)).await;
