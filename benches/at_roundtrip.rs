@@ -27,7 +27,10 @@ fn engine_batch(rt: &tokio::runtime::Runtime, port: &Path, lock_dir: &Path) -> f
         let mut cfg = EngineConfig::new(port);
         cfg.lock_dir = Some(lock_dir.to_path_buf());
         let (client, task) = at::spawn(cfg);
-        client.wait_connected(Duration::from_secs(10)).await.expect("connect");
+        client
+            .wait_connected(Duration::from_secs(10))
+            .await
+            .expect("connect");
         let cmd = Command::new("AT+CSQ").expect("valid");
         for _ in 0..50 {
             client.send(cmd.clone()).await.expect("warm-up");
@@ -45,7 +48,11 @@ fn engine_batch(rt: &tokio::runtime::Runtime, port: &Path, lock_dir: &Path) -> f
 }
 
 fn raw_blocking_batch(port: &Path) -> f64 {
-    let mut f = std::fs::OpenOptions::new().read(true).write(true).open(port).expect("open pty");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(port)
+        .expect("open pty");
     simkeep::at::port::set_raw(f.as_raw_fd(), 115200).expect("raw");
     let mut buf = [0u8; 256];
     let mut round = |f: &mut std::fs::File| {
@@ -93,7 +100,10 @@ fn main() {
     let mut opts = SimOptions::new(Personality::Generic);
     opts.link = Some(dir.path().join("modem"));
     let sim = sim::start(opts).expect("simulator");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let port = sim.path();
     let lock_dir = dir.path().join("lock");
     let (mut engine, mut raw, mut raw_async) = (f64::MAX, f64::MAX, f64::MAX);
@@ -102,7 +112,9 @@ fn main() {
         raw = raw.min(raw_blocking_batch(&port));
         raw_async = raw_async.min(raw_async_batch(&rt, &port));
     }
-    println!("AT+CSQ round trip over a pty to the simulator, best of {BATCHES} batches of {ROUNDS}");
+    println!(
+        "AT+CSQ round trip over a pty to the simulator, best of {BATCHES} batches of {ROUNDS}"
+    );
     println!("  raw blocking write/read : {raw:8.1} µs");
     println!("  raw async (tokio) loop  : {raw_async:8.1} µs");
     println!("  through the engine      : {engine:8.1} µs");

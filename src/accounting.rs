@@ -23,10 +23,7 @@ pub struct Accounting {
 
 impl Accounting {
     pub fn new(cfg: Option<UsageConfig>, store: StoreHandle) -> Self {
-        let est_cfg = cfg
-            .as_ref()
-            .map(|c| c.estimator)
-            .unwrap_or_default();
+        let est_cfg = cfg.as_ref().map(|c| c.estimator).unwrap_or_default();
         Self {
             cfg,
             est: Estimator::new(est_cfg),
@@ -92,11 +89,7 @@ impl Accounting {
         match self.store.sim_state(iccid).await {
             Ok(Some(json)) => match serde_json::from_str::<UsageState>(&json) {
                 Ok(state) => {
-                    let est_cfg = self
-                        .cfg
-                        .as_ref()
-                        .map(|c| c.estimator)
-                        .unwrap_or_default();
+                    let est_cfg = self.cfg.as_ref().map(|c| c.estimator).unwrap_or_default();
                     self.est = Estimator::from_state(est_cfg, state);
                     tracing::info!(iccid, "usage counts restored from the store");
                 }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::at::{self, AtClient, AtError, Command, EngineConfig};
-use crate::cli::{Cli, Cmd};
+use crate::cli::{Cli, Cmd, SmsCmd};
 use crate::config::{Config, ConfigError};
 
 /// Exit codes by kind of failure, so scripts can tell a bad config from a dead modem.
@@ -124,6 +124,14 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             println!("config {} is valid", cfg.path.display());
             Ok(())
         }
+        Cmd::Sms { cmd } => sms(&cli, cmd).await,
+        Cmd::Ussd { code, replies } => {
+            // Check the code before touching the port.
+            crate::codec::validate_ussd_code(code)
+                .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
+            let at = connect(&cli).await?;
+            crate::ussd::cli::ussd(&at, code, replies, None).await
+        }
         Cmd::Usage { json } => crate::history::usage(&load_config(&cli)?, *json).await,
         Cmd::History {
             kind,
@@ -150,6 +158,39 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             personality,
             seconds,
         } => crate::demo::demo(personality, *seconds).await,
+    }
+}
+
+async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
+    use crate::sms::cli as s;
+    let index = |id: i64| {
+        u32::try_from(id).map_err(|_| {
+            AppError::new(
+                ExitKind::Config,
+                format!("{id} is not a modem message index"),
+            )
+        })
+    };
+    match cmd {
+        SmsCmd::Send { number, text } => {
+            crate::codec::validate_phone_number(number, true)
+                .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
+            s::sms_send(&connect(cli).await?, number, text).await
+        }
+        SmsCmd::List { json } if cli.port.is_some() => {
+            s::sms_list_modem(&connect(cli).await?, *json).await
+        }
+        SmsCmd::Read { id, json } if cli.port.is_some() => {
+            s::sms_read_modem(&connect(cli).await?, index(*id)?, *json).await
+        }
+        SmsCmd::Delete { id } if cli.port.is_some() => {
+            s::sms_delete_modem(&connect(cli).await?, index(*id)?).await
+        }
+        SmsCmd::List { json } => s::sms_list_store(&load_config(cli)?.store.path, *json).await,
+        SmsCmd::Read { id, json } => {
+            s::sms_read_store(&load_config(cli)?.store.path, *id, *json).await
+        }
+        SmsCmd::Delete { id } => s::sms_delete_store(&load_config(cli)?.store.path, *id).await,
     }
 }
 

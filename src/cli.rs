@@ -40,6 +40,34 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SmsCmd {
+    /// Send a message (split into parts when long; UCS2 when it needs to be).
+    Send {
+        /// Phone number (+8190…) or the carrier's short code.
+        number: String,
+        /// The text.
+        text: String,
+    },
+    /// List messages (newest first).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one message.
+    Read {
+        /// Message id (store) or modem index (with --port).
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete one message.
+    Delete {
+        /// Message id (store) or modem index (with --port).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the agent: poll the modem every modem.poll_interval and log what changes.
     Run,
@@ -74,6 +102,21 @@ pub enum Cmd {
         /// Machine-readable JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Send and read SMS. With --port: the modem's own storage; without: the messages the
+    /// daemon received and stored.
+    Sms {
+        #[command(subcommand)]
+        cmd: SmsCmd,
+    },
+    /// Run a USSD code (e.g. '*100#') and print the network's answer. For a menu, the next
+    /// choice is read from stdin (empty line cancels), or given with --reply for scripts.
+    Ussd {
+        /// The code: digits, '*', '#' and '+' only.
+        code: String,
+        /// Menu choices to send in order (repeatable): --reply 1 --reply 2.
+        #[arg(long = "reply", value_name = "CHOICE")]
+        replies: Vec<String>,
     },
     /// Data used and left in this billing cycle, where the figure comes from, and when it runs
     /// out (from the running daemon, or from the store when it is not running).

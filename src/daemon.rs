@@ -6,14 +6,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::accounting::Accounting;
 use crate::app::{engine_config, AppError, ExitKind};
 use crate::at::{self, LinkState};
+use crate::balance::BalanceAsker;
 use crate::config::Config;
 use crate::modem::driver::{Driver, ModemEvent, Snapshot};
 use crate::modem::profile::Profile;
+use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
 use crate::status::{unix_now, Status};
 use crate::store::StoreHandle;
 
@@ -96,6 +98,12 @@ impl Agent {
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
         // Bumped on every reconnect: the modem's own counters may have restarted from zero.
         let mut generation: u64 = 0;
+        let mut balance = BalanceAsker::default();
+        let (balance_tx, mut balance_rx) = mpsc::channel::<BalanceResult>(1);
+        let mut balance_running = false;
+        let mut balance_error: Option<String> = None;
+        let (received_tx, _) = broadcast::channel::<ReceivedSms>(16);
+        let mut inbox: Option<InboxTask> = None;
         let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
         let mut link = client.link_state();
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
@@ -118,6 +126,25 @@ impl Agent {
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
                 }
+                // A balance query finished: parse and record the carrier's figure.
+                Some(done) = balance_rx.recv() => {
+                    balance_running = false;
+                    match done.text {
+                        Ok(text) => {
+                            balance_error = None;
+                            accounting.carrier_reply(&done.iccid, &text, unix_now()).await;
+                            let now = unix_now();
+                            let report = accounting.report(now);
+                            status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+                        }
+                        Err(msg) => {
+                            if balance_error.as_deref() != Some(msg.as_str()) {
+                                tracing::warn!("{msg}");
+                                balance_error = Some(msg);
+                            }
+                        }
+                    }
+                }
                 // Time to poll.
                 _ = tick.tick() => {
                     let now = unix_now();
@@ -128,16 +155,27 @@ impl Agent {
                             _ => None,
                         };
                         let report = accounting.on_poll(snap, traffic, now).await;
-                        if accounting.carrier_due(now) {
-                            accounting.carrier_asked(now);
-                            if let Some(iccid) = snap.sim.iccid.clone() {
-                                if let Some(text) = crate::balance::ask_carrier(&client, accounting.config(), driver.profile_name()).await {
-                                    accounting.carrier_reply(&iccid, &text, now).await;
+                        status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+                        if let Some(iccid) = snap.sim.iccid.clone() {
+                            if inbox.as_ref().map(|t| &t.iccid) != Some(&iccid) {
+                                // New SIM (or first sight of one): its messages are recorded under its ICCID.
+                                if let Some(old) = inbox.take() { old.stop().await; }
+                                inbox = Some(InboxTask::spawn(&client, &store, &received_tx, iccid.clone()));
+                            }
+                            let carrier = accounting.config().and_then(|u| u.carrier.clone());
+                            if let Some(carrier) = carrier.filter(|_| !balance_running && accounting.carrier_due(now)) {
+                                let profile = driver.profile_name();
+                                if let Some(q) = balance.query(&client, &carrier, profile.as_deref(), received_tx.subscribe()) {
+                                    accounting.carrier_asked(now);
+                                    balance_running = true;
+                                    let tx = balance_tx.clone();
+                                    tokio::spawn(async move {
+                                        let text = q.await;
+                                        let _ = tx.send(BalanceResult { iccid, text }).await;
+                                    });
                                 }
                             }
                         }
-                        let report = accounting.report(now).or(report);
-                        status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
                     }
                     poller.handle(result, &status_tx);
                     store_health(&store, &status_tx).await;
@@ -148,6 +186,9 @@ impl Agent {
         if let Some(t) = http_task {
             t.abort();
         }
+        if let Some(t) = inbox.take() {
+            t.stop().await;
+        }
         drop(driver);
         drop(client);
         // Telemetry buffered since the last flush goes to disk now, not lost with the process.
@@ -157,6 +198,75 @@ impl Agent {
         // The engine finishes the command on the wire, then stops when its last client is gone.
         let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
         Ok(())
+    }
+}
+
+struct BalanceResult {
+    iccid: String,
+    text: Result<String, String>,
+}
+
+/// Stores received messages, then tells the balance query (an SMS reply may be what it waits for).
+#[derive(Clone)]
+struct DaemonSink {
+    store: StoreHandle,
+    received: broadcast::Sender<ReceivedSms>,
+}
+
+impl SmsSink for DaemonSink {
+    fn save(&self, sms: ReceivedSms) -> impl Future<Output = Result<(), String>> + Send {
+        let this = self.clone();
+        async move {
+            this.store.save(sms.clone()).await?;
+            tracing::info!(from = %sms.sender, parts = sms.parts, complete = sms.complete, "SMS received and stored");
+            let _ = this.received.send(sms);
+            Ok(())
+        }
+    }
+}
+
+/// The SMS inbox: one owned task per SIM, stopped and replaced when the SIM changes.
+struct InboxTask {
+    iccid: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl InboxTask {
+    fn spawn(
+        at: &at::AtClient,
+        store: &StoreHandle,
+        received: &broadcast::Sender<ReceivedSms>,
+        iccid: String,
+    ) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let cfg = InboxConfig {
+            iccid: Some(iccid.clone()),
+            ..InboxConfig::default()
+        };
+        let sink = DaemonSink {
+            store: store.clone(),
+            received: received.clone(),
+        };
+        let handle = tokio::spawn(Inbox::new(cfg).run(at.clone(), sink, async move {
+            let _ = stopped.await;
+        }));
+        Self {
+            iccid,
+            stop,
+            handle,
+        }
+    }
+
+    /// Lets the command on the wire finish; storing before deleting makes this safe anywhere.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        if tokio::time::timeout(Duration::from_secs(70), self.handle)
+            .await
+            .is_err()
+        {
+            tracing::warn!("SMS inbox did not stop in time");
+        }
     }
 }
 

@@ -178,3 +178,55 @@ fn unknown_flags_are_a_usage_error_not_a_panic() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!stderr(&o).contains("panicked"));
 }
+
+#[test]
+fn ussd_prints_the_networks_answer() {
+    let rig = Rig::new(Personality::HuaweiE3372);
+    rig.sim.set("balance_mb", "321").unwrap();
+    let o = simkeep(&[
+        "ussd",
+        "*100#",
+        "--port",
+        rig.link().to_str().unwrap(),
+        "--lock-dir",
+        rig.lock_dir().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("321 MB"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_ussd_code_with_a_smuggled_command_is_refused_before_the_port_is_opened() {
+    let rig = Rig::new(Personality::Generic);
+    let o = simkeep(&[
+        "ussd",
+        "*100#\"\r\nAT+CFUN=0",
+        "--port",
+        rig.link().to_str().unwrap(),
+        "--lock-dir",
+        rig.lock_dir().to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, 2, &["\\r\\nAT+CFUN=0"]);
+    assert!(
+        rig.sim.commands_seen().is_empty(),
+        "{:?}",
+        rig.sim.commands_seen()
+    );
+}
+
+#[test]
+fn sms_send_to_a_bad_number_is_refused() {
+    let rig = Rig::new(Personality::Generic);
+    let o = simkeep(&[
+        "sms",
+        "send",
+        "1234;+CFUN=0",
+        "hi",
+        "--port",
+        rig.link().to_str().unwrap(),
+        "--lock-dir",
+        rig.lock_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(rig.sim.commands_seen().is_empty());
+}

@@ -146,3 +146,57 @@ async fn a_malformed_http_request_gets_400_and_the_server_keeps_serving() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_sms_from_the_carrier_is_stored_and_listed_after_the_daemon_stops() {
+    let rig = Rig::new(Personality::QuectelEc25);
+    let cfg = config(&rig);
+    let db = cfg.store.path.clone();
+    let agent = simkeep::daemon::start(cfg).await.expect("agent starts");
+    let addr = agent.http_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(agent.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    wait_status(addr, 15, |s| s["last_poll"]["sim"]["iccid"].is_string()).await;
+    rig.sim
+        .set("deliver_sms", "1234|Your data pack expires tomorrow")
+        .unwrap();
+    // The inbox stores the message, then deletes it from the modem.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !rig
+        .sim
+        .commands_seen()
+        .iter()
+        .any(|c| c.starts_with("AT+CMGD="))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            rig.sim.commands_seen()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop_tx.send(());
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let text = format!("[store]\npath = \"{}\"\n", db.display());
+    let cfg_path = rig.dir.path().join("list.toml");
+    std::fs::write(&cfg_path, text).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .args([
+            "sms",
+            "list",
+            "--json",
+            "--config",
+            cfg_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("Your data pack expires tomorrow"), "{out}");
+}

@@ -149,7 +149,10 @@ async fn two_concurrent_callers_are_serialised() {
     }
     for r in rb {
         let r = r.unwrap();
-        assert_eq!(r.lines, vec![Personality::Generic.manufacturer().to_string()]);
+        assert_eq!(
+            r.lines,
+            vec![Personality::Generic.manufacturer().to_string()]
+        );
     }
 }
 

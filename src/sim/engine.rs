@@ -358,6 +358,7 @@ impl State {
             Fault::Urc(u) => return Some(format!("\r\n{u}\r\n").into_bytes()),
             Fault::Slow(d) => self.slow = d,
             Fault::Reboot => {
+                self.carrier.reboot();
                 self.echo = true;
                 self.cmee = 0;
                 self.busy_until = Instant::now() + self.opts.sim_busy_for;
