@@ -117,7 +117,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
     match &cli.command {
         Cmd::Run => {
             let cfg = load_config(&cli)?;
-            crate::daemon::run(cfg, crate::daemon::shutdown_signal()).await
+            crate::daemon::run_with_reload(cfg, || load_config(&cli)).await
         }
         Cmd::CheckConfig => {
             let cfg = Config::load(&cli.config)?;

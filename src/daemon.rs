@@ -24,6 +24,55 @@ pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), 
     start(cfg).await?.run_until(shutdown).await
 }
 
+/// `simkeep run`: runs until SIGTERM/SIGINT. SIGHUP (procd's reload) re-reads the config; a
+/// valid new config restarts the agent in-process (the modem port and HTTP port are released
+/// and taken again), an invalid one is logged and the running agent carries on untouched.
+pub async fn run_with_reload(
+    mut cfg: Config,
+    reload: impl Fn() -> Result<Config, AppError>,
+) -> Result<(), AppError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| AppError::new(ExitKind::Failure, format!("cannot watch for SIGHUP: {e}")))?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let agent = start(cfg.clone()).await?;
+        let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
+        let run = agent.run_until(async move {
+            let _ = restart_rx.await;
+        });
+        tokio::pin!(run);
+        let mut restart_tx = Some(restart_tx);
+        let mut next: Option<Config> = None;
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                res = &mut run => {
+                    res?;
+                    break;
+                }
+                _ = &mut stop, if !stopping => {
+                    stopping = true;
+                    if let Some(tx) = restart_tx.take() { let _ = tx.send(()); }
+                }
+                _ = hup.recv(), if !stopping => match reload() {
+                    Ok(new) => {
+                        tracing::info!("config reloaded; restarting the agent");
+                        next = Some(new);
+                        if let Some(tx) = restart_tx.take() { let _ = tx.send(()); }
+                    }
+                    Err(e) => tracing::error!("config not reloaded, keeping the running one: {e}"),
+                },
+            }
+        }
+        match next {
+            Some(new) if !stopping => cfg = new,
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// A started agent: the engine is connecting and the HTTP port is bound.
 pub struct Agent {
     cfg: Config,
