@@ -182,9 +182,7 @@ impl Agent {
                         Ok(text) => {
                             balance_error = None;
                             accounting.carrier_reply(&done.iccid, &text, unix_now()).await;
-                            let now = unix_now();
-                            let report = accounting.report(now);
-                            status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+                            publish_usage(&status_tx, accounting.report(unix_now()));
                         }
                         Err(msg) => {
                             if balance_error.as_deref() != Some(msg.as_str()) {
@@ -203,8 +201,7 @@ impl Agent {
                             Some(u) if u.modem_counters => driver.data_counters().await.map(|t| (t, generation)),
                             _ => None,
                         };
-                        let report = accounting.on_poll(snap, traffic, now).await;
-                        status_tx.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+                        publish_usage(&status_tx, accounting.on_poll(snap, traffic, now).await);
                         if let Some(iccid) = snap.sim.iccid.clone() {
                             if inbox.as_ref().map(|t| &t.iccid) != Some(&iccid) {
                                 // New SIM (or first sight of one): its messages are recorded under its ICCID.
@@ -317,6 +314,10 @@ impl InboxTask {
             tracing::warn!("SMS inbox did not stop in time");
         }
     }
+}
+
+fn publish_usage(status: &watch::Sender<Status>, report: Option<crate::usage::UsageReport>) {
+    status.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
 }
 
 /// Puts a store problem (full disk, read-only, corrupt file) where the owner will see it.

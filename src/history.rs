@@ -264,16 +264,9 @@ fn human_age(secs: i64) -> String {
     }
 }
 
-/// UTC, ISO 8601 without dependencies.
+/// UTC, ISO 8601.
 pub fn format_time(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let (y, m, d) = crate::usage::civil::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        (secs % 3600) / 60
-    )
+    crate::usage::civil::utc_string(t)
 }
 
 #[cfg(test)]
@@ -293,7 +286,7 @@ mod tests {
 
     #[test]
     fn times_print_as_utc_dates() {
-        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(1_795_748_400), "2026-11-27 03:00 UTC");
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_748_400), "2026-11-27T03:00:00Z");
     }
 }

@@ -410,7 +410,6 @@ impl Connection {
         urcs: &broadcast::Sender<Urc>,
     ) -> Result<Response, Exec> {
         let deadline = Instant::now() + cmd.timeout();
-        let prefix = cmd.reply_prefix();
         let mut wire = Vec::with_capacity(cmd.line().len() + 1);
         wire.extend_from_slice(cmd.line().as_bytes());
         wire.push(b'\r');
@@ -458,7 +457,7 @@ impl Connection {
                     .map(|()| Response { lines })
                     .map_err(Exec::Modem);
             }
-            if urc::is_unsolicited(&line, true, prefix.as_deref()) {
+            if urc::is_unsolicited(&line, Some(cmd)) {
                 self.urc_line(line, urcs);
                 continue;
             }

@@ -7,6 +7,8 @@
 //! taken as the answer (the modem holds URCs of the same kind during the command, V.250 §5.7.1
 //! on buffering); otherwise it is a URC. Typed URC parsing lives in `modem::urc`.
 
+use super::command::Command;
+
 /// Prefixes of unsolicited result codes real modems send (TS 27.007 §7–§10, TS 27.005 §3.4.1,
 /// Huawei/Quectel/SIMCom manuals).
 const URC_PREFIXES: &[&str] = &[
@@ -74,33 +76,84 @@ pub fn is_urc_prefix(line: &str) -> bool {
     URC_PREFIXES.iter().any(|p| line.starts_with(p))
 }
 
-/// Decides where `line` goes. `pending_prefix` is the running command's reply prefix (see
-/// [`super::command::reply_prefix`]), `None` when the command has none or nothing is running.
-pub fn is_unsolicited(line: &str, command_running: bool, pending_prefix: Option<&str>) -> bool {
-    if let Some(prefix) = pending_prefix {
-        if line.starts_with(prefix) {
+/// Decides where `line` goes while `pending` runs (`None`: nothing on the wire).
+///
+/// A line with the running command's reply prefix is its answer, with two exceptions real
+/// modems force on us: during a *set* command (`AT+CUSD=1,…`, `AT+CREG=2`) a `+CUSD:`/`+CPIN:`/
+/// `+CxREG:` line is a URC racing the `OK` (the set command's answer is `OK` alone); and during a
+/// registration query a line that cannot be an answer (`+CREG: 1`, `+CREG: 5,"17E0",…` — an
+/// answer is `<n>,<stat>[,…]` with an unquoted `<stat>`) is a URC.
+pub fn is_unsolicited(line: &str, pending: Option<&Command>) -> bool {
+    let Some(cmd) = pending else { return true };
+    if let Some(prefix) = cmd.reply_prefix() {
+        if line.starts_with(prefix.as_str()) {
+            const RACY: &[&str] = &[
+                "+CUSD:", "+CPIN:", "+CREG:", "+CGREG:", "+CEREG:", "+C5GREG:",
+            ];
+            if is_set_command(cmd.line()) && RACY.contains(&prefix.as_str()) {
+                return true;
+            }
+            if REG_PREFIXES.contains(&prefix.as_str()) {
+                return !could_be_reg_answer(&line[prefix.len()..]);
+            }
             return false;
         }
-        // `AT+CPSI?` answers `+CPSI:`; `AT+CGREG?` must not swallow `+CREG:`. starts_with above
-        // is exact, so nothing more to do here.
     }
-    if is_urc_prefix(line) {
-        return true;
+    // An unprefixed line (ATI, AT+CGMI print bare text) belongs to the command.
+    is_urc_prefix(line)
+}
+
+const REG_PREFIXES: &[&str] = &["+CREG:", "+CGREG:", "+CEREG:", "+C5GREG:"];
+
+/// `AT+X=…` but not the test form `AT+X=?`.
+fn is_set_command(line: &str) -> bool {
+    match line.find('=') {
+        Some(i) => !line[i..].starts_with("=?"),
+        None => false,
     }
-    // An unknown line with no command running cannot be an answer; hand it to subscribers.
-    !command_running
+}
+
+/// TS 27.007 §7.2: the read answer is `<n>,<stat>[,…]`; the URC `<stat>[,…]`. So an answer has
+/// at least two fields and an unquoted integer second field.
+fn could_be_reg_answer(rest: &str) -> bool {
+    let mut fields = rest.split(',').map(str::trim);
+    let n_ok = fields.next().is_some_and(|f| f.parse::<u8>().is_ok());
+    let stat_ok = fields.next().is_some_and(|f| f.parse::<u8>().is_ok());
+    n_ok && stat_ok
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn cmd(line: &str) -> Command {
+        Command::new(line).unwrap()
+    }
+
     #[test]
     fn creg_during_creg_query_is_the_answer() {
         assert!(!is_unsolicited(
             "+CREG: 2,1,\"8BE3\",\"2BAF\"",
-            true,
-            Some("+CREG:")
+            Some(&cmd("AT+CREG?"))
+        ));
+        // modem-quirks.md §1: leading zeros and two-digit status are still answers.
+        assert!(!is_unsolicited(
+            "+CREG:002,001,\"18d8\",\"ffff\"",
+            Some(&cmd("AT+CREG?"))
+        ));
+        assert!(!is_unsolicited(
+            "+CEREG: 2,10,\"8d83\",\"671f98a\",7",
+            Some(&cmd("AT+CEREG?"))
+        ));
+    }
+
+    #[test]
+    fn a_reg_line_that_cannot_be_an_answer_is_a_urc_even_during_its_query() {
+        assert!(is_unsolicited("+CREG: 1", Some(&cmd("AT+CREG?"))));
+        // An AT crate failed on this one (modem-quirks.md §1).
+        assert!(is_unsolicited(
+            "+CREG: 5,\"17E0\",\"00359D48\",6",
+            Some(&cmd("AT+CREG?"))
         ));
     }
 
@@ -108,24 +161,33 @@ mod tests {
     fn creg_during_another_command_is_a_urc() {
         assert!(is_unsolicited(
             "+CREG: 1,\"8BE3\",\"2BAF\"",
-            true,
-            Some("+CSQ:")
+            Some(&cmd("AT+CSQ"))
         ));
         // TS 27.007: +CGREG answers must not take +CREG URCs.
-        assert!(is_unsolicited("+CREG: 5", true, Some("+CGREG:")));
+        assert!(is_unsolicited("+CREG: 5", Some(&cmd("AT+CGREG?"))));
+    }
+
+    #[test]
+    fn a_cusd_racing_the_ok_of_its_set_command_is_a_urc() {
+        // modem-quirks.md §10: +CUSD can arrive before OK.
+        assert!(is_unsolicited(
+            "+CUSD: 0,\"Balance: 5 MB\",15",
+            Some(&cmd("AT+CUSD=1,\"*100#\",15"))
+        ));
+        assert!(!is_unsolicited("+CUSD: 1", Some(&cmd("AT+CUSD?"))));
     }
 
     #[test]
     fn new_sms_indication_in_the_middle_of_a_response_is_a_urc() {
-        assert!(is_unsolicited("+CMTI: \"ME\",3", true, Some("+CSQ:")));
-        assert!(!is_unsolicited("+CSQ: 20,99", true, Some("+CSQ:")));
+        assert!(is_unsolicited("+CMTI: \"ME\",3", Some(&cmd("AT+CSQ"))));
+        assert!(!is_unsolicited("+CSQ: 20,99", Some(&cmd("AT+CSQ"))));
     }
 
     #[test]
     fn unprefixed_lines_are_answers_while_a_command_runs() {
         // ATI / AT+CGMI print bare lines.
-        assert!(!is_unsolicited("Quectel", true, None));
-        assert!(is_unsolicited("Quectel", false, None));
+        assert!(!is_unsolicited("Quectel", Some(&cmd("AT+CGMI"))));
+        assert!(is_unsolicited("Quectel", None));
     }
 
     #[test]
@@ -136,7 +198,7 @@ mod tests {
             "^MODE:5,4",
             "^BOOT:12345,0,0,0,72",
         ] {
-            assert!(is_unsolicited(l, true, Some("+CSQ:")), "{l}");
+            assert!(is_unsolicited(l, Some(&cmd("AT+CSQ"))), "{l}");
         }
     }
 

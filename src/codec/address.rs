@@ -295,29 +295,19 @@ pub(super) fn encode_scts(unix: i64, tz_minutes: i16) -> [u8; 7] {
     out
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+/// Days since 1970-01-01 (the one civil-date implementation is `usage::civil`). Month and day
+/// were checked as BCD fields above, so the conversions only guard against the impossible.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::usage::civil::days_from_civil(
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
-/// Inverse of `days_from_civil`.
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z.saturating_add(719_468);
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let (y, m, d) = crate::usage::civil::civil_from_days(z);
+    (y, i64::from(m), i64::from(d))
 }
 
 #[cfg(test)]
