@@ -313,6 +313,39 @@ fn apk_for_every_router_arch_is_a_v2_package_that_apk_tools_3_accepts() {
 }
 
 #[test]
+fn real_cross_built_binaries_in_dist_package_within_the_2_mib_budget() {
+    // Only when cross/build.sh has run here; CI without cross toolchains skips the body.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for (target, arch) in TARGETS {
+        let bin = Path::new(ROOT).join("dist").join(target).join("simkeep");
+        if !bin.is_file() {
+            continue;
+        }
+        let (ipk, apk) = build(target, &bin, &tmp.path().join(arch));
+        for p in [&ipk, &apk] {
+            let size = fs::metadata(p).expect("package").len();
+            assert!(
+                size <= 2 * 1024 * 1024,
+                "{} is {size} bytes, over 2 MiB",
+                p.display()
+            );
+        }
+        let x = tmp.path().join(format!("{arch}-x"));
+        fs::create_dir_all(&x).expect("mkdir");
+        run(Command::new("sh")
+            .arg("-c")
+            .arg("tar -xzOf \"$1\" ./data.tar.gz | tar -xz -C \"$2\" ./usr/bin/simkeep")
+            .arg("sh")
+            .arg(&ipk)
+            .arg(&x));
+        assert_eq!(
+            fs::read(x.join("usr/bin/simkeep")).ok(),
+            fs::read(&bin).ok()
+        );
+    }
+}
+
+#[test]
 fn packages_are_byte_for_byte_reproducible() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let bin = stand_in(tmp.path(), "mipsel_24kc");
