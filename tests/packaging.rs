@@ -565,6 +565,46 @@ fn the_shipped_config_passes_simkeep_check_config() {
         .arg("--config")
         .arg(&config));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+    // Every key it documents (commented out) is one simkeep knows: uncommented, the config may
+    // be rejected for its example values, but never for an unknown key.
+    let uncommented: String = fs::read_to_string(&config)
+        .expect("config")
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest)
+                if rest.starts_with('[')
+                    || rest
+                        .split_once(" = ")
+                        .is_some_and(|(k, _)| !k.contains(' ')) =>
+            {
+                rest
+            }
+            _ => l,
+        })
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let all = tmp.path().join("all-keys.toml");
+    fs::write(&all, &uncommented).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .arg("check-config")
+        .arg("--config")
+        .arg(&all)
+        .output();
+    let out = out.expect("run simkeep");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !said.contains("unknown field"),
+        "the shipped config documents a key simkeep rejects: {said}"
+    );
+    assert!(
+        uncommented.contains("\n[usage.carrier]\n") && uncommented.contains("\nquota = "),
+        "{uncommented}"
+    );
     // And it keeps the hotplug link as the port, which a user may override.
     let text = fs::read_to_string(&config).expect("config");
     assert!(text
