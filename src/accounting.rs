@@ -60,12 +60,15 @@ impl Accounting {
         if self.est.active_sim() != Some(iccid.as_str()) {
             self.est.activate_sim(&iccid, cfg.plan.clone(), now);
         }
+        // One usage sample per poll for the history (the modem's counter when it has one, else
+        // the interface's): a second row per poll would cost flash for a figure nobody charts.
+        let mut sample: Option<(Traffic, &str)> = None;
         if let Some(iface) = &cfg.interface {
             match read_iface_counters(&cfg.sysfs_root, iface) {
                 Ok(c) => {
                     self.last_iface_error = None;
                     self.est.observe_interface(&c, now);
-                    self.record_usage(&iccid, c.traffic, "interface", now);
+                    sample = Some((c.traffic, "interface"));
                 }
                 Err(e) => {
                     let msg = e.to_string();
@@ -78,7 +81,10 @@ impl Accounting {
         }
         if let Some((t, generation)) = modem_traffic {
             self.est.observe_modem(t, Some(generation), now);
-            self.record_usage(&iccid, t, "modem", now);
+            sample = Some((t, "modem"));
+        }
+        if let Some((t, source)) = sample {
+            self.record_usage(&iccid, t, source, now);
         }
         self.save_state(&iccid, now);
         self.est.report(now)

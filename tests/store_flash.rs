@@ -67,12 +67,37 @@ fn file_sizes(db: &Path) -> (u64, u64) {
 
 const ICCID: &str = "8981100022152967705";
 
+/// The daemon's usage model, saved with the SIM after every poll exactly as `accounting` does
+/// (the store keeps only the newest per SIM until the flush).
+fn estimator() -> simkeep::usage::Estimator {
+    use simkeep::usage::{Estimator, EstimatorConfig, Plan, RawPlan};
+    let raw = RawPlan {
+        quota: Some("20GB".into()),
+        timezone: Some("Asia/Tokyo".into()),
+        ..RawPlan::default()
+    };
+    let mut est = Estimator::new(EstimatorConfig::default());
+    est.activate_sim(ICCID, Plan::from_raw(&raw, "usage").unwrap(), 1_795_000_000);
+    est
+}
+
 /// One simulated day of a 30 s poll, starting at `day_start`.
 async fn one_day(store: &StoreHandle, path: &Path, day_start: i64, day: u32) {
     let mut rx: u64 = u64::from(day) * 2_000_000_000;
+    let mut est = estimator();
     for i in 0..2880i64 {
         let t = day_start + i * 30;
         rx += 700_000 + (i as u64 % 17) * 1000;
+        let counters = simkeep::usage::IfaceCounters {
+            traffic: simkeep::usage::Traffic {
+                rx_bytes: rx,
+                tx_bytes: rx / 8,
+            },
+            ifindex: Some(7),
+        };
+        est.observe_interface(&counters, t);
+        let state = serde_json::to_string(est.state()).unwrap();
+        store.save_sim_state(ICCID, t, state).unwrap();
         store
             .record_signal(SignalSample {
                 t,

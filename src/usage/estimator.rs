@@ -102,7 +102,12 @@ pub struct SimUsage {
     modem: LocalCount,
     interface: LocalCount,
     carrier: Option<CarrierMark>,
+    /// Not persisted: the samples were most of the saved state (~2 KB of the ~2.5 KB written at
+    /// every flush, which pushed the store past 1 MB/day of flash writes), and the forecast
+    /// refills from live samples within its window after a restart.
+    #[serde(skip)]
     burn: BurnWindow,
+    #[serde(skip)]
     burn_source: Option<Source>,
     last_active: i64,
 }
