@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # cross/build.sh — build a static, stripped simkeep for one router CPU.
 #
-#   cross/build.sh TARGET [--features LIST] [--default-features] [--build-std] [--no-sqlite-trim]
-#                         [--manifest-path PATH] [--out DIR] [--qemu]
+#   cross/build.sh TARGET [--features LIST] [--default-features] [--prebuilt-std]
+#                         [--std-features LIST] [--no-sqlite-trim] [--manifest-path PATH]
+#                         [--out DIR] [--qemu]
 #
 # TARGET is a Rust triple or a short name:
 #   aarch64 = aarch64-unknown-linux-musl        armv7 = armv7-unknown-linux-musleabihf
@@ -12,6 +13,10 @@
 # Router builds use `--no-default-features` plus the router feature set: `--features LIST` if given
 # (an empty LIST means no features at all), else the crate's `router` feature if Cargo.toml defines
 # one, else nothing. `--default-features` builds the crate's defaults instead (the simulator too).
+# std is built here for every target (-Zbuild-std) with std's `optimize_for_size` feature:
+# smaller algorithms in std, same behaviour; it saved 182 KB on aarch64 and 254 KB on mipsel
+# (11%). `--std-features LIST` picks other std features ("" for none); `--prebuilt-std` uses
+# rustup's std where one exists (aarch64, x86_64): faster to build, bigger.
 #
 # Output: dist/<target>/simkeep (dist/ is git-ignored). Cargo's own output goes to
 # $CARGO_TARGET_DIR, default <repo>/target-cross, so cross builds don't invalidate the host build.
@@ -43,14 +48,16 @@ case "$1" in
 esac
 shift
 
-features_set=0 features="" default_features=0 force_build_std=0 sqlite_trim=1 run_qemu=0
+features_set=0 features="" default_features=0 prebuilt_std=0 std_features=optimize_for_size sqlite_trim=1 run_qemu=0
 manifest="$repo/Cargo.toml" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --features) [ $# -ge 2 ] || die "--features needs a value (\"\" for none)"; features_set=1; features="$2"; shift 2 ;;
     --features=*) features_set=1; features="${1#--features=}"; shift ;;
     --default-features) default_features=1; shift ;;
-    --build-std) force_build_std=1; shift ;;
+    --build-std) shift ;;  # the default; kept so older command lines still work
+    --prebuilt-std) prebuilt_std=1; shift ;;
+    --std-features) [ $# -ge 2 ] || die "--std-features needs a list (\"\" for none)"; std_features="$2"; shift 2 ;;
     --no-sqlite-trim) sqlite_trim=0; shift ;;
     --manifest-path) [ $# -ge 2 ] || die "--manifest-path needs a path"; manifest="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
@@ -83,21 +90,25 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -c 'import ziglang' 
   python3 -m pip install --quiet ziglang cargo-zigbuild
 fi
 
-# Which std: rustup serves a prebuilt std for aarch64/x86_64 musl. armv7 musleabihf's std gave
-# 404 on this registry and MIPS is tier 3 (no std at all), so those build std from rust-src.
-build_std=$force_build_std
-case "$target" in
-  mips*) build_std=1 ;;
-  armv7*)
-    if [ "$build_std" = 0 ] && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-      rustup target add "$target" >/dev/null 2>&1 || build_std=1
-    fi ;;
-  *)
-    if [ "$build_std" = 0 ] && ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
-      log "rustup target add $target"
-      rustup target add "$target" >&2
-    fi ;;
-esac
+# Which std: built here by default (see above). With --prebuilt-std, rustup's std for
+# aarch64/x86_64 musl; armv7 musleabihf's std gave 404 on this registry and MIPS is tier 3 (no
+# std at all), so those always build std from rust-src.
+build_std=1
+if [ "$prebuilt_std" = 1 ]; then
+  std_features=""
+  case "$target" in
+    mips*) ;;
+    armv7*)
+      if rustup target list --installed 2>/dev/null | grep -qx "$target" ||
+        rustup target add "$target" >/dev/null 2>&1; then build_std=0; fi ;;
+    *)
+      if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+        log "rustup target add $target"
+        rustup target add "$target" >&2
+      fi
+      build_std=0 ;;
+  esac
+fi
 
 toolchain=""
 rustflags="${RUSTFLAGS:-}"
@@ -111,6 +122,7 @@ if [ "$build_std" = 1 ]; then
   # -Z flags on a stable compiler: RUSTC_BOOTSTRAP=1 is the documented escape hatch.
   [ "$toolchain" = nightly ] || export RUSTC_BOOTSTRAP=1
   cargo_z=(-Zbuild-std=std,panic_abort)
+  [ -z "$std_features" ] || cargo_z+=("-Zbuild-std-features=$std_features")
   # zig links its own musl crt; Rust's self-contained crt objects would clash with it.
   rustflags="$rustflags -C link-self-contained=no"
 fi
@@ -138,7 +150,7 @@ rustc_version="$(rustc ${toolchain:++$toolchain} --version)"
 zig_version="$(python3 -m ziglang version 2>/dev/null || echo '?')"
 zb_version="$(cargo-zigbuild --version 2>/dev/null | head -n1 || echo '?')"
 log "target $target | $rustc_version | zig $zig_version | $zb_version"
-log "std: $([ "$build_std" = 1 ] && echo "built here (-Zbuild-std, toolchain $toolchain)" || echo prebuilt)"
+log "std: $([ "$build_std" = 1 ] && echo "built here (-Zbuild-std${std_features:+, features $std_features}, toolchain $toolchain)" || echo prebuilt)"
 log "features: $feature_desc | RUSTFLAGS='$RUSTFLAGS' | sqlite trim: $sqlite_trim"
 
 # --- build --------------------------------------------------------------------------------------
