@@ -164,8 +164,10 @@ bin="$CARGO_TARGET_DIR/$target/release/simkeep"
 [ -f "$bin" ] || die "cargo finished but $bin is missing"
 
 mkdir -p "$out"
-cp "$bin" "$out/simkeep"
-chmod 0755 "$out/simkeep"
+# Copy then rename: replacing the file in place fails ("Text file busy") while someone runs it.
+cp "$bin" "$out/.simkeep.$$"
+chmod 0755 "$out/.simkeep.$$"
+mv -f "$out/.simkeep.$$" "$out/simkeep"
 
 # The profile strips; check rather than trust, and refuse a dynamic binary (a router has no
 # matching musl loader for us to rely on).
