@@ -70,7 +70,7 @@ build() {
 # line LABEL SIZE_OR_FAILED [cost]: one table row
 row() {
   if [ "$2" = FAILED ]; then printf '%-34s %-28s %10s\n' "$t" "$1" "FAILED"; return; fi
-  if [ "$3" = abs ]; then
+  if [ "${3:-}" = abs ]; then
     printf '%-34s %-28s %10d B  %7.2f MiB\n' "$t" "$1" "$2" "$(awk -v s="$2" 'BEGIN{print s/1048576}')"
   else
     printf '%-34s %-28s %+10d B  %+7.0f KiB\n' "$t" "$1" "$2" "$(awk -v s="$2" 'BEGIN{print s/1024}')"
