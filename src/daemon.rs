@@ -150,6 +150,7 @@ impl Agent {
         let mut balance = BalanceAsker::default();
         let (balance_tx, mut balance_rx) = mpsc::channel::<BalanceResult>(1);
         let mut balance_running = false;
+        let mut balance_task: Option<tokio::task::JoinHandle<()>> = None;
         let mut balance_error: Option<String> = None;
         let (received_tx, _) = broadcast::channel::<ReceivedSms>(16);
         let mut inbox: Option<InboxTask> = None;
@@ -215,10 +216,10 @@ impl Agent {
                                     accounting.carrier_asked(now);
                                     balance_running = true;
                                     let tx = balance_tx.clone();
-                                    tokio::spawn(async move {
+                                    balance_task = Some(tokio::spawn(async move {
                                         let text = q.await;
                                         let _ = tx.send(BalanceResult { iccid, text }).await;
-                                    });
+                                    }));
                                 }
                             }
                         }
@@ -235,6 +236,12 @@ impl Agent {
         if let Some(t) = inbox.take() {
             t.stop().await;
         }
+        // A balance query in flight is abandoned: it spends nothing, and the next start asks again.
+        if let Some(t) = balance_task.take() {
+            t.abort();
+        }
+        // Every AT client must go for the engine to stop (the USSD client holds one too).
+        drop(balance);
         drop(driver);
         drop(client);
         // Telemetry buffered since the last flush goes to disk now, not lost with the process.
@@ -242,7 +249,17 @@ impl Agent {
             tracing::warn!("store did not shut down cleanly: {e}");
         }
         // The engine finishes the command on the wire, then stops when its last client is gone.
-        let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
+        // If something still holds a client, stop it anyway: a lingering engine would keep the
+        // port (and its lock) from the agent a reload starts next.
+        let mut engine_task = engine_task;
+        if tokio::time::timeout(Duration::from_secs(10), &mut engine_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("AT engine still busy after 10s; closing the port");
+            engine_task.abort();
+            let _ = engine_task.await;
+        }
         Ok(())
     }
 }

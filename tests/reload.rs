@@ -34,7 +34,7 @@ fn sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops_cleanly() {
     let rig = Rig::new(Personality::Generic);
     let cfg = rig.dir.path().join("config.toml");
     let good = format!(
-        "[modem]\nport = \"{}\"\nlock_dir = \"{}\"\npoll_interval = \"1s\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"\"\n",
+        "[modem]\nport = \"{}\"\nlock_dir = \"{}\"\npoll_interval = \"1s\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"\"\n[usage]\nquota = \"1GB\"\n[usage.carrier]\nussd = \"*100#\"\n",
         rig.link().display(),
         rig.lock_dir().display(),
         rig.dir.path().join("db").display()
@@ -47,7 +47,9 @@ fn sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops_cleanly() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    wait_for(&log, "modem connected", 15);
+    // The balance query leaves a USSD client holding the AT engine: the reload must still stop
+    // that engine and free the port for the restarted agent.
+    wait_for(&log, "carrier balance", 15);
 
     std::fs::write(&cfg, good.replace("poll_interval", "poll_intervall")).unwrap();
     signal(child.id(), libc::SIGHUP);
