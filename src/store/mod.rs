@@ -19,7 +19,7 @@ mod schema;
 mod types;
 mod worker;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
 
@@ -39,7 +39,8 @@ const CHANNEL_CAPACITY: usize = 256;
 pub struct StoreHandle {
     tx: SyncSender<StoreCmd>,
     /// Telemetry dropped because the command queue was full (the thread counts the rest).
-    dropped: Arc<AtomicU64>,
+    /// 32 bits: MIPS routers have no 64-bit atomics. Saturates rather than wraps.
+    dropped: Arc<AtomicU32>,
 }
 
 impl StoreHandle {
@@ -64,7 +65,7 @@ impl StoreHandle {
         let _ = ready_rx.recv();
         Ok(StoreHandle {
             tx,
-            dropped: Arc::new(AtomicU64::new(0)),
+            dropped: Arc::new(AtomicU32::new(0)),
         })
     }
 
@@ -80,7 +81,11 @@ impl StoreHandle {
     fn send_telemetry(&self, cmd: StoreCmd) -> Result<(), StoreError> {
         let r = self.send(cmd);
         if r.is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            let _ = self
+                .dropped
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                    Some(n.saturating_add(1))
+                });
         }
         r
     }
@@ -240,7 +245,7 @@ impl StoreHandle {
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {
         let mut h = self.call(|w| w.health()).await?;
         let lost = self.dropped.load(Ordering::Relaxed);
-        h.dropped_telemetry = h.dropped_telemetry.saturating_add(lost);
+        h.dropped_telemetry = h.dropped_telemetry.saturating_add(u64::from(lost));
         Ok(h)
     }
 
