@@ -179,6 +179,9 @@ impl Agent {
                 // A balance query finished: parse and record the carrier's figure.
                 Some(done) = balance_rx.recv() => {
                     balance_running = false;
+                    if let Some(code) = &done.ussd {
+                        record_ussd(&store, &done, code).await;
+                    }
                     match done.text {
                         Ok(text) => {
                             balance_error = None;
@@ -212,13 +215,14 @@ impl Agent {
                             let carrier = accounting.config().and_then(|u| u.carrier.clone());
                             if let Some(carrier) = carrier.filter(|_| !balance_running && accounting.carrier_due(now)) {
                                 let profile = driver.profile_name();
+                                let ussd = carrier.ussd.clone();
                                 if let Some(q) = balance.query(&client, &carrier, profile.as_deref(), received_tx.subscribe()) {
                                     accounting.carrier_asked(now);
                                     balance_running = true;
                                     let tx = balance_tx.clone();
                                     balance_task = Some(tokio::spawn(async move {
                                         let text = q.await;
-                                        let _ = tx.send(BalanceResult { iccid, text }).await;
+                                        let _ = tx.send(BalanceResult { iccid, ussd, started: now, text }).await;
                                     }));
                                 }
                             }
@@ -266,6 +270,9 @@ impl Agent {
 
 struct BalanceResult {
     iccid: String,
+    /// The USSD code, when the query was one (recorded in the USSD history).
+    ussd: Option<String>,
+    started: i64,
     text: Result<String, String>,
 }
 
@@ -330,6 +337,23 @@ impl InboxTask {
         {
             tracing::warn!("SMS inbox did not stop in time");
         }
+    }
+}
+
+async fn record_ussd(store: &StoreHandle, done: &BalanceResult, code: &str) {
+    let session = crate::store::UssdSession {
+        t_start: done.started,
+        t_end: Some(unix_now()),
+        iccid: Some(done.iccid.clone()),
+        request: code.to_string(),
+        response: done.text.as_ref().ok().cloned(),
+        status: match &done.text {
+            Ok(_) => "done".into(),
+            Err(e) => format!("failed: {e}"),
+        },
+    };
+    if let Err(e) = store.record_ussd(session).await {
+        tracing::warn!("USSD session not recorded: {e}");
     }
 }
 
