@@ -2,6 +2,8 @@
 //! temp dir, and an engine talking to it through the real serial path.
 #![allow(dead_code)]
 
+pub mod scripted;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
