@@ -108,6 +108,13 @@ pub struct CarrierRules {
     rules: Vec<Rule>,
     base: UnitBase,
     mark: DecimalMark,
+    /// The built-in rules are loose (they must serve unknown carriers), so their matches are
+    /// checked for a "used" word next to the amount; an owner's rules are taken as written.
+    defaults: bool,
+    /// `2G386.52M`: a second, smaller amount glued to the first (China Mobile).
+    compound: Option<regex_lite::Regex>,
+    /// Finds `2G386` so the default rules can see `G` as a unit (a space goes in between).
+    glued: Option<regex_lite::Regex>,
 }
 
 impl std::fmt::Debug for CarrierRules {
@@ -117,6 +124,7 @@ impl std::fmt::Debug for CarrierRules {
             .field("rules", &names)
             .field("base", &self.base)
             .field("mark", &self.mark)
+            .field("defaults", &self.defaults)
             .finish()
     }
 }
@@ -150,17 +158,32 @@ impl CarrierRules {
             }
             rules.push(Rule { name, re });
         }
-        Ok(CarrierRules { rules, base, mark })
+        Ok(CarrierRules {
+            rules,
+            base,
+            mark,
+            defaults: prefix == "default_rules",
+            compound: compound_re(),
+            glued: regex_lite::Regex::new(r"(\d)([KMGTkmgt])(\d)").ok(),
+        })
     }
 
     /// Parses a reply: fold, then the first rule that matches decides.
     pub fn parse(&self, text: &str) -> Result<CarrierReading, CarrierError> {
-        let folded = fold_compat(truncate(text, MAX_TEXT_BYTES));
+        let mut folded = fold_compat(truncate(text, MAX_TEXT_BYTES));
+        if let (true, Some(glued)) = (self.defaults, &self.glued) {
+            folded = glued.replace_all(&folded, "$1$2 $3").into_owned();
+        }
         for rule in &self.rules {
-            let Some(caps) = rule.re.captures(&folded) else {
+            // The first match that is not a "used" figure (default rules only).
+            let Some(caps) = rule.re.captures_iter(&folded).find(|c| {
+                let a = c.name("amount").map_or(0..0, |m| m.range());
+                !(self.defaults && mentions_used(&folded, a.start, a.end))
+            }) else {
                 continue;
             };
-            let matched = caps.get(0).map_or("", |m| m.as_str()).to_owned();
+            let whole = caps.get(0).map_or(0..0, |m| m.range());
+            let mut matched = caps.get(0).map_or("", |m| m.as_str()).to_owned();
             let amount = caps.name("amount").map_or("", |m| m.as_str());
             let unit = caps.name("unit").map_or("", |m| m.as_str());
             let value = parse_amount(amount, self.mark).ok_or_else(|| CarrierError::BadAmount {
@@ -174,10 +197,14 @@ impl CarrierRules {
                     matched: matched.clone(),
                     unit: unit.to_owned(),
                 })?;
-            let remaining_bytes = value.times(mult).ok_or_else(|| CarrierError::TooLarge {
+            let mut remaining_bytes = value.times(mult).ok_or_else(|| CarrierError::TooLarge {
                 rule: rule.name.clone(),
                 matched: matched.clone(),
             })?;
+            if let Some((extra, text)) = self.compound_tail(&folded[whole.end..], mult) {
+                remaining_bytes = remaining_bytes.saturating_add(extra);
+                matched.push_str(text);
+            }
             return Ok(CarrierReading {
                 remaining_bytes,
                 matched_text: matched,
@@ -187,6 +214,53 @@ impl CarrierRules {
             text: quote(&folded),
         })
     }
+}
+
+impl CarrierRules {
+    /// `2G386.52M`: a smaller amount right after the matched one is part of the same figure.
+    fn compound_tail<'t>(&self, after: &'t str, first_mult: u64) -> Option<(u64, &'t str)> {
+        let caps = self.compound.as_ref()?.captures(after)?;
+        let mult = unit_multiplier(caps.name("unit")?.as_str(), self.base)?;
+        if mult >= first_mult {
+            return None; // `1GB 2GB` is two figures, not one
+        }
+        let value = parse_amount(caps.name("amount")?.as_str(), self.mark)?;
+        Some((value.times(mult)?, caps.get(0)?.as_str()))
+    }
+}
+
+fn compound_re() -> Option<regex_lite::Regex> {
+    // A constant pattern (a test checks it compiles); `None` would only skip the compound step.
+    regex_lite::Regex::new(&format!(r"(?i)^\s*{AMOUNT}\s*{UNIT_ANY}")).ok()
+}
+
+/// Words that mark a figure as used, not left: within a few characters of the amount.
+const USED_WORDS: &[&str] = &[
+    "已用",
+    "已使用",
+    "使用量",
+    "使用済",
+    "used",
+    "verbraucht",
+    "consumed",
+    "использовано",
+    "израсходовано",
+];
+
+/// Does a "used" word stand just before (up to 12 characters) or after (up to 32: `4545.94 MB
+/// Datenvolumen verbraucht`) the amount?
+fn mentions_used(text: &str, start: usize, end: usize) -> bool {
+    let before: String = text[..start]
+        .chars()
+        .rev()
+        .take(12)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let after: String = text[end..].chars().take(32).collect();
+    let near = format!("{before}|{after}").to_lowercase();
+    USED_WORDS.iter().any(|w| near.contains(w))
 }
 
 /// Parses an amount as carriers write it. Spaces and apostrophes are thousands separators

@@ -109,7 +109,7 @@ const ANHUI_COMPOUND: &str = "【免费送1G】安徽移动手厅新用户见面
 
 #[test]
 fn china_mobile_compound_gigabyte_megabyte_figure_is_refused_by_the_anchored_rule() {
-    // The default rules misread this reply: rule 2 ("amount, then a label") takes `241.21M`
+    // The default rules once misread this reply (fixed: see the defaults test below): rule 2 ("amount, then a label") takes `241.21M`
     // (the tail of the USED figure) because the next clause starts with 剩余. No single
     // amount/unit pair can express `2G386.52M`, so the owner's anchored rule refuses the reply
     // (NoMatch, logged) instead of recording a wrong figure.
@@ -159,7 +159,7 @@ const USAGE_ONLY: [&str; 3] = [
 
 #[test]
 fn usage_only_reports_are_not_read_as_remaining_by_anchored_rules() {
-    // The default rules misread all three: fallback rule 3 ("any amount with a byte unit")
+    // The default rules once misread all three (fixed: a "used" word next to the amount now disqualifies it): fallback rule 3 ("any amount with a byte unit")
     // returns the used figure (36.28 GB, 4545.94 MB, 51.55 MB) as data LEFT. Owners of these
     // SIMs need an anchored rule; with one, each report is refused.
     let cn = compile(&[CN_ANCHORED], DecimalMark::Auto);
@@ -172,5 +172,27 @@ fn usage_only_reports_are_not_read_as_remaining_by_anchored_rules() {
     for text in USAGE_ONLY {
         no_match(&cn, text);
         no_match(&de, text);
+    }
+}
+
+#[test]
+fn the_default_rules_read_the_compound_remaining_figure_whole() {
+    // Rule 2 no longer takes the used `241.21M` (a "used" word stands before it), and rule 1's
+    // `剩余2G` picks up the glued `386.52M`: 2 GiB + 386.52 MiB.
+    let r = defaults().parse(ANHUI_COMPOUND).map(|r| r.remaining_bytes);
+    // 386.52 MiB = 405,295,595.52 bytes, rounded to the nearest byte.
+    assert_eq!(r, Ok(2_552_779_244), "{r:?}");
+}
+
+#[test]
+fn the_default_rules_do_not_take_a_used_figure_for_what_is_left() {
+    for text in USAGE_ONLY {
+        match defaults().parse(text) {
+            Ok(r) if r.matched_text.contains("51.55MB") => {
+                // The Unicom report also states its free monthly allowance; not a used figure.
+            }
+            Ok(r) => panic!("{text:?}: a used figure read as remaining: {r:?}"),
+            Err(_) => {}
+        }
     }
 }

@@ -10,6 +10,8 @@
 //! plan), `estimator` (combining it all per SIM).
 
 pub mod carrier;
+#[cfg(test)]
+mod carrier_real_tests;
 pub mod civil;
 pub mod counters;
 pub mod cycle;
