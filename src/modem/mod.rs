@@ -208,6 +208,25 @@ pub(crate) fn to_u32(v: Option<i64>) -> Result<Option<u32>, ()> {
     }
 }
 
+/// Field readers for the vendor serving-cell parsers (Quectel `+QENG`, SIMCom `+CPSI`): errors
+/// name the line, so a log shows exactly which reply could not be read.
+pub(crate) mod cell_fields {
+    use super::{opt_int, to_u32, ParseError};
+
+    pub(crate) fn bad(line: &str, reason: &'static str) -> ParseError {
+        ParseError::malformed("serving cell", line, reason)
+    }
+
+    /// Field `i` as an integer; an unknown marker is `None`, text is an error.
+    pub(crate) fn int(f: &[&str], i: usize, line: &str) -> Result<Option<i64>, ParseError> {
+        opt_int(f.get(i)).map_err(|_| bad(line, "a numeric field holds text"))
+    }
+
+    pub(crate) fn uint(f: &[&str], i: usize, line: &str) -> Result<Option<u32>, ParseError> {
+        to_u32(int(f, i, line)?).map_err(|_| bad(line, "a field is out of range"))
+    }
+}
+
 /// A value in a physically plausible range, else unknown: firmware sometimes prints
 /// placeholders such as 255 or −32768 where the manual promises a measurement.
 pub(crate) fn plausible(v: Option<f64>, lo: f64, hi: f64) -> Option<f64> {

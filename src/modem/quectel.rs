@@ -6,6 +6,7 @@
 //! `AT+QENG` (Engineering Mode), `AT+QCSQ` and `AT+QNWINFO`. Field positions move between
 //! layouts, so each layout has its own reader; `-` means unknown and gives `None`.
 
+use super::cell_fields::{bad, int, uint};
 use super::model::{round1, NrSignal, RadioReport, Signal, Tech};
 use super::{after_prefix, fields, opt_hex, opt_int, plausible, to_u32, ParseError};
 
@@ -64,19 +65,6 @@ pub fn parse_qeng(lines: &[String]) -> Result<RadioReport, ParseError> {
         });
     }
     Ok(report)
-}
-
-fn bad(line: &str, reason: &'static str) -> ParseError {
-    ParseError::malformed("serving cell", line, reason)
-}
-
-/// Reads an integer field; a non-number is an error naming the line.
-fn int(f: &[&str], i: usize, line: &str) -> Result<Option<i64>, ParseError> {
-    opt_int(f.get(i)).map_err(|_| bad(line, "a numeric field holds text"))
-}
-
-fn uint(f: &[&str], i: usize, line: &str) -> Result<Option<u32>, ParseError> {
-    to_u32(int(f, i, line)?).map_err(|_| bad(line, "a field is out of range"))
 }
 
 fn hex(f: &[&str], i: usize, line: &str) -> Result<Option<u64>, ParseError> {

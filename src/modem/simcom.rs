@@ -6,9 +6,10 @@
 //! AT+CPSI and the SIM8200 series manual: LTE RSRQ/RSRP/RSSI and all NR values are in tenths
 //! of dB/dBm (`-1126` = −112.6 dBm); LTE RSSNR is in whole dB.
 
+use super::cell_fields::{bad, int, uint};
 use super::model::{round1, NrSignal, RadioReport, Tech};
 use super::quectel::band_number;
-use super::{after_prefix, fields, opt_hex, opt_int, plausible, to_u32, ParseError};
+use super::{after_prefix, fields, opt_hex, plausible, ParseError};
 
 /// `AT+CPSI?`:
 /// - `+CPSI: NO SERVICE,Online`
@@ -44,18 +45,6 @@ pub fn parse_cpsi(lines: &[String]) -> Result<RadioReport, ParseError> {
         return Err(ParseError::Missing { what: "+CPSI" });
     }
     Ok(r)
-}
-
-fn bad(line: &str, reason: &'static str) -> ParseError {
-    ParseError::malformed("serving cell", line, reason)
-}
-
-fn int(f: &[&str], i: usize, line: &str) -> Result<Option<i64>, ParseError> {
-    opt_int(f.get(i)).map_err(|_| bad(line, "a numeric field holds text"))
-}
-
-fn uint(f: &[&str], i: usize, line: &str) -> Result<Option<u32>, ParseError> {
-    to_u32(int(f, i, line)?).map_err(|_| bad(line, "a field is out of range"))
 }
 
 /// A value in tenths → units, kept only when plausible.

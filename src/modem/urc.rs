@@ -98,23 +98,7 @@ const PREFIXES: &[&str] = &[
     "+QNITZ",
     "+QSTAT",
     "+CPIN",
-    "^RSSI",
-    "^HCSQ",
-    "^MODE",
-    "^BOOT",
-    "^DSFLOWRPT",
-    "^SRVST",
-    "^SIMST",
-    "^CSNR",
-    "^RSSILVL",
-    "^LTERSRP",
-    "^ACTIVEBAND",
-    "^NWTIME",
-    "^STIN",
-    "^ECCLIST",
-    "^CERSSI",
-    "^ANLEVEL",
-    "^HRSSILVL",
+    // Huawei's periodic status reports are in `huawei::NOISE`, checked as well.
     "^NDISSTAT",
     "^CEND",
     "^CONN",
@@ -130,6 +114,7 @@ fn is_urc_prefix(line: &str) -> bool {
     let t = line.trim();
     WORDS.iter().any(|w| t.eq_ignore_ascii_case(w))
         || PREFIXES.iter().any(|p| after_prefix(t, p).is_some())
+        || super::huawei::is_noise(t)
 }
 
 /// Types a line the engine has decided is unsolicited. `None` when it is not a URC at all.
