@@ -109,7 +109,8 @@ pub async fn demo(name: &str, seconds: Option<u64>) -> Result<(), AppError> {
     opts.sim_busy_for = Duration::from_secs(2);
     let handle = sim::start(opts).map_err(sim_error)?;
     let text = format!(
-        "[modem]\nport = \"{}\"\npoll_interval = \"5s\"\nlock_dir = \"{}\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"127.0.0.1:8787\"\n",
+        "[modem]\nport = \"{}\"\npoll_interval = \"5s\"\nlock_dir = \"{}\"\n[store]\npath = \"{}\"\n[http]\nlisten = \"127.0.0.1:8787\"\n\
+         [usage]\nquota = \"3GB\"\ntimezone = \"Asia/Tokyo\"\n[usage.carrier]\nussd = \"*100#\"\ninterval = \"1m\"\n",
         handle.path().display(),
         dir.join("lock").display(),
         dir.join("simkeep.db").display()
