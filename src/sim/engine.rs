@@ -73,7 +73,7 @@ pub enum Fault {
 }
 
 enum Control {
-    Fault(Fault),
+    Fault(Fault, std::sync::mpsc::Sender<()>),
     Set(String, String, std::sync::mpsc::Sender<Result<(), String>>),
     Stop,
 }
@@ -102,8 +102,13 @@ impl SimHandle {
             .map_err(|_| "simulator did not answer".to_string())?
     }
 
+    /// Injects a fault and returns once the simulator has applied it (an unplug: once the
+    /// device is gone), so a test can send its next command knowing the fault is in force.
     pub fn fault(&self, fault: Fault) {
-        let _ = self.tx.send(Control::Fault(fault));
+        let (ack, applied) = std::sync::mpsc::channel();
+        if self.tx.send(Control::Fault(fault, ack)).is_ok() {
+            let _ = applied.recv_timeout(Duration::from_secs(5));
+        }
     }
 
     /// Every command line the simulator received, in order (the last 1000).
@@ -243,17 +248,18 @@ async fn run(
             ctl = rx.recv() => match ctl {
                 None | Some(Control::Stop) => return,
                 Some(Control::Set(k, v, reply)) => { let _ = reply.send(st.set(&k, &v)); }
-                Some(Control::Fault(Fault::Unplug(away))) => {
+                Some(Control::Fault(Fault::Unplug(away), ack)) => {
                     drop(io);
-                    match unplug(away, &st, &path).await {
+                    match unplug(away, &st, &path, ack).await {
                         Some((new_io, new_slave)) => { io = new_io; _slave = new_slave; line.clear(); }
                         None => return,
                     }
                 }
-                Some(Control::Fault(f)) => {
+                Some(Control::Fault(f, ack)) => {
                     if let Some(bytes) = st.apply(f) {
                         let _ = io.write_all(&bytes).await;
                     }
+                    let _ = ack.send(());
                 }
             },
             // A URC that was scheduled for later is due.
@@ -331,10 +337,12 @@ async fn unplug(
     away: Duration,
     st: &State,
     path: &Arc<Mutex<PathBuf>>,
+    gone: std::sync::mpsc::Sender<()>,
 ) -> Option<(RawTty, OwnedFd)> {
     if let Some(link) = &st.opts.link {
         let _ = std::fs::remove_file(link);
     }
+    let _ = gone.send(());
     tokio::time::sleep(away).await;
     let (master, slave, pty_path) = open_pty().ok()?;
     match &st.opts.link {
