@@ -200,7 +200,8 @@ impl Agent {
                 _ = tick.tick() => {
                     let now = unix_now();
                     let result = driver.snapshot(now).await;
-                    if let Ok((snap, _)) = &result {
+                    if let Ok((snap, events)) = &result {
+                        record_events(&store, events, now);
                         let traffic = match &cfg.usage {
                             Some(u) if u.modem_counters => driver.data_counters().await.map(|t| (t, generation)),
                             _ => None,
@@ -354,6 +355,24 @@ async fn record_ussd(store: &StoreHandle, done: &BalanceResult, code: &str) {
     };
     if let Err(e) = store.record_ussd(session).await {
         tracing::warn!("USSD session not recorded: {e}");
+    }
+}
+
+/// SIM swaps and PIN use go to the store's event history (rare, so written at once). Attention
+/// messages repeat every poll and are only logged, to spare the flash.
+fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64) {
+    for e in events {
+        let (kind, detail) = match e {
+            ModemEvent::SimChanged { from, to } => (
+                "sim.changed",
+                format!("{} -> {to}", from.as_deref().unwrap_or("none")),
+            ),
+            ModemEvent::PinSent => ("sim.pin_sent", String::new()),
+            ModemEvent::SimNeedsAttention(_) => continue,
+        };
+        if let Err(err) = store.event(now, kind, &detail) {
+            tracing::warn!("event {kind} not recorded: {err}");
+        }
     }
 }
 

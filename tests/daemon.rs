@@ -183,6 +183,17 @@ async fn an_sms_from_the_carrier_is_stored_and_listed_after_the_daemon_stops() {
         .unwrap()
         .unwrap()
         .unwrap();
+    // The first sight of the SIM is in the event history.
+    let store =
+        simkeep::store::StoreHandle::start(simkeep::store::StoreConfig::new(db.clone())).unwrap();
+    let events = store.events_since(0, 10).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "sim.changed" && e.detail.starts_with("none -> 89")),
+        "{events:?}"
+    );
+    store.shutdown().await.unwrap();
     let text = format!("[store]\npath = \"{}\"\n", db.display());
     let cfg_path = rig.dir.path().join("list.toml");
     std::fs::write(&cfg_path, text).unwrap();
