@@ -204,7 +204,7 @@ fn load_config(cli: &Cli) -> Result<Config, AppError> {
 /// For one-shot commands: with `--port` the file is optional; without it, the file must load.
 fn config_or_defaults(cli: &Cli) -> Result<Config, AppError> {
     let mut cfg = match (&cli.port, cli.config.exists()) {
-        (Some(port), false) => Config::for_port(port),
+        (Some(port), false) => Config::for_port(port)?,
         _ => Config::load(&cli.config)?,
     };
     apply_overrides(cli, &mut cfg);

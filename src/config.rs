@@ -131,8 +131,8 @@ pub struct ModemConfig {
     pub baud: u32,
     pub poll_interval: Duration,
     pub lock_dir: PathBuf,
-    /// `auto`, or a profile name; checked by `modem::Profile::from_config`.
-    pub profile: String,
+    /// The vendor profile named in the config; `None` for `auto` (detected from `AT+CGMI`).
+    pub profile: Option<crate::modem::Profile>,
     /// The SIM PIN. Never logged (see the Debug impl).
     pub pin: Option<String>,
 }
@@ -224,20 +224,19 @@ impl Config {
                 return Err(bad("modem.pin", "<hidden>", "a SIM PIN is 4 to 8 digits"));
             }
         }
-        let profile = m
-            .profile
-            .unwrap_or_else(|| "auto".into())
-            .to_ascii_lowercase();
-        const PROFILES: &[&str] = &[
-            "auto", "generic", "quectel", "huawei", "simcom", "sierra", "fibocom",
-        ];
-        if !PROFILES.contains(&profile.as_str()) {
-            return Err(bad(
+        // The profile names are the modem layer's; `None` means "auto" (detect from AT+CGMI).
+        let profile_s = m.profile.unwrap_or_else(|| "auto".into());
+        let profile = crate::modem::Profile::from_config(&profile_s).map_err(|_| {
+            let names: Vec<&str> = crate::modem::Profile::ALL
+                .iter()
+                .map(|p| p.name())
+                .collect();
+            bad(
                 "modem.profile",
-                &profile,
-                &format!("use one of {}", PROFILES.join(", ")),
-            ));
-        }
+                &profile_s,
+                &format!("use one of auto, {}", names.join(", ")),
+            )
+        })?;
         let flush = raw.store.flush_interval.unwrap_or_else(|| "15m".into());
         let flush_interval =
             parse_duration(&flush).map_err(|r| bad("store.flush_interval", &flush, &r))?;
@@ -272,33 +271,11 @@ impl Config {
         })
     }
 
-    /// A config for `--port` use without a file.
-    pub fn for_port(port: &Path) -> Self {
-        let mut c =
-            Self::parse("", Path::new("(defaults)")).unwrap_or_else(|_| unreachable_defaults());
+    /// The defaults, talking to `port`: for `--port` use without a config file.
+    pub fn for_port(port: &Path) -> Result<Self, ConfigError> {
+        let mut c = Self::parse("", Path::new("(defaults)"))?;
         c.modem.port = port.to_path_buf();
-        c
-    }
-}
-
-fn unreachable_defaults() -> Config {
-    // parse("") cannot fail: every default above is valid. Kept total rather than panicking.
-    Config {
-        path: PathBuf::new(),
-        modem: ModemConfig {
-            port: PathBuf::from(DEFAULT_PORT),
-            baud: 115_200,
-            poll_interval: Duration::from_secs(30),
-            lock_dir: PathBuf::from("/var/lock"),
-            profile: "auto".into(),
-            pin: None,
-        },
-        store: StoreConfig {
-            path: PathBuf::from(DEFAULT_STORE),
-            flush_interval: Duration::from_secs(900),
-        },
-        http: HttpConfig { listen: None },
-        usage: None,
+        Ok(c)
     }
 }
 

@@ -14,7 +14,6 @@ use crate::at::{self, LinkState};
 use crate::balance::BalanceAsker;
 use crate::config::Config;
 use crate::modem::driver::{Driver, ModemEvent, Snapshot};
-use crate::modem::profile::Profile;
 use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
 use crate::status::{unix_now, Status};
 use crate::store::StoreHandle;
@@ -76,7 +75,6 @@ pub async fn run_with_reload(
 /// A started agent: the engine is connecting and the HTTP port is bound.
 pub struct Agent {
     cfg: Config,
-    forced: Option<Profile>,
     client: at::AtClient,
     engine_task: tokio::task::JoinHandle<()>,
     status_tx: watch::Sender<Status>,
@@ -87,12 +85,6 @@ pub struct Agent {
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
 pub async fn start(cfg: Config) -> Result<Agent, AppError> {
-    let forced = Profile::from_config(&cfg.modem.profile).map_err(|e| {
-        AppError::new(
-            ExitKind::Config,
-            format!("config {}: modem.profile: {e}", cfg.path.display()),
-        )
-    })?;
     tracing::info!(port = %cfg.modem.port.display(), poll = ?cfg.modem.poll_interval, "simkeep {} starting", env!("CARGO_PKG_VERSION"));
     let (status_tx, status_rx) = watch::channel(Status {
         version: env!("CARGO_PKG_VERSION"),
@@ -116,7 +108,6 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     let (client, engine_task) = at::spawn(engine_config(&cfg));
     Ok(Agent {
         cfg,
-        forced,
         client,
         engine_task,
         status_tx,
@@ -136,7 +127,6 @@ impl Agent {
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
         let Agent {
             cfg,
-            forced,
             client,
             engine_task,
             status_tx,
@@ -154,7 +144,7 @@ impl Agent {
         let mut balance_error: Option<String> = None;
         let (received_tx, _) = broadcast::channel::<ReceivedSms>(16);
         let mut inbox: Option<InboxTask> = None;
-        let mut driver = Driver::new(client.clone(), forced, cfg.modem.pin.clone());
+        let mut driver = Driver::new(client.clone(), cfg.modem.profile, cfg.modem.pin.clone());
         let mut link = client.link_state();
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

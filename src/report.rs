@@ -4,16 +4,13 @@ use std::fmt::Display;
 
 use serde_json::json;
 
-use crate::app::{AppError, ExitKind};
+use crate::app::AppError;
 use crate::at::AtClient;
 use crate::config::Config;
 use crate::modem::driver::Driver;
-use crate::modem::profile::Profile;
 
-fn driver(at: &AtClient, cfg: &Config) -> Result<Driver, AppError> {
-    let forced = Profile::from_config(&cfg.modem.profile)
-        .map_err(|e| AppError::new(ExitKind::Config, format!("modem.profile: {e}")))?;
-    Ok(Driver::new(at.clone(), forced, cfg.modem.pin.clone()))
+fn driver(at: &AtClient, cfg: &Config) -> Driver {
+    Driver::new(at.clone(), cfg.modem.profile, cfg.modem.pin.clone())
 }
 
 fn show<T: Display>(v: &Option<T>) -> String {
@@ -36,7 +33,7 @@ fn table(rows: &[(&str, String)]) {
 }
 
 pub async fn info(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), AppError> {
-    let mut d = driver(at, cfg)?;
+    let mut d = driver(at, cfg);
     let (modem, sim, registration, _events) = d.info().await?;
     if as_json {
         let v = json!({ "modem": modem, "sim": sim, "registration": registration });
@@ -78,7 +75,7 @@ pub async fn info(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), AppE
 }
 
 pub async fn signal(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), AppError> {
-    let mut d = driver(at, cfg)?;
+    let mut d = driver(at, cfg);
     let s = d.signal().await?;
     if as_json {
         println!("{}", json!({ "signal": s }));
