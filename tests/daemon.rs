@@ -66,14 +66,8 @@ fn config(rig: &Rig) -> Config {
 #[tokio::test(flavor = "current_thread")]
 async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
     let rig = Rig::new(Personality::Generic);
-    let agent = simkeep::daemon::start(config(&rig))
-        .await
-        .expect("agent starts");
-    let addr = agent.http_addr().expect("http bound");
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = support::run_agent(config(&rig)).await;
+    let addr = agent.addr;
 
     let s = wait_status(addr, 15, |s| s["last_poll"]["signal"].is_object()).await;
     assert_eq!(s["link"], "connected");
@@ -97,25 +91,14 @@ async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
     .await;
     assert!(s["poll_error"].is_null(), "{s}");
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .expect("clean shutdown")
-        .unwrap()
-        .unwrap();
+    agent.stop().await;
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_malformed_http_request_gets_400_and_the_server_keeps_serving() {
     let rig = Rig::new(Personality::Generic);
-    let agent = simkeep::daemon::start(config(&rig))
-        .await
-        .expect("agent starts");
-    let addr = agent.http_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = support::run_agent(config(&rig)).await;
+    let addr = agent.addr;
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"\x16\x03\x01garbage that is not http\r\n\r\n")
         .await
@@ -139,12 +122,7 @@ async fn a_malformed_http_request_gets_400_and_the_server_keeps_serving() {
         String::from_utf8_lossy(&buf)
     );
     assert_eq!(status(addr).await["version"], env!("CARGO_PKG_VERSION"));
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    agent.stop().await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -152,12 +130,8 @@ async fn an_sms_from_the_carrier_is_stored_and_listed_after_the_daemon_stops() {
     let rig = Rig::new(Personality::QuectelEc25);
     let cfg = config(&rig);
     let db = cfg.store.path.clone();
-    let agent = simkeep::daemon::start(cfg).await.expect("agent starts");
-    let addr = agent.http_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = support::run_agent(cfg).await;
+    let addr = agent.addr;
     wait_status(addr, 15, |s| s["last_poll"]["sim"]["iccid"].is_string()).await;
     rig.sim
         .set("deliver_sms", "1234|Your data pack expires tomorrow")
@@ -177,12 +151,7 @@ async fn an_sms_from_the_carrier_is_stored_and_listed_after_the_daemon_stops() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(30), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    agent.stop().await;
     // The first sight of the SIM is in the event history.
     let store =
         simkeep::store::StoreHandle::start(simkeep::store::StoreConfig::new(db.clone())).unwrap();

@@ -9,32 +9,7 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use simkeep::sim::{Personality, SimOptions};
-use support::Rig;
-
-/// Values every vendor format can carry exactly (odd RSSI for CSQ's 2 dB steps, whole dB).
-const SETTINGS: &[(&str, &str)] = &[
-    ("imei", "490154203237518"),
-    ("iccid", "8981200012345678901"),
-    ("imsi", "440201234567890"),
-    ("msisdn", "+818012345678"),
-    ("operator", "SoftBank"),
-    ("mcc", "440"),
-    ("mnc", "20"),
-    ("tac", "0x5A5A"),
-    ("cell_id", "0x2B3C4D5"),
-    ("rssi", "-71"),
-    ("rsrp", "-101"),
-    ("rsrq", "-12"),
-    ("sinr", "14"),
-    ("band", "1"),
-    ("earfcn", "300"),
-    ("pci", "77"),
-    ("nr_rsrp", "-90"),
-    ("nr_rsrq", "-11"),
-    ("nr_sinr", "20"),
-    ("nr_band", "78"),
-    ("nr_arfcn", "640000"),
-];
+use support::{Rig, EXACT_RADIO};
 
 fn run(rig: &Rig, what: &str) -> Value {
     let o = Command::new(env!("CARGO_BIN_EXE_simkeep"))
@@ -59,7 +34,7 @@ fn run(rig: &Rig, what: &str) -> Value {
 fn rig(p: Personality) -> Rig {
     let mut opts = SimOptions::new(p);
     opts.radio = p.default_radio();
-    for (k, v) in SETTINGS {
+    for (k, v) in EXACT_RADIO {
         opts.radio
             .set(k, v)
             .unwrap_or_else(|e| panic!("{}: set {k}: {e}", p.name()));

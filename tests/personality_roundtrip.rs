@@ -3,6 +3,8 @@
 //! must equal what the radio was set to — or be `None` where that vendor's commands cannot
 //! carry it. Catches an encoder and a parser drifting apart.
 
+mod support;
+
 use simkeep::modem::{
     ModemIdentity, NrSignal, Profile, RegState, Registration, Replies, Signal, SimInfo, SimState,
     Tech,
@@ -64,29 +66,7 @@ fn ask(p: Personality, radio: &mut Radio, cmds: &[&str], into: &mut Replies) {
 /// Values every format can carry exactly: odd RSSI (CSQ is −113+2n), whole RSRP/RSRQ, even SINR.
 fn radio_for(p: Personality, tech: RadioTech) -> Radio {
     let mut r = p.default_radio();
-    for (k, v) in [
-        ("imei", "490154203237518"),
-        ("iccid", "8981200012345678901"),
-        ("imsi", "440201234567890"),
-        ("msisdn", "+818012345678"),
-        ("operator", "SoftBank"),
-        ("mcc", "440"),
-        ("mnc", "20"),
-        ("tac", "0x5A5A"),
-        ("cell_id", "0x2B3C4D5"),
-        ("rssi", "-71"),
-        ("rsrp", "-101"),
-        ("rsrq", "-12"),
-        ("sinr", "14"),
-        ("band", "1"),
-        ("earfcn", "300"),
-        ("pci", "77"),
-        ("nr_rsrp", "-90"),
-        ("nr_rsrq", "-11"),
-        ("nr_sinr", "20"),
-        ("nr_band", "78"),
-        ("nr_arfcn", "640000"),
-    ] {
+    for (k, v) in support::EXACT_RADIO {
         r.set(k, v).unwrap();
     }
     r.tech = tech;

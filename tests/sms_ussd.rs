@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use carrier_support::{
-    db_path, eventually_async, spawn_inbox, spawn_inbox_with, start_store, stored_texts,
-    PowerCutAfterStore,
+    db_path, eventually_async, first_scan_done, spawn_inbox, spawn_inbox_with, start_store,
+    stored_texts, PowerCutAfterStore,
 };
 use simkeep::app::ExitKind;
 use simkeep::codec::concat::missing_marker;
@@ -57,14 +57,7 @@ async fn a_chinese_two_part_reply_arriving_out_of_order_is_reassembled_stored_an
     let store = start_store(rig.dir.path());
     let inbox = spawn_inbox(&at, store.clone());
     // The inbox's first scan has run once CMGL was seen.
-    assert!(
-        eventually(WAIT, || rig
-            .sim
-            .commands_seen()
-            .iter()
-            .any(|l| l == "AT+CMGL=4"))
-        .await
-    );
+    assert!(first_scan_done(&rig).await);
     send_sms(&at, "1234", "BAL").await.unwrap();
     let expected = texts::sms_balance(Lang::Zh, 500);
     assert!(
@@ -91,14 +84,7 @@ async fn a_long_message_missing_a_part_is_stored_marked_after_the_timeout_and_de
         ..InboxConfig::default()
     };
     let inbox = spawn_inbox_with(&at, store.clone(), cfg);
-    assert!(
-        eventually(WAIT, || rig
-            .sim
-            .commands_seen()
-            .iter()
-            .any(|l| l == "AT+CMGL=4"))
-        .await
-    );
+    assert!(first_scan_done(&rig).await);
     send_sms(&at, "1234", "BAL").await.unwrap();
     // Part 1 waits on the modem for its partner, not deleted yet.
     assert!(eventually(WAIT, || rig.sim.set("check_stored", "1").is_ok()).await);
@@ -129,14 +115,7 @@ async fn a_power_cut_between_store_and_delete_loses_and_duplicates_nothing() {
         stored: stored.clone(),
     };
     let inbox = spawn_inbox(&at, sink);
-    assert!(
-        eventually(WAIT, || rig
-            .sim
-            .commands_seen()
-            .iter()
-            .any(|l| l == "AT+CMGL=4"))
-        .await
-    );
+    assert!(first_scan_done(&rig).await);
     rig.sim
         .set("deliver_sms", "SimCarrier|Your plan renews tomorrow.")
         .unwrap();
@@ -199,14 +178,7 @@ async fn direct_delivery_with_cmt_is_stored_too() {
     let at = rig.engine().await;
     let store = start_store(rig.dir.path());
     let inbox = spawn_inbox(&at, store.clone());
-    assert!(
-        eventually(WAIT, || rig
-            .sim
-            .commands_seen()
-            .iter()
-            .any(|l| l == "AT+CMGL=4"))
-        .await
-    );
+    assert!(first_scan_done(&rig).await);
     at.run("AT+CNMI=2,2,0,0,0").await.unwrap();
     rig.sim
         .set("deliver_sms", "1234|routed straight to you")

@@ -90,12 +90,8 @@ async fn carrier_balance_is_authoritative_and_local_counters_carry_it_forward() 
     let cfg_path = rig.dir.path().join("config.toml");
     std::fs::write(&cfg_path, config_text(&rig, &listen)).unwrap();
     let cfg = Config::load(&cfg_path).unwrap();
-    let agent = simkeep::daemon::start(cfg).await.unwrap();
-    let addr = agent.http_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(agent.run_until(async move {
-        let _ = stop_rx.await;
-    }));
+    let agent = support::run_agent(cfg).await;
+    let addr = agent.addr;
 
     // "Balance: 500 MB, valid until 2026-12-31." with unit_base 1000.
     let v = wait_usage(addr, |v| v["source"] == "carrier").await;
@@ -124,12 +120,7 @@ async fn carrier_balance_is_authoritative_and_local_counters_carry_it_forward() 
     .unwrap();
     assert_eq!(cli["remaining_bytes"], 400_000_000u64, "{cli}");
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(15), task)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    agent.stop().await;
 
     // With no daemon running, the CLI reads what the store kept at shutdown.
     let offline = tokio::task::spawn_blocking(move || usage_cli(&cfg_path))

@@ -21,6 +21,14 @@ pub fn start_store(dir: &Path) -> StoreHandle {
     StoreHandle::start(StoreConfig::new(db_path(dir))).expect("store starts")
 }
 
+/// Waits until the inbox has made its start-up scan of the modem's storage (`AT+CMGL=4`).
+pub async fn first_scan_done(rig: &crate::support::Rig) -> bool {
+    crate::support::eventually(Duration::from_secs(10), || {
+        rig.sim.commands_seen().iter().any(|l| l == "AT+CMGL=4")
+    })
+    .await
+}
+
 /// Texts of the stored messages, oldest first.
 pub async fn stored_texts(store: &StoreHandle) -> Vec<String> {
     let mut all = store.list_sms(None, 1000).await.expect("list sms");

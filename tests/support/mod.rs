@@ -64,3 +64,58 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// The agent running in this test's runtime, with its HTTP port bound.
+pub struct RunningAgent {
+    pub addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), simkeep::app::AppError>>,
+}
+
+/// Starts the agent (`http.listen` must be set) and runs it until [`RunningAgent::stop`].
+pub async fn run_agent(cfg: simkeep::config::Config) -> RunningAgent {
+    let agent = simkeep::daemon::start(cfg).await.expect("agent starts");
+    let addr = agent.http_addr().expect("http bound");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(agent.run_until(async move {
+        let _ = stopped.await;
+    }));
+    RunningAgent { addr, stop, task }
+}
+
+impl RunningAgent {
+    /// Asks for a clean shutdown and checks it happens (store flushed, port released).
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let res = tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("clean shutdown");
+        res.expect("agent task").expect("agent ends without error");
+    }
+}
+
+/// Radio values every vendor format can carry exactly (odd RSSI for CSQ's 2 dB steps, whole
+/// dB), so a personality's answer parsed back must give them unchanged.
+pub const EXACT_RADIO: &[(&str, &str)] = &[
+    ("imei", "490154203237518"),
+    ("iccid", "8981200012345678901"),
+    ("imsi", "440201234567890"),
+    ("msisdn", "+818012345678"),
+    ("operator", "SoftBank"),
+    ("mcc", "440"),
+    ("mnc", "20"),
+    ("tac", "0x5A5A"),
+    ("cell_id", "0x2B3C4D5"),
+    ("rssi", "-71"),
+    ("rsrp", "-101"),
+    ("rsrq", "-12"),
+    ("sinr", "14"),
+    ("band", "1"),
+    ("earfcn", "300"),
+    ("pci", "77"),
+    ("nr_rsrp", "-90"),
+    ("nr_rsrq", "-11"),
+    ("nr_sinr", "20"),
+    ("nr_band", "78"),
+    ("nr_arfcn", "640000"),
+];
