@@ -139,7 +139,7 @@ impl Agent {
         let mut generation: u64 = 0;
         let mut balance = BalanceAsker::default();
         let (balance_tx, mut balance_rx) = mpsc::channel::<BalanceResult>(1);
-        let mut balance_running = false;
+        // The balance query in flight, if any (one at a time).
         let mut balance_task: Option<tokio::task::JoinHandle<()>> = None;
         let mut balance_error: Option<String> = None;
         let (received_tx, _) = broadcast::channel::<ReceivedSms>(16);
@@ -168,7 +168,7 @@ impl Agent {
                 }
                 // A balance query finished: parse and record the carrier's figure.
                 Some(done) = balance_rx.recv() => {
-                    balance_running = false;
+                    balance_task = None;
                     if let Some(code) = &done.ussd {
                         record_ussd(&store, &done, code).await;
                     }
@@ -204,12 +204,11 @@ impl Agent {
                                 inbox = Some(InboxTask::spawn(&client, &store, &received_tx, iccid.clone()));
                             }
                             let carrier = accounting.config().and_then(|u| u.carrier.clone());
-                            if let Some(carrier) = carrier.filter(|_| !balance_running && accounting.carrier_due(now)) {
+                            if let Some(carrier) = carrier.filter(|_| balance_task.is_none() && accounting.carrier_due(now)) {
                                 let profile = driver.profile_name();
                                 let ussd = carrier.ussd.clone();
                                 if let Some(q) = balance.query(&client, &carrier, profile.as_deref(), received_tx.subscribe()) {
                                     accounting.carrier_asked(now);
-                                    balance_running = true;
                                     let tx = balance_tx.clone();
                                     balance_task = Some(tokio::spawn(async move {
                                         let text = q.await;
