@@ -41,7 +41,12 @@ pub struct Driver {
     /// SIMs we already sent the PIN to: never twice.
     pins_sent: PinLedger,
     last_iccid: Option<String>,
+    /// Who the modem is does not change while it stays connected: read once per connection.
+    identity: Option<ModemIdentity>,
 }
+
+/// The commands `build_identity` reads; skipped once the identity is known.
+const IDENTITY_COMMANDS: [&str; 4] = ["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"];
 
 impl Driver {
     /// `forced` is the profile named in config (`None` = detect).
@@ -53,6 +58,7 @@ impl Driver {
             pin,
             pins_sent: PinLedger::new(),
             last_iccid: None,
+            identity: None,
         }
     }
 
@@ -63,6 +69,7 @@ impl Driver {
     /// The modem was reconnected or restarted: detect and initialise again on the next poll.
     pub fn reset(&mut self) {
         self.profile = None;
+        self.identity = None;
     }
 
     /// Detects the vendor profile (unless forced) and runs its init commands, once per connection.
@@ -139,8 +146,27 @@ impl Driver {
         &mut self,
     ) -> Result<(ModemIdentity, SimInfo, Registration, Vec<ModemEvent>), AtError> {
         let p = self.profile().await?;
-        let replies = self.collect(p.info_commands()).await?;
-        let identity = p.build_identity(&replies);
+        let commands: Vec<&str> = match self.identity {
+            Some(_) => p
+                .info_commands()
+                .iter()
+                .copied()
+                .filter(|c| !IDENTITY_COMMANDS.contains(c))
+                .collect(),
+            None => p.info_commands().to_vec(),
+        };
+        let replies = self.collect(&commands).await?;
+        let identity = match &self.identity {
+            Some(known) => known.clone(),
+            None => {
+                let read = p.build_identity(&replies);
+                // Keep it only once the modem actually said who it is.
+                if read.manufacturer.is_some() && read.imei.is_some() {
+                    self.identity = Some(read.clone());
+                }
+                read
+            }
+        };
         let sim = p.build_sim(&replies);
         let registration = p.build_registration(&replies);
         let events = self.sim_housekeeping(&sim).await?;
