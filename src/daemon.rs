@@ -137,6 +137,7 @@ impl Agent {
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
         // Bumped on every reconnect: the modem's own counters may have restarted from zero.
         let mut generation: u64 = 0;
+        let mut connected_before = false;
         let mut balance = BalanceAsker::default();
         let (balance_tx, mut balance_rx) = mpsc::channel::<BalanceResult>(1);
         // The balance query in flight, if any (one at a time).
@@ -160,8 +161,13 @@ impl Agent {
                     if changed.is_err() { break; }
                     let state = link.borrow_and_update().clone();
                     if state == LinkState::Connected {
-                        driver.reset();
-                        generation = generation.wrapping_add(1);
+                        // The first connection finds a fresh driver; later ones (reconnect,
+                        // restart) find a modem that forgot its settings and maybe its counters.
+                        if connected_before {
+                            driver.reset();
+                            generation = generation.wrapping_add(1);
+                        }
+                        connected_before = true;
                         tick.reset_immediately();
                     }
                     status_tx.send_modify(|s| set_link(s, &state));

@@ -180,3 +180,26 @@ async fn an_sms_from_the_carrier_is_stored_and_listed_after_the_daemon_stops() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("Your data pack expires tomorrow"), "{out}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn after_a_modem_restart_the_vendor_init_runs_again() {
+    let rig = Rig::new(Personality::HuaweiE3372);
+    let agent = support::run_agent(config(&rig)).await;
+    let curc = |rig: &Rig| {
+        rig.sim
+            .commands_seen()
+            .iter()
+            .filter(|c| c.starts_with("AT^CURC="))
+            .count()
+    };
+    wait_status(agent.addr, 15, |s| s["last_poll"]["signal"].is_object()).await;
+    assert_eq!(curc(&rig), 1, "{:?}", rig.sim.commands_seen());
+    // A reboot without losing the port: RDY, echo back on, URC settings forgotten.
+    rig.sim.fault(Fault::Reboot);
+    assert!(
+        support::eventually(Duration::from_secs(10), || curc(&rig) >= 2).await,
+        "{:?}",
+        rig.sim.commands_seen()
+    );
+    agent.stop().await;
+}

@@ -215,3 +215,17 @@ async fn the_lock_file_of_a_live_process_keeps_us_off_the_port() {
     let text = std::fs::read_to_string(&lock).unwrap();
     assert_eq!(text.trim(), std::process::id().to_string());
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_modem_restart_behind_the_same_port_is_announced_like_a_reconnect() {
+    let rig = Rig::new(Personality::Generic);
+    let at = rig.engine().await;
+    let mut state = at.link_state();
+    state.borrow_and_update();
+    rig.sim.fault(Fault::Reboot);
+    tokio::time::timeout(Duration::from_secs(5), state.changed())
+        .await
+        .expect("watchers hear about the restart")
+        .unwrap();
+    assert_eq!(*state.borrow(), LinkState::Connected);
+}

@@ -195,7 +195,7 @@ async fn run(
                     last_cause = None;
                     backoff = Duration::from_millis(250);
                     state.send_replace(LinkState::Connected);
-                    match conn.serve(&cfg, &mut rx, &urcs).await {
+                    match conn.serve(&cfg, &mut rx, &urcs, &state).await {
                         Ended::ClientsGone => return,
                         Ended::Lost(cause) => cause,
                     }
@@ -306,6 +306,7 @@ impl Connection {
         cfg: &EngineConfig,
         rx: &mut mpsc::Receiver<Request>,
         urcs: &broadcast::Sender<Urc>,
+        state: &watch::Sender<LinkState>,
     ) -> Ended {
         let mut buf = [0u8; 512];
         loop {
@@ -317,6 +318,10 @@ impl Connection {
                 if let Err(cause) = self.initialise(cfg, urcs).await {
                     return Ended::Lost(cause);
                 }
+                // The modem restarted behind the same port: tell watchers as on a reconnect, so
+                // whoever configured the modem (vendor init, counters) starts over too.
+                tracing::info!(port = %self.name, "modem restarted; initialised again");
+                state.send_replace(LinkState::Connected);
             }
             tokio::select! {
                 // A caller's command: run it to its final result, then answer.
