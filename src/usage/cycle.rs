@@ -122,6 +122,11 @@ mod tests {
         while zone.to_local(t) < want {
             t += 60;
         }
+        // The minute steps keep `want`'s seconds; inside a DST gap the first instant at or past
+        // `want` is the jump itself, which can lie up to 59 s earlier.
+        while zone.to_local(t - 1) >= want {
+            t -= 1;
+        }
         t
     }
 
