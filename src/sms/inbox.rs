@@ -124,6 +124,8 @@ pub struct Inbox {
 /// Groups kept waiting at once; the storage holds 10 to a few dozen messages anyway.
 const MAX_GROUPS: usize = 16;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long after a restart sign the inbox waits for the rest of the burst.
+const RESTART_SETTLE: Duration = Duration::from_secs(1);
 
 impl Inbox {
     pub fn new(cfg: InboxConfig) -> Inbox {
@@ -183,9 +185,15 @@ impl Inbox {
         }
     }
 
+    /// Schedules setup and a scan shortly. Restart signs come in bursts (`RDY`, `+CPIN: READY`,
+    /// `SMS DONE`, the engine's re-initialised link), so a scan already due within the settle
+    /// time serves them all instead of one scan each.
     fn scan_now(&mut self) {
-        self.scan_due = true;
-        self.scan_at = Instant::now();
+        let soon = Instant::now() + RESTART_SETTLE;
+        if !self.scan_due || self.scan_at > soon {
+            self.scan_due = true;
+            self.scan_at = soon;
+        }
     }
 
     async fn setup_and_scan<S: SmsSink>(&mut self, at: &AtClient, sink: &S) {
