@@ -2,27 +2,22 @@
 //!
 //! Layers, bottom up: `at` (bytes → frames → command results and URCs, one task owning the
 //! port), `modem` (typed replies and the modem model, vendor profiles), `codec` (GSM-7, UCS2,
-//! SMS PDU, USSD), then the daemon with its HTTP status port, and the CLI. `sim` is a modem
-//! simulator on a pseudo-terminal for tests and demos.
+//! SMS PDU, USSD), `sms`/`ussd` (sessions over AT), `usage` (counters, cycles, carrier replies),
+//! `store` (SQLite). Above them three rooms that never import each other upward: `agent` (the
+//! daemon), `api` (its HTTP server and the client the CLI uses), `cli` (the commands); `error`
+//! sits below all three. `sim` is a modem simulator on a pseudo-terminal for tests and demos.
 
-pub mod accounting;
-pub mod app;
+pub mod agent;
+pub mod api;
 pub mod at;
-pub mod balance;
 pub mod cli;
 pub mod codec;
 pub mod config;
-pub mod daemon;
-#[cfg(feature = "sim")]
-pub mod demo;
-pub mod history;
-pub mod http;
+pub mod error;
 pub mod modem;
-pub mod report;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod sms;
-pub mod status;
 pub mod store;
 pub mod usage;
 pub mod ussd;

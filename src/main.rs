@@ -5,8 +5,8 @@ use clap::Parser;
 
 fn main() {
     let cli = simkeep::cli::Cli::parse();
-    simkeep::app::init_logging(&cli);
-    let code = match simkeep::app::run(cli) {
+    simkeep::cli::init_logging(&cli);
+    let code = match simkeep::cli::run(cli) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("simkeep: {e}");

@@ -14,9 +14,9 @@ use carrier_support::{
     db_path, eventually_async, first_scan_done, spawn_inbox, spawn_inbox_with, start_store,
     stored_texts, PowerCutAfterStore,
 };
-use simkeep::app::ExitKind;
 use simkeep::codec::concat::missing_marker;
 use simkeep::codec::{encode_ussd_request, UssdEncoding};
+use simkeep::error::ExitKind;
 use simkeep::sim::carrier::texts::{self, Lang};
 use simkeep::sim::{Fault, Personality};
 use simkeep::sms::{send_sms, InboxConfig, SmsError};
@@ -306,7 +306,7 @@ async fn a_two_level_menu_with_replies_buys_data() {
     drop(session);
     // The CLI handler walks the same menu from --reply values.
     let replies = ["1".to_string(), "1".to_string(), "1".to_string()];
-    simkeep::ussd::cli::ussd(&at, "*123#", &replies, Some("generic"))
+    simkeep::cli::ussd::ussd(&at, "*123#", &replies, Some("generic"))
         .await
         .unwrap();
     let balance = client.query("*100#").await.unwrap();
@@ -376,16 +376,16 @@ async fn a_ussd_code_carrying_a_second_command_never_reaches_the_modem() {
         client.query(evil).await,
         Err(UssdError::Invalid(_))
     ));
-    let err = simkeep::ussd::cli::ussd(&at, evil, &[], None)
+    let err = simkeep::cli::ussd::ussd(&at, evil, &[], None)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
     assert!(err.message.contains("0-9 * # +"), "{}", err.message);
-    let err = simkeep::ussd::cli::ussd(&at, "*123#", &[evil.to_string()], None)
+    let err = simkeep::cli::ussd::ussd(&at, "*123#", &[evil.to_string()], None)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
-    let err = simkeep::sms::cli::sms_send(&at, "1234\r\nAT+CFUN=0", "hi")
+    let err = simkeep::cli::sms::sms_send(&at, "1234\r\nAT+CFUN=0", "hi")
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
@@ -406,15 +406,15 @@ async fn the_cli_lists_reads_and_deletes_on_the_modem_and_in_the_store() {
     rig.sim
         .set("deliver_sms", "SimCarrier|hello from the carrier")
         .unwrap();
-    simkeep::sms::cli::sms_list_modem(&at, true).await.unwrap();
-    simkeep::sms::cli::sms_read_modem(&at, 1, false)
+    simkeep::cli::sms::sms_list_modem(&at, true).await.unwrap();
+    simkeep::cli::sms::sms_read_modem(&at, 1, false)
         .await
         .unwrap();
-    let err = simkeep::sms::cli::sms_read_modem(&at, 7, false)
+    let err = simkeep::cli::sms::sms_read_modem(&at, 7, false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::ModemRefused, "{}", err.message);
-    simkeep::sms::cli::sms_delete_modem(&at, 1).await.unwrap();
+    simkeep::cli::sms::sms_delete_modem(&at, 1).await.unwrap();
     rig.sim.set("check_stored", "0").unwrap();
 
     rig.sim
@@ -427,18 +427,18 @@ async fn the_cli_lists_reads_and_deletes_on_the_modem_and_in_the_store() {
     store.shutdown().await.unwrap();
     drop(store);
     let path = db_path(rig.dir.path());
-    simkeep::sms::cli::sms_list_store(&path, true)
+    simkeep::cli::sms::sms_list_store(&path, true)
         .await
         .unwrap();
-    simkeep::sms::cli::sms_read_store(&path, 1, false)
+    simkeep::cli::sms::sms_read_store(&path, 1, false)
         .await
         .unwrap();
-    simkeep::sms::cli::sms_delete_store(&path, 1).await.unwrap();
-    let err = simkeep::sms::cli::sms_read_store(&path, 1, false)
+    simkeep::cli::sms::sms_delete_store(&path, 1).await.unwrap();
+    let err = simkeep::cli::sms::sms_read_store(&path, 1, false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Failure);
-    let err = simkeep::sms::cli::sms_list_store(&rig.dir.path().join("nope.db"), false)
+    let err = simkeep::cli::sms::sms_list_store(&rig.dir.path().join("nope.db"), false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);

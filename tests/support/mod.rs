@@ -69,12 +69,12 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 pub struct RunningAgent {
     pub addr: std::net::SocketAddr,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), simkeep::app::AppError>>,
+    task: tokio::task::JoinHandle<Result<(), simkeep::error::AppError>>,
 }
 
 /// Starts the agent (`http.listen` must be set) and runs it until [`RunningAgent::stop`].
 pub async fn run_agent(cfg: simkeep::config::Config) -> RunningAgent {
-    let agent = simkeep::daemon::start(cfg).await.expect("agent starts");
+    let agent = simkeep::agent::start(cfg).await.expect("agent starts");
     let addr = agent.http_addr().expect("http bound");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(agent.run_until(async move {

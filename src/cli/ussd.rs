@@ -3,22 +3,10 @@
 //!
 //! Must not: send anything before every code and reply given on the command line is valid.
 
-use super::session::{UssdClient, UssdError, UssdStatus};
-use crate::app::{AppError, ExitKind};
 use crate::at::AtClient;
 use crate::codec::validate_ussd_code;
-
-impl From<UssdError> for AppError {
-    fn from(e: UssdError) -> Self {
-        let kind = match &e {
-            UssdError::Invalid(_) | UssdError::Closed { .. } => ExitKind::Config,
-            UssdError::NotSupported { .. } | UssdError::Refused { .. } => ExitKind::ModemRefused,
-            UssdError::At(at) => return AppError::from(at.clone()),
-            _ => ExitKind::Failure,
-        };
-        AppError::new(kind, e.to_string())
-    }
-}
+use crate::error::AppError;
+use crate::ussd::{UssdClient, UssdError, UssdStatus};
 
 pub async fn ussd(
     at: &AtClient,

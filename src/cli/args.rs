@@ -1,4 +1,5 @@
-//! Command-line definitions (clap derive). Only definitions: the work is in `app`.
+//! Command-line definitions (clap derive). Only definitions: the work is in `run` and the
+//! command-group files beside it.
 
 use std::path::PathBuf;
 
@@ -129,13 +130,13 @@ pub enum Cmd {
     History {
         /// What to show.
         #[arg(value_enum)]
-        kind: crate::history::Kind,
+        kind: crate::cli::history::Kind,
         /// How far back, e.g. 1h, 7d.
         #[arg(long, default_value = "1d", value_parser = parse_since)]
         since: std::time::Duration,
         /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
-        format: crate::history::Format,
+        format: crate::cli::history::Format,
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,

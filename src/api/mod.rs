@@ -6,6 +6,9 @@
 //! the flash a general HTTP stack would cost; everything it serves is read from the status
 //! snapshot, so a slow or malicious client can never stall the modem or the poller.
 
+pub mod client;
+pub mod json;
+
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
-use crate::app::{AppError, ExitKind};
-use crate::status::Status;
+use crate::agent::status::Status;
+use crate::error::{AppError, ExitKind};
 use crate::store::StoreHandle;
 
 const MAX_HEAD: usize = 8192;
@@ -159,14 +162,11 @@ fn history_request(head: &[u8]) -> Option<(&'static str, i64)> {
 
 async fn history(store: &StoreHandle, kind: &str, since: i64) -> Vec<u8> {
     let rows = match kind {
-        "usage" => store
-            .usage_since(since)
-            .await
-            .map(|r| crate::history::usage_json(&r)),
+        "usage" => store.usage_since(since).await.map(|r| json::usage_json(&r)),
         _ => store
             .signal_since(since)
             .await
-            .map(|r| crate::history::signal_json(&r)),
+            .map(|r| json::signal_json(&r)),
     };
     match rows {
         Ok(v) => response(200, "application/json", format!("{v}\n").as_bytes(), false),

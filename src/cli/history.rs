@@ -5,13 +5,13 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::Value;
 
-use crate::app::{AppError, ExitKind};
+use crate::agent::status::unix_now;
+use crate::api::json::{signal_json, usage_json};
 use crate::config::Config;
-use crate::status::unix_now;
-use crate::store::{SignalSample, StoreHandle, UsageSample};
+use crate::error::{AppError, ExitKind};
+use crate::store::StoreHandle;
 use crate::usage::{format_size, Estimator, UsageState};
 
 /// What `history` shows.
@@ -25,48 +25,6 @@ pub enum Kind {
 pub enum Format {
     Csv,
     Json,
-}
-
-/// A GET to the daemon's status port; `None` when no daemon answers there.
-async fn daemon_get(cfg: &Config, path: &str) -> Option<Result<Value, AppError>> {
-    let addr = cfg.http.listen?;
-    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    let io = async {
-        s.write_all(req.as_bytes()).await?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
-        Ok::<_, std::io::Error>(buf)
-    };
-    let buf = match tokio::time::timeout(Duration::from_secs(10), io).await {
-        Ok(Ok(b)) => b,
-        _ => {
-            return Some(Err(AppError::new(
-                ExitKind::Failure,
-                format!("the daemon at {addr} did not answer {path}"),
-            )))
-        }
-    };
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let ok = head.starts_with("HTTP/1.1 200");
-    Some(match serde_json::from_str::<Value>(body) {
-        Ok(v) if ok => Ok(v),
-        Ok(v) => Err(AppError::new(
-            ExitKind::Failure,
-            v.get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("the daemon refused the request")
-                .to_string(),
-        )),
-        Err(e) => Err(AppError::new(
-            ExitKind::Failure,
-            format!("the daemon at {addr} sent bad JSON for {path}: {e}"),
-        )),
-    })
 }
 
 fn open_store(cfg: &Config) -> Result<StoreHandle, AppError> {
@@ -88,7 +46,7 @@ fn store_err(e: crate::store::StoreError) -> AppError {
 
 /// `simkeep usage`.
 pub async fn usage(cfg: &Config, as_json: bool) -> Result<(), AppError> {
-    let report = match daemon_get(cfg, "/api/v1/usage").await {
+    let report = match crate::api::client::daemon_get(cfg, "/api/v1/usage").await {
         Some(r) => r?,
         None => usage_from_store(cfg).await?,
     };
@@ -180,7 +138,7 @@ pub async fn history(
         Kind::Usage => format!("/api/v1/history/usage?since={since_t}"),
         Kind::Signal => format!("/api/v1/history/signal?since={since_t}"),
     };
-    let rows = match daemon_get(cfg, &path).await {
+    let rows = match crate::api::client::daemon_get(cfg, &path).await {
         Some(r) => r?,
         None => {
             let store = open_store(cfg)?;
@@ -197,27 +155,6 @@ pub async fn history(
         Format::Csv => print!("{}", to_csv(&rows)),
     }
     Ok(())
-}
-
-pub fn usage_json(samples: &[UsageSample]) -> Value {
-    Value::Array(
-        samples
-            .iter()
-            .map(|s| json!({"t": s.t, "iccid": s.iccid, "rx_bytes": s.rx_bytes, "tx_bytes": s.tx_bytes, "source": s.source}))
-            .collect(),
-    )
-}
-
-pub fn signal_json(samples: &[SignalSample]) -> Value {
-    Value::Array(
-        samples
-            .iter()
-            .map(|s| {
-                json!({"t": s.t, "rssi_dbm": s.rssi_dbm, "rsrp_dbm": s.rsrp_dbm, "rsrq_db": s.rsrq_db,
-                       "sinr_db": s.sinr_db, "band": s.band, "tech": s.tech})
-            })
-            .collect(),
-    )
 }
 
 /// CSV with a header from the first row's keys; empty cells for nulls; quoted where needed.
@@ -272,6 +209,7 @@ pub fn format_time(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn csv_has_a_header_and_quotes_commas() {

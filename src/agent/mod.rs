@@ -8,15 +8,28 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::accounting::Accounting;
-use crate::app::{engine_config, AppError, ExitKind};
-use crate::at::{self, LinkState};
-use crate::balance::BalanceAsker;
+pub mod accounting;
+pub mod balance;
+pub mod status;
+
+use accounting::Accounting;
+use balance::BalanceAsker;
+use status::{unix_now, Status};
+
+use crate::at::{self, EngineConfig, LinkState};
 use crate::config::Config;
+use crate::error::{AppError, ExitKind};
 use crate::modem::driver::{Driver, ModemEvent, Snapshot};
 use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
-use crate::status::{unix_now, Status};
 use crate::store::StoreHandle;
+
+/// The AT engine's settings from the config (one-shot commands use the same).
+pub fn engine_config(cfg: &Config) -> EngineConfig {
+    let mut e = EngineConfig::new(cfg.modem.port.clone());
+    e.baud = cfg.modem.baud;
+    e.lock_dir = Some(cfg.modem.lock_dir.clone());
+    e
+}
 
 /// Runs until `shutdown` resolves.
 pub async fn run(cfg: Config, shutdown: impl Future<Output = ()>) -> Result<(), AppError> {
@@ -100,7 +113,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         .map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
     let (http_task, http_addr) = match cfg.http.listen {
         Some(addr) => {
-            let (task, bound) = crate::http::serve(addr, status_rx, Some(store.clone())).await?;
+            let (task, bound) = crate::api::serve(addr, status_rx, Some(store.clone())).await?;
             (Some(task), Some(bound))
         }
         None => (None, None),

@@ -1,75 +1,13 @@
-//! What each CLI command does, and the friendly error at the edge: one line that names the
-//! thing and the cause, and an exit code by kind of failure.
+//! What each CLI command does: logging set-up, the dispatch from parsed arguments to the command
+//! group that runs it, and the one-shot modem connection.
 
-use std::fmt;
 use std::time::Duration;
 
-use crate::at::{self, AtClient, AtError, Command, EngineConfig};
+use crate::agent::engine_config;
+use crate::at::{self, AtClient, AtError, Command};
 use crate::cli::{Cli, Cmd, SmsCmd};
-use crate::config::{Config, ConfigError};
-
-/// Exit codes by kind of failure, so scripts can tell a bad config from a dead modem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitKind {
-    /// 1: anything else.
-    Failure = 1,
-    /// 2: bad command line or config.
-    Config = 2,
-    /// 3: the modem answered with an error.
-    ModemRefused = 3,
-    /// 4: the modem could not be reached or did not answer.
-    Unreachable = 4,
-}
-
-/// An error for the user: one line.
-#[derive(Debug)]
-pub struct AppError {
-    pub kind: ExitKind,
-    pub message: String,
-}
-
-impl AppError {
-    pub fn new(kind: ExitKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-
-    pub fn exit_code(&self) -> i32 {
-        self.kind as i32
-    }
-}
-
-impl fmt::Display for AppError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<ConfigError> for AppError {
-    fn from(e: ConfigError) -> Self {
-        AppError::new(ExitKind::Config, e.to_string())
-    }
-}
-
-impl From<AtError> for AppError {
-    fn from(e: AtError) -> Self {
-        let kind = if e.is_modem_refusal() {
-            ExitKind::ModemRefused
-        } else if matches!(e, AtError::Invalid(_)) {
-            ExitKind::Config
-        } else {
-            ExitKind::Unreachable
-        };
-        let message = match e {
-            // A one-shot command does not keep retrying: say only why it failed.
-            AtError::NotConnected { cause, .. } => cause,
-            other => other.to_string(),
-        };
-        AppError::new(kind, message)
-    }
-}
+use crate::config::Config;
+use crate::error::{AppError, ExitKind};
 
 /// Sets up logging to stderr. Under procd stderr goes to logd, which stamps the time itself.
 pub fn init_logging(cli: &Cli) {
@@ -117,7 +55,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
     match &cli.command {
         Cmd::Run => {
             let cfg = load_config(&cli)?;
-            crate::daemon::run_with_reload(cfg, || load_config(&cli)).await
+            crate::agent::run_with_reload(cfg, || load_config(&cli)).await
         }
         Cmd::CheckConfig => {
             let cfg = Config::load(&cli.config)?;
@@ -130,20 +68,21 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             crate::codec::validate_ussd_code(code)
                 .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
             let at = connect(&cli).await?;
-            crate::ussd::cli::ussd(&at, code, replies, None).await
+            crate::cli::ussd::ussd(&at, code, replies, None).await
         }
-        Cmd::Usage { json } => crate::history::usage(&load_config(&cli)?, *json).await,
+        Cmd::Usage { json } => crate::cli::history::usage(&load_config(&cli)?, *json).await,
         Cmd::History {
             kind,
             since,
             format,
-        } => crate::history::history(&load_config(&cli)?, *kind, *since, *format).await,
+        } => crate::cli::history::history(&load_config(&cli)?, *kind, *since, *format).await,
         Cmd::At { command, timeout } => cmd_at(&cli, command, *timeout).await,
         Cmd::Info { json } => {
-            crate::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
+            crate::cli::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
         }
         Cmd::Signal { json } => {
-            crate::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
+            crate::cli::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json)
+                .await
         }
         #[cfg(feature = "sim")]
         Cmd::Sim {
@@ -152,17 +91,17 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             set,
             sim_busy,
             noise,
-        } => crate::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await,
+        } => crate::cli::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await,
         #[cfg(feature = "sim")]
         Cmd::Demo {
             personality,
             seconds,
-        } => crate::demo::demo(personality, *seconds).await,
+        } => crate::cli::demo::demo(personality, *seconds).await,
     }
 }
 
 async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
-    use crate::sms::cli as s;
+    use crate::cli::sms as s;
     let index = |id: i64| {
         u32::try_from(id).map_err(|_| {
             AppError::new(
@@ -218,13 +157,6 @@ fn apply_overrides(cli: &Cli, cfg: &mut Config) {
     if let Some(d) = &cli.lock_dir {
         cfg.modem.lock_dir = d.clone();
     }
-}
-
-pub fn engine_config(cfg: &Config) -> EngineConfig {
-    let mut e = EngineConfig::new(cfg.modem.port.clone());
-    e.baud = cfg.modem.baud;
-    e.lock_dir = Some(cfg.modem.lock_dir.clone());
-    e
 }
 
 /// Starts an engine for a one-shot command and waits for the first connection.

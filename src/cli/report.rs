@@ -4,9 +4,9 @@ use std::fmt::Display;
 
 use serde_json::json;
 
-use crate::app::AppError;
 use crate::at::AtClient;
 use crate::config::Config;
+use crate::error::AppError;
 use crate::modem::driver::Driver;
 
 fn driver(at: &AtClient, cfg: &Config) -> Driver {

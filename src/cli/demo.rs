@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncBufReadExt;
 
-use crate::app::{AppError, ExitKind};
 use crate::config::Config;
+use crate::error::{AppError, ExitKind};
 use crate::sim::{self, Fault, Personality, SimOptions};
 
 fn personality(name: &str) -> Result<Personality, AppError> {
@@ -57,7 +57,7 @@ pub async fn sim(
     eprintln!("simulated {name} modem ready; control lines on stdin: set KEY=VALUE | hang SECS | unplug SECS | reboot | urc LINE | garbage");
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
-    let stop = crate::daemon::shutdown_signal();
+    let stop = crate::agent::shutdown_signal();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -126,13 +126,13 @@ pub async fn demo(name: &str, seconds: Option<u64>) -> Result<(), AppError> {
             Some(s) => {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(s)) => {}
-                    _ = crate::daemon::shutdown_signal() => {}
+                    _ = crate::agent::shutdown_signal() => {}
                 }
             }
-            None => crate::daemon::shutdown_signal().await,
+            None => crate::agent::shutdown_signal().await,
         }
     };
-    let result = crate::daemon::run(cfg, stop).await;
+    let result = crate::agent::run(cfg, stop).await;
     drop(handle);
     let _ = std::fs::remove_dir_all(&dir);
     result

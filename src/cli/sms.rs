@@ -9,27 +9,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::error::SmsError;
-use super::parse::{parse_cmgl, parse_cmgr};
-use super::send::send_sms;
-use crate::app::{AppError, ExitKind};
 use crate::at::AtClient;
 use crate::codec::{decode_pdu_hex, SmsPdu};
+use crate::error::{AppError, ExitKind};
+use crate::sms::parse::{parse_cmgl, parse_cmgr};
+use crate::sms::{send_sms, SmsError};
 use crate::store::{SmsDirection, SmsId, StoreConfig, StoreHandle, StoredSms};
-
-impl From<SmsError> for AppError {
-    fn from(e: SmsError) -> Self {
-        let kind = match &e {
-            SmsError::Invalid(_) | SmsError::Encode { .. } | SmsError::TextModeTooLong { .. } => {
-                ExitKind::Config
-            }
-            SmsError::Refused { .. } => ExitKind::ModemRefused,
-            SmsError::At(at) => return AppError::from(at.clone()),
-            _ => ExitKind::Failure,
-        };
-        AppError::new(kind, e.to_string())
-    }
-}
 
 pub async fn sms_send(at: &AtClient, number: &str, text: &str) -> Result<(), AppError> {
     let sent = send_sms(at, number, text).await?;

@@ -1,0 +1,16 @@
+//! The command line: argument definitions ([`args`]), the dispatch ([`run`]), and one file per
+//! command group with its output formatting. It talks to the running daemon through
+//! `api::client`, or to the port or the store itself when no daemon runs. Nothing below imports
+//! from here.
+
+pub mod args;
+#[cfg(feature = "sim")]
+pub mod demo;
+pub mod history;
+pub mod report;
+pub mod run;
+pub mod sms;
+pub mod ussd;
+
+pub use args::{Cli, Cmd, SmsCmd};
+pub use run::{init_logging, run};
