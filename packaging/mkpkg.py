@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Wrap a cross-built simkeep binary into OpenWrt packages without the SDK.
 
-  mkpkg.py --bin PATH --arch OPENWRT_ARCH --version X.Y.Z --release N --out DIR [--files DIR]
+  mkpkg.py --bin PATH --arch OPENWRT_ARCH [--arch ...] --version X.Y.Z --release N --out DIR
+           [--url URL] [--files DIR]
 
-Writes, into DIR:
+Writes, into DIR, for every --arch (the same binary under each label):
   simkeep_X.Y.Z-N_ARCH.ipk    for opkg (OpenWrt <= 24.10), laid out as OpenWrt's
                               scripts/ipkg-build does: a gzip'd tar of ./debian-binary,
                               ./control.tar.gz and ./data.tar.gz, every owner 0.
@@ -146,7 +147,7 @@ def installed_size(files):
     return sum(len(data) for _, _, data in files)
 
 
-def build_ipk(files, arch, version, release, out, mtime):
+def build_ipk(files, arch, version, release, out, mtime, url):
     full_version = f"{version}-{release}"
     control = (
         f"Package: {NAME}\n"
@@ -157,7 +158,8 @@ def build_ipk(files, arch, version, release, out, mtime):
         f"License: {LICENSE}\n"
         f"Section: net\n"
         f"Maintainer: {MAINTAINER}\n"
-        f"Architecture: {arch}\n"
+        + (f"URL: {url}\n" if url else "")
+        + f"Architecture: {arch}\n"
         f"Installed-Size: {installed_size(files)}\n"
         f"Description: " + DESCRIPTION.replace("\n", "\n ") + "\n"
     )
@@ -190,7 +192,7 @@ def build_ipk(files, arch, version, release, out, mtime):
     return path
 
 
-def build_apk(files, arch, version, release, out, mtime):
+def build_apk(files, arch, version, release, out, mtime, url):
     full_version = f"{version}-r{release}"
     listed = sorted("/" + p for p, _, _ in files)
     listed.append(f"/lib/apk/packages/{NAME}.list")
@@ -211,8 +213,10 @@ def build_apk(files, arch, version, release, out, mtime):
         f"pkgname = {NAME}\n"
         f"pkgver = {full_version}\n"
         f"pkgdesc = {DESCRIPTION.replace(chr(10), ' ')}\n"
-        f"builddate = {mtime}\n"
-        f"packager = {MAINTAINER}\n"
+        + (f"url = {url}\n" if url else "")
+        + f"builddate = {mtime}\n"
+        # apk 3 reads `maintainer` (src/package.c); `packager` is abuild's and apk ignores it.
+        f"maintainer = {MAINTAINER}\n"
         f"size = {installed_size(apk_files)}\n"
         f"arch = {arch}\n"
         f"origin = {NAME}\n"
@@ -237,7 +241,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--bin", required=True, help="the simkeep binary to package")
-    ap.add_argument("--arch", required=True, help="OpenWrt package arch, e.g. aarch64_cortex-a53")
+    ap.add_argument("--arch", required=True, action="append",
+                    help="OpenWrt package arch, e.g. aarch64_cortex-a53 (repeat for more labels)")
+    ap.add_argument("--url", default="", help="project home page, for URL: / url =")
     ap.add_argument("--version", required=True, help="x.y.z")
     ap.add_argument("--release", default="1", help="package release number (default 1)")
     ap.add_argument("--out", required=True, help="output directory")
@@ -256,10 +262,13 @@ def main():
         sys.exit(f"mkpkg.py: cannot read {e.filename}: {e.strerror}")
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
     os.makedirs(a.out, exist_ok=True)
-    if a.format in ("ipk", "both"):
-        print(build_ipk(files, a.arch, a.version, a.release, a.out, mtime))
-    if a.format in ("apk", "both"):
-        print(build_apk(files, a.arch, a.version, a.release, a.out, mtime))
+    for arch in a.arch:
+        if not arch or any(c.isspace() or c == "/" for c in arch):
+            sys.exit(f"mkpkg.py: arch {arch!r} is not an OpenWrt package arch")
+        if a.format in ("ipk", "both"):
+            print(build_ipk(files, arch, a.version, a.release, a.out, mtime, a.url))
+        if a.format in ("apk", "both"):
+            print(build_apk(files, arch, a.version, a.release, a.out, mtime, a.url))
 
 
 if __name__ == "__main__":
