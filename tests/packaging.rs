@@ -14,13 +14,113 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const TARGETS: &[(&str, &str)] = &[
-    ("aarch64-unknown-linux-musl", "aarch64_cortex-a53"),
-    ("armv7-unknown-linux-musleabihf", "arm_cortex-a7_neon-vfpv4"),
-    ("x86_64-unknown-linux-musl", "x86_64"),
-    ("mipsel-unknown-linux-musl", "mipsel_24kc"),
-    ("mips-unknown-linux-musl", "mips_24kc"),
+/// The Rust targets `packaging/build-packages.sh` takes; each binary is packaged under every
+/// label `--list-arches` prints for it.
+const TARGETS: &[&str] = &[
+    "aarch64-unknown-linux-musl",
+    "armv7-unknown-linux-musleabihf",
+    "x86_64-unknown-linux-musl",
+    "mipsel-unknown-linux-musl",
+    "mips-unknown-linux-musl",
 ];
+
+/// OpenWrt target/subtarget → package arch, as OpenWrt's own sources define it: the label is
+/// `$(ARCH)_$(CPU_TYPE)[_$(CPU_SUBTYPE)]` (x86_64: just `$(ARCH)`), from the board's
+/// `target/linux/<board>/Makefile` or its `<subtarget>/target.mk`; an aarch64 target without
+/// CPU_TYPE gets `CPU_TYPE ?= generic` from `include/target.mk`. Read from openwrt/openwrt with
+/// the search tool's file index, which holds one version per file, not one tree: the commit
+/// given is the one that version of that file was stored at.
+///   mediatek/filogic   target/linux/mediatek/filogic/target.mk   @ 09fe06f74ad14086489550bd3e7ad2189af6681f
+///   mediatek/mt7622    target/linux/mediatek/mt7622/target.mk    @ 4df77295307dd91c0e69bf0377390c1052cadead
+///   qualcommax/*       target/linux/qualcommax/Makefile          @ 2bbe5c86caaf387d64d73574f7bcdcb526065364
+///   rockchip/armv8     target/linux/rockchip/armv8/target.mk     @ 4629312c86d86f19e27fc29d39c42ec10195c491 (no CPU_TYPE)
+///   bcm27xx/bcm2711    target/linux/bcm27xx/bcm2711/target.mk    (index excerpt, CPU_TYPE:=cortex-a72; commit not shown)
+///   bcm27xx/bcm2712    target/linux/bcm27xx/bcm2712/target.mk    @ 1185395c0bc812bd315970ac284fd58656dfc510
+///   mvebu/cortexa72    target/linux/mvebu/cortexa72/target.mk    @ 727c3df5bb017e32e05258e31348d45187177347
+///   ipq40xx/generic    target/linux/ipq40xx/Makefile             @ 001139f7d94ae3ff694df77929111f2988ca5e66
+///   mediatek/mt7623    target/linux/mediatek/mt7623/target.mk    @ 778c62e5ffaee6b23dca0e6160d5fd187bb7b7af
+///   mediatek/mt7629    target/linux/mediatek/mt7629/target.mk    (index excerpt: CPU_TYPE:=cortex-a7, no CPU_SUBTYPE)
+///                      target/linux/mediatek/mt7629/config-6.12  @ 16c1e1b9ba162f28aea45d41359120e28996984f: "# CONFIG_VFP is not set"
+///   mvebu/cortexa9     target/linux/mvebu/cortexa9/target.mk     (index excerpt: CPU_TYPE:=cortex-a9, CPU_SUBTYPE:=vfpv3-d16)
+///   ipq806x/generic    target/linux/ipq806x/Makefile             (index excerpt: CPU_TYPE:=cortex-a15, CPU_SUBTYPE:=neon-vfpv4)
+///   ramips/mt7621      target/linux/ramips/mt7621/target.mk      @ 046666aa5f2201cf40567234b82cc6109c471819
+///   ramips/mt76x8      target/linux/ramips/mt76x8/target.mk      @ 127eb89d84a60fd1cce6f30b5ab0c6b3db97d8dc
+///   ath79/*            target/linux/ath79/Makefile               @ 0bffaff7480a8fba3cbd941dc7e696bbbd2bd48e
+///   x86/64             target/linux/x86/64/target.mk             @ 196fb76a4c43692fb27e99586d2b4b9f6ef5ff55
+const OPENWRT: &[(&str, &str)] = &[
+    ("mediatek/filogic", "aarch64_cortex-a53"),
+    ("mediatek/mt7622", "aarch64_cortex-a53"),
+    ("qualcommax/ipq807x", "aarch64_cortex-a53"),
+    ("qualcommax/ipq60xx", "aarch64_cortex-a53"),
+    ("rockchip/armv8", "aarch64_generic"),
+    ("bcm27xx/bcm2711", "aarch64_cortex-a72"),
+    ("mvebu/cortexa72", "aarch64_cortex-a72"),
+    ("bcm27xx/bcm2712", "aarch64_cortex-a76"),
+    ("ipq40xx/generic", "arm_cortex-a7_neon-vfpv4"),
+    ("mediatek/mt7623", "arm_cortex-a7_neon-vfpv4"),
+    ("mediatek/mt7629", "arm_cortex-a7"),
+    ("mvebu/cortexa9", "arm_cortex-a9_vfpv3-d16"),
+    ("ipq806x/generic", "arm_cortex-a15_neon-vfpv4"),
+    ("ramips/mt7621", "mipsel_24kc"),
+    ("ramips/mt76x8", "mipsel_24kc"),
+    ("ath79/generic", "mips_24kc"),
+    ("x86/64", "x86_64"),
+];
+
+/// Whether the binary for `target` runs on every CPU an OpenWrt `label` stands for: the same
+/// ISA and byte order, and every feature the Rust target assumes (rustc's target specs).
+fn runs_on(target: &str, label: &str) -> bool {
+    match target {
+        // ARMv8-A with FP + AdvSIMD: every Cortex-A core; `generic` is OpenWrt's -mcpu=generic.
+        "aarch64-unknown-linux-musl" => label.starts_with("aarch64_"),
+        // +v7,+vfp3,-d32,+thumb2: an ARMv7-A core with at least VFPv3-D16. A label without an
+        // FPU subtype is built soft-float and its kernel may have VFP off (mt7629 does).
+        "armv7-unknown-linux-musleabihf" => {
+            let mut parts = label.splitn(3, '_');
+            let (isa, cpu, fpu) = (parts.next(), parts.next(), parts.next());
+            isa == Some("arm")
+                && cpu.is_some_and(|c| {
+                    [
+                        "cortex-a5",
+                        "cortex-a7",
+                        "cortex-a8",
+                        "cortex-a9",
+                        "cortex-a15",
+                    ]
+                    .contains(&c)
+                })
+                && fpu.is_some_and(|f| f.contains("vfpv3") || f.contains("vfpv4"))
+        }
+        "x86_64-unknown-linux-musl" => label == "x86_64",
+        // MIPS32r2 soft-float: 24kc/24kec/74kc/1004kc, not mips32 (r1) labels.
+        "mipsel-unknown-linux-musl" => label == "mipsel_24kc",
+        "mips-unknown-linux-musl" => label == "mips_24kc",
+        _ => false,
+    }
+}
+
+/// The labels build-packages.sh packages a `target` binary under.
+fn labels(target: &str) -> Vec<String> {
+    stdout(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("packaging/build-packages.sh"))
+            .args([target, "--list-arches"]),
+    )
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Every (target, label) pair the packaging produces.
+fn produced() -> Vec<(&'static str, String)> {
+    TARGETS
+        .iter()
+        .flat_map(|t| labels(t).into_iter().map(move |l| (*t, l)))
+        .collect()
+}
+
+const URL: &str = "https://example.org/simkeep";
+
 /// Path in the package → mode it must have.
 const MODES: &[(&str, u32)] = &[
     ("usr/bin/simkeep", 0o755),
@@ -60,12 +160,13 @@ fn stand_in(dir: &Path, arch: &str) -> PathBuf {
     p
 }
 
-/// Runs build-packages.sh; returns (ipk, apk).
-fn build(target: &str, bin: &Path, out: &Path) -> (PathBuf, PathBuf) {
+/// Runs build-packages.sh for one label; returns (ipk, apk).
+fn build(target: &str, arch: &str, bin: &Path, out: &Path) -> (PathBuf, PathBuf) {
     let text = stdout(
         Command::new("bash")
             .arg(Path::new(ROOT).join("packaging/build-packages.sh"))
-            .args([target, "--version", "1.2.3", "--release", "4", "--bin"])
+            .args([target, "--arch", arch, "--url", URL])
+            .args(["--version", "1.2.3", "--release", "4", "--bin"])
             .arg(bin)
             .arg("--out")
             .arg(out)
@@ -115,9 +216,10 @@ fn files_size(root: &Path) -> u64 {
 #[test]
 fn ipk_for_every_router_arch_has_opkg_layout_fields_owners_and_modes() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    for (target, arch) in TARGETS {
+    for (target, arch) in &produced() {
+        let arch = arch.as_str();
         let bin = stand_in(tmp.path(), arch);
-        let (ipk, _) = build(target, &bin, &tmp.path().join(arch));
+        let (ipk, _) = build(target, arch, &bin, &tmp.path().join(arch));
         assert_eq!(
             ipk.file_name().and_then(|n| n.to_str()),
             Some(format!("simkeep_1.2.3-4_{arch}.ipk").as_str())
@@ -160,7 +262,16 @@ fn ipk_for_every_router_arch_has_opkg_layout_fields_owners_and_modes() {
         let fields = control_fields(&fs::read_to_string(ctl.join("control")).expect("control"));
         assert_eq!(fields.get("Package").map(String::as_str), Some("simkeep"));
         assert_eq!(fields.get("Version").map(String::as_str), Some("1.2.3-4"));
-        assert_eq!(fields.get("Architecture").map(String::as_str), Some(*arch));
+        assert_eq!(fields.get("Architecture").map(String::as_str), Some(arch));
+        assert_eq!(
+            fields.get("Maintainer").map(String::as_str),
+            Some("simkeep developers")
+        );
+        assert_eq!(
+            fields.get("License").map(String::as_str),
+            Some("MIT OR Apache-2.0")
+        );
+        assert_eq!(fields.get("URL").map(String::as_str), Some(URL));
         assert!(
             fields.get("Depends").is_some_and(|d| !d.is_empty()),
             "Depends missing"
@@ -203,9 +314,10 @@ fn ipk_for_every_router_arch_has_opkg_layout_fields_owners_and_modes() {
 #[test]
 fn apk_for_every_router_arch_is_a_v2_package_that_apk_tools_3_accepts() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    for (target, arch) in TARGETS {
+    for (target, arch) in &produced() {
+        let arch = arch.as_str();
         let bin = stand_in(tmp.path(), arch);
-        let (_, apk) = build(target, &bin, &tmp.path().join(arch));
+        let (_, apk) = build(target, arch, &bin, &tmp.path().join(arch));
         assert_eq!(
             apk.file_name().and_then(|n| n.to_str()),
             Some(format!("simkeep-1.2.3-r4_{arch}.apk").as_str())
@@ -227,7 +339,12 @@ fn apk_for_every_router_arch_is_a_v2_package_that_apk_tools_3_accepts() {
         let info = &report["pkginfo"];
         assert_eq!(info["pkgname"], "simkeep");
         assert_eq!(info["pkgver"], "1.2.3-r4");
-        assert_eq!(info["arch"], *arch);
+        assert_eq!(info["arch"], arch);
+        // apk 3 reads maintainer/url/license (apk-tools src/package.c); `packager` it ignores.
+        assert_eq!(info["maintainer"], "simkeep developers");
+        assert_eq!(info["url"], URL);
+        assert_eq!(info["license"], "MIT OR Apache-2.0");
+        assert!(info.get("packager").is_none(), "{info}");
         assert!(info["depend"].as_str().is_some_and(|d| !d.is_empty()));
         assert_eq!(
             info["datahash"], report["data_sha256"],
@@ -316,12 +433,13 @@ fn apk_for_every_router_arch_is_a_v2_package_that_apk_tools_3_accepts() {
 fn real_cross_built_binaries_in_dist_package_within_the_2_mib_budget() {
     // Only when cross/build.sh has run here; CI without cross toolchains skips the body.
     let tmp = tempfile::tempdir().expect("tempdir");
-    for (target, arch) in TARGETS {
+    for (target, arch) in &produced() {
+        let arch = arch.as_str();
         let bin = Path::new(ROOT).join("dist").join(target).join("simkeep");
         if !bin.is_file() {
             continue;
         }
-        let (ipk, apk) = build(target, &bin, &tmp.path().join(arch));
+        let (ipk, apk) = build(target, arch, &bin, &tmp.path().join(arch));
         for p in [&ipk, &apk] {
             let size = fs::metadata(p).expect("package").len();
             assert!(
@@ -349,8 +467,8 @@ fn real_cross_built_binaries_in_dist_package_within_the_2_mib_budget() {
 fn packages_are_byte_for_byte_reproducible() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let bin = stand_in(tmp.path(), "mipsel_24kc");
-    let (ipk1, apk1) = build("mipsel", &bin, &tmp.path().join("a"));
-    let (ipk2, apk2) = build("mipsel", &bin, &tmp.path().join("b"));
+    let (ipk1, apk1) = build("mipsel", "mipsel_24kc", &bin, &tmp.path().join("a"));
+    let (ipk2, apk2) = build("mipsel", "mipsel_24kc", &bin, &tmp.path().join("b"));
     assert_eq!(fs::read(ipk1).ok(), fs::read(ipk2).ok());
     assert_eq!(fs::read(apk1).ok(), fs::read(apk2).ok());
 }
@@ -364,6 +482,7 @@ fn build_packages_refuses_bad_input_and_says_what_to_do() {
         (&["x86_64", "--version", "1.2", "--bin"], "x.y.z"),
         (&["sparc64", "--bin"], "unknown target"),
         (&["x86_64", "--release", "r1", "--bin"], "must be a number"),
+        (&["armv7", "--arch", "arm_cortex-a7", "--bin"], "not one a"),
     ];
     for (args, says) in cases {
         let out = Command::new("bash")
@@ -610,4 +729,190 @@ fn the_shipped_config_passes_simkeep_check_config() {
     assert!(text
         .lines()
         .any(|l| l == "port = \"/var/run/simkeep/modem\""));
+}
+
+#[test]
+fn every_label_packaged_is_an_openwrt_label_its_binary_runs_on_and_none_is_left_out() {
+    for target in TARGETS {
+        let made = labels(target);
+        assert!(!made.is_empty(), "{target}: no labels");
+        for label in &made {
+            assert!(
+                OPENWRT.iter().any(|(_, l)| l == label),
+                "{target}: {label} is no OpenWrt target's package arch"
+            );
+            assert!(
+                runs_on(target, label),
+                "{target}: packaged as {label}, whose CPUs may lack what it needs"
+            );
+        }
+        for (board, label) in OPENWRT {
+            if runs_on(target, label) {
+                assert!(
+                    made.iter().any(|l| l == label),
+                    "{target} runs on {board} ({label}) but is not packaged for it"
+                );
+            }
+        }
+    }
+    // The issue's list, less arm_cortex-a7 (mt7629: soft-float label, kernel without VFP).
+    let all: Vec<String> = produced().into_iter().map(|(_, l)| l).collect();
+    for want in [
+        "aarch64_generic",
+        "aarch64_cortex-a53",
+        "aarch64_cortex-a72",
+        "aarch64_cortex-a76",
+        "arm_cortex-a7_neon-vfpv4",
+        "arm_cortex-a9_vfpv3-d16",
+        "arm_cortex-a15_neon-vfpv4",
+        "mipsel_24kc",
+        "mips_24kc",
+        "x86_64",
+    ] {
+        assert!(all.iter().any(|l| l == want), "no {want} package");
+    }
+    assert!(!all.iter().any(|l| l == "arm_cortex-a7"));
+}
+
+#[test]
+fn one_build_packages_the_same_binary_under_every_label() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bin = stand_in(tmp.path(), "aarch64");
+    let text = stdout(
+        Command::new("bash")
+            .arg(Path::new(ROOT).join("packaging/build-packages.sh"))
+            .args(["aarch64", "--version", "1.2.3", "--bin"])
+            .arg(&bin)
+            .arg("--out")
+            .arg(tmp.path()),
+    );
+    let made: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let labels = labels("aarch64");
+    assert_eq!(made.len(), 2 * labels.len(), "{text}");
+    for label in &labels {
+        for suffix in [format!("_{label}.ipk"), format!("_{label}.apk")] {
+            assert!(made.iter().any(|p| p.ends_with(&suffix)), "no *{suffix}");
+        }
+    }
+}
+
+/// The rows `| \`board/subtarget\` | \`label\` | ... |` of a markdown file.
+fn readme_table(path: &Path) -> Vec<(String, String)> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let target = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let label = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
+            target
+                .contains('/')
+                .then(|| (target.to_string(), label.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn readme_install_table_matches_openwrt_and_names_the_unsupported_targets() {
+    let all: Vec<String> = produced().into_iter().map(|(_, l)| l).collect();
+    let want: Vec<(String, String)> = OPENWRT
+        .iter()
+        .filter(|(_, l)| all.iter().any(|a| a == l))
+        .map(|(b, l)| (b.to_string(), l.to_string()))
+        .collect();
+    for file in ["README.md", "packaging/README-openwrt.md"] {
+        let path = Path::new(ROOT).join(file);
+        assert_eq!(readme_table(&path), want, "{file}: install table");
+        let text = fs::read_to_string(&path).expect("readme");
+        for (board, label) in OPENWRT.iter().filter(|(_, l)| !all.iter().any(|a| a == l)) {
+            assert!(
+                text.contains(&format!("Not supported: `{board}` (`{label}`)")),
+                "{file} does not say {board} is unsupported"
+            );
+        }
+    }
+    // packaging/README-openwrt.md is README.md's install section, word for word.
+    let readme = fs::read_to_string(Path::new(ROOT).join("README.md")).expect("README");
+    let start = readme
+        .find("## Install on OpenWrt")
+        .expect("install section");
+    let end = readme
+        .find("### Building the packages")
+        .expect("building section");
+    let copy = fs::read_to_string(Path::new(ROOT).join("packaging/README-openwrt.md"))
+        .expect("README-openwrt");
+    assert_eq!(readme[start..end].trim_end(), copy.trim_end());
+}
+
+#[test]
+fn mt7629_is_not_called_a_neon_vfpv4_router_anywhere() {
+    for file in [
+        "README.md",
+        "cross/README.md",
+        "packaging/README-openwrt.md",
+        "packaging/build-packages.sh",
+    ] {
+        let text = fs::read_to_string(Path::new(ROOT).join(file)).expect("read");
+        for line in text.lines().filter(|l| l.contains("mt7629")) {
+            assert!(
+                !line.contains("arm_cortex-a7_neon-vfpv4") || line.contains("not for mt7629"),
+                "{file}: {line}"
+            );
+        }
+    }
+}
+
+fn cargo_version() -> String {
+    let cargo = fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).expect("Cargo.toml");
+    let line = cargo.lines().find(|l| l.starts_with("version"));
+    let line = line.expect("Cargo.toml [package] version");
+    line.split('"').nth(1).expect("quoted version").to_string()
+}
+
+#[test]
+fn sdk_makefile_version_is_cargo_toml_version() {
+    let mk = fs::read_to_string(Path::new(ROOT).join("packaging/openwrt/Makefile")).expect("mk");
+    let pkg_version = mk.lines().find_map(|l| l.strip_prefix("PKG_VERSION:="));
+    assert_eq!(
+        pkg_version,
+        Some(cargo_version().as_str()),
+        "packaging/openwrt/Makefile and Cargo.toml disagree: bump both"
+    );
+    assert_eq!(
+        env!("CARGO_PKG_VERSION"),
+        cargo_version(),
+        "the version parse"
+    );
+}
+
+#[test]
+fn build_packages_refuses_when_the_sdk_makefile_version_differs() {
+    // A copy of the repo's packaging/ with a Cargo.toml one version ahead.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    run(Command::new("cp")
+        .arg("-r")
+        .arg(Path::new(ROOT).join("packaging"))
+        .arg(tmp.path()));
+    fs::write(
+        tmp.path().join("Cargo.toml"),
+        "[package]\nname = \"simkeep\"\nversion = \"9.9.9\"\n",
+    )
+    .expect("write");
+    let bin = stand_in(tmp.path(), "x86_64");
+    let out = Command::new("bash")
+        .arg(tmp.path().join("packaging/build-packages.sh"))
+        .arg("x86_64")
+        .arg("--bin")
+        .arg(&bin)
+        .arg("--out")
+        .arg(tmp.path().join("out"))
+        .output();
+    let out = out.expect("run build-packages.sh");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("PKG_VERSION") && err.contains("9.9.9"),
+        "{err}"
+    );
 }
