@@ -387,17 +387,6 @@ impl Carrier {
                 Ok(v) => self.shop.set_balance(v),
                 Err(_) => return bad("a whole number of MB"),
             },
-            "drain_mb" => match value.trim().parse() {
-                Ok(v) => {
-                    self.shop.drain(v, &Warnings(self.lang));
-                    return Ok(self.flush_notices());
-                }
-                Err(_) => return bad("a whole number of MB"),
-            },
-            "menu_order" => match MenuOrder::parse(value) {
-                Some(o) => self.ussd.order = o,
-                None => return bad("normal, reverse or shuffle"),
-            },
             "lang" => match Lang::parse(value) {
                 Some(l) => self.lang = l,
                 None => return bad("en, zh or ja"),
@@ -435,6 +424,30 @@ impl Carrier {
             "sms_error" => match value.trim().parse() {
                 Ok(v) => self.sms_error = Some(v),
                 Err(_) => return bad("a +CMS ERROR code"),
+            },
+            _ => return self.set_sales_or_check(key, value),
+        }
+        Ok(Vec::new())
+    }
+
+    /// The selling keys and the checks (see the module header); `Err(None)`: unknown key.
+    fn set_sales_or_check(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(Duration, String)>, Option<String>> {
+        let bad = |what: &str| Err(Some(format!("{key}: expected {what}, got {value:?}")));
+        match key {
+            "drain_mb" => match value.trim().parse() {
+                Ok(v) => {
+                    self.shop.drain(v, &Warnings(self.lang));
+                    return Ok(self.flush_notices());
+                }
+                Err(_) => return bad("a whole number of MB"),
+            },
+            "menu_order" => match MenuOrder::parse(value) {
+                Some(o) => self.ussd.order = o,
+                None => return bad("normal, reverse or shuffle"),
             },
             "check_received" => {
                 if !self.received.iter().any(|(_, t)| t == value) {
