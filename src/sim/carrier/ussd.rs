@@ -149,10 +149,10 @@ impl UssdService {
             (m @ Menu::Confirm { gb, price }, _) => {
                 again(self, m, texts::menu_confirm(lang, gb, price))
             }
-            // Handled in `answer`; kept open as it was.
-            (m @ Menu::Vodacom(_), _) => {
-                self.menu = Some(m);
-                None
+            // `answer` hands these to `vodacom::choose`; should one get here, show the menu again.
+            (Menu::Vodacom(session), _) => {
+                self.menu = Some(Menu::Vodacom(session));
+                Some(ans(1, vodacom::render(&session)))
             }
         }
     }
