@@ -1,26 +1,72 @@
 //! The virtual carrier behind the simulated modem, and the modem's SMS side: a data balance in
-//! MB, USSD codes and a menu (`*100#` balance, `*123*1#`/`*123*2#` one-shot top-ups, `*123#`
-//! buy-data menu), SMS services on short code 1234 (`BAL` → balance, `BUY 1GB`/`BUY 5GB` → top-up
-//! and receipt), replies in English, Chinese or Japanese, and a 10-message SIM storage that fills
-//! up like a real one (`+CMS ERROR: 322`, messages held at the network until a slot frees).
+//! MB that it sells more of like real carriers do, USSD codes and menus, SMS services, replies
+//! in English, Chinese or Japanese, and a 10-message SIM storage that fills up like a real one
+//! (`+CMS ERROR: 322`, messages held at the network until a slot frees).
 //!
 //! The framework (`sim::engine`) calls [`Carrier::command`] for every command line before the
 //! vendor personality; this file answers the TS 27.005 SMS commands (`+CMGF +CMGS +CMGW +CMGR
 //! +CMGL +CMGD +CPMS +CNMI +CSMP +CSCA`) and `+CUSD`, and returns `None` for the rest. URCs that
 //! come later (`+CUSD:` after `OK`, `+CMTI:`/`+CMT:` when a reply SMS arrives) go back in
-//! [`Reply::later`]. Pure: no I/O, no clock (simulated time stamps count up from a fixed day).
+//! [`Reply::later`]. Pure: no I/O, no clock — the engine passes the elapsed time in with
+//! [`Carrier::advance`] (delayed credits land by it); SMS time stamps count up from a fixed day.
 //!
-//! Control keys for [`Carrier::set`] (tests and `simkeep sim`): `balance_mb=500`, `lang=zh`,
-//! `deliver_sms=<sender>|<text>`, `reply_order=reverse|in`, `lose_part=<n>` (part n of the next
-//! long message never arrives), `ussd=silent|normal`,
-//! `ussd_urc=before|after` (the `+CUSD:` before or after `OK`), `pdu=off|on` (PDU mode refused),
-//! `sms_error=<cms code>` (the next send fails), and the checks `check_received=<text>` (the
-//! carrier got this whole message) and `check_stored=<n>` (messages in the modem storage).
+//! What it sells (every completed purchase is counted as a charge, see `check_charges`):
+//! - USSD `*149*01#`: Vodacom-Tanzania-style menu (`vodacom.rs`), English whatever `lang=`:
+//!   main menu (…"4. Internet"…) → Internet ("1. Daily", "2. Weekly", "3. Monthly", …,
+//!   "10. Next", "00 back") → Monthly ("1. Kasi/30 Days", "2. Tsh 10000 = 4920MB",
+//!   "3. Tsh 20000 = 9800MB", "4. Tsh 35000 = 17240MB", "5. Tsh 50000 = 24600MB/60days",
+//!   "00 back", "99 Main") → "Tsh 10000 = 4920MB\nPay with:" ("1. M-Pesa", "2. Airtime",
+//!   "00 back") → Airtime: `You have received 4920MB valid for 30 days. Tsh 10000 has been
+//!   deducted from your airtime. You will receive an SMS confirmation.` (session ends), then
+//!   with the credit an SMS from `Vodacom`: `Dear Customer, you have successfully purchased
+//!   4920MB Internet bundle for Tsh 10000, valid until 27/12/2026 23:59. Dial *149*01# to buy
+//!   more.` M-Pesa charges nothing (it waits for a phone prompt that never comes).
+//! - SMS `KTLL1G` to `10086` (China Mobile style, `keywords.rs`): 1GB for CNY 10; receipt from
+//!   10086 per `lang=` (zh `…您已成功订购10元1GB流量加油包…`, ja `…1GBデータ追加のご購入が
+//!   完了しました…`, en `10086: You have successfully subscribed to the 1GB data add-on…`);
+//!   `CXLL` to 10086 answers the data left.
+//! - The old SimCarrier products, credited at once: `*123*1#`/`*123*2#`, the `*123#` menu,
+//!   `BUY 1GB`/`BUY 5GB` to 1234 (`BAL` → balance); `*100#` → balance.
+//!
+//! Control keys for [`Carrier::set`] (tests, and `set KEY=VALUE` on `simkeep sim`'s stdin):
+//! - `balance_mb=500` sets the balance outright (no warning SMS); `lang=en|zh|ja`;
+//!   `deliver_sms=<sender>|<text>`; `reply_order=reverse|in`; `lose_part=<n>` (part n of the
+//!   next long message never arrives); `pdu=off|on` (PDU mode refused); `sms_error=<cms code>`
+//!   (the next send fails); `ussd_urc=before|after` (the `+CUSD:` before or after `OK`).
+//! - `ussd=silent|error|normal`: silent answers `OK` and never the `+CUSD:`; error refuses every
+//!   USSD request with `+CME ERROR: 100` (plain `ERROR` without `AT+CMEE=1`) — nothing sent,
+//!   nothing charged; `AT+CUSD=2` (cancel) still answers `OK`.
+//! - `menu_order=normal|reverse|shuffle`: the order (and numbering) of the `*149*01#` items in
+//!   the sessions opened from now on; shuffle gives each session its own order.
+//! - `funds=insufficient|ok`: purchases are refused and charge nothing (USSD
+//!   `Sorry, you have insufficient airtime balance…` plus an SMS from `Vodacom` `…could not be
+//!   completed due to insufficient balance…`; 10086: zh `…余额不足…订购失败…`, ja `…残高不足…`,
+//!   en `10086: Sorry, insufficient balance…`).
+//! - `credit=never|normal`: purchases are charged and confirmed, receipts and all, but the
+//!   balance never rises (the Proximus case, carriers.md §2.4).
+//! - `credit_delay_ms=<n>` (default 300): how long after a `*149*01#` or `KTLL1G` purchase the
+//!   bundle reaches the balance; its receipt SMS comes then too. The old products ignore it.
+//! - `reply=lost|normal`: a purchase is charged and credited but its answer never comes (no
+//!   USSD confirmation, no receipt SMS): the charged-but-no-reply case.
+//! - `drain_mb=<n>`: traffic uses n MB (not below 0); each warning mark crossed on the way down
+//!   sends its SMS once (until the balance is back above the mark).
+//! - `warn_at_mb=500,100,0` (the default) | `off`: the marks. Texts: en from `SimCarrier`
+//!   `SimCarrier: Less than 500MB of data left on your plan…` / `SimCarrier: You have used all
+//!   your data…`; zh from 10086 `…流量剩余不足500MB…` / `…套餐内流量已用完…`; ja from
+//!   `SimCarrier` `…データ残量が500MBを下回りました…` / `…今月のデータ容量を使い切りました…`.
+//! - Checks (the answer is an error saying what was found instead): `check_received=<text>`
+//!   (the carrier got this whole message), `check_stored=<n>` (messages in the modem storage),
+//!   `check_charges=<n>` (exactly n purchases were charged; the error lists them),
+//!   `check_balance_mb=<n>` (the balance now, credits landed so far).
 
 mod deliver;
+mod keywords;
+pub mod receipts;
+pub mod shop;
 mod storage;
 pub mod texts;
 mod ussd;
+pub mod vodacom;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -30,9 +76,11 @@ use super::generic::norm;
 use super::radio::Radio;
 use super::vendors::Personality;
 use crate::codec::{decode_pdu_hex, encode_submit, Part, Reassembler, SmsPdu, SubmitOptions};
+use shop::{Shop, WarningTexts};
 use storage::{Stat, Storage, Stored};
 pub use texts::{Lang, SENDER_NAME, SHORT_CODE};
 use ussd::UssdService;
+use vodacom::MenuOrder;
 
 /// What the carrier says to one command: the immediate answer, plus URC lines to send later.
 pub struct Reply {
@@ -59,9 +107,28 @@ const PART_GAP: Duration = Duration::from_millis(40);
 /// default `2,1,0,0,0`).
 const DEFAULT_MT: u8 = 1;
 
+/// `ussd=`: how the modem treats USSD requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UssdMode {
+    Normal,
+    /// `OK`, then never a `+CUSD:`.
+    Silent,
+    /// `+CME ERROR: 100`: the request never leaves the modem.
+    Error,
+}
+
+/// The low-data warnings in the carrier's language.
+struct Warnings(Lang);
+
+impl WarningTexts for Warnings {
+    fn warning(&self, mark: u64) -> (String, String) {
+        receipts::warning(self.0, mark)
+    }
+}
+
 #[derive(Debug)]
 pub struct Carrier {
-    balance_mb: u64,
+    shop: Shop,
     lang: Lang,
     storage: Storage,
     /// Messages the network could not deliver because the storage was full (TS 23.040 §10.1
@@ -77,7 +144,7 @@ pub struct Carrier {
     /// The network loses this part of the next long message it delivers.
     lose_part: Option<usize>,
     ussd: UssdService,
-    ussd_silent: bool,
+    ussd_mode: UssdMode,
     ussd_before_ok: bool,
     /// Whole messages the carrier received from the modem: (destination, text).
     received: Vec<(String, String)>,
@@ -90,7 +157,7 @@ pub struct Carrier {
 impl Default for Carrier {
     fn default() -> Self {
         Carrier {
-            balance_mb: 500,
+            shop: Shop::default(),
             lang: Lang::En,
             storage: Storage::new(),
             held: VecDeque::new(),
@@ -102,7 +169,7 @@ impl Default for Carrier {
             reverse_parts: false,
             lose_part: None,
             ussd: UssdService::default(),
-            ussd_silent: false,
+            ussd_mode: UssdMode::Normal,
             ussd_before_ok: false,
             received: Vec::new(),
             incoming: Reassembler::new(8),
@@ -116,6 +183,16 @@ impl Default for Carrier {
 impl Carrier {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The simulator's clock: `now` is the time since it started. Credits that are due land.
+    pub fn advance(&mut self, now: Duration) {
+        self.shop.advance(now);
+    }
+
+    /// The carrier's billing: every purchase it charged (the last 1000), and how many in all.
+    pub fn charges(&self) -> (&[shop::Charge], u64) {
+        (self.shop.charges(), self.shop.charge_count())
     }
 
     /// The modem restarted: settings revert to power-up values (modem-quirks.md §12: the
@@ -274,7 +351,14 @@ impl Carrier {
         };
         let mut later = Vec::new();
         if let Some(whole) = self.incoming.push(part, 0) {
-            later = self.on_sms(&whole.sender, &whole.text);
+            keywords::on_sms(
+                &whole.sender,
+                &whole.text,
+                &mut self.shop,
+                self.lang,
+                SMS_DELAY,
+            );
+            later = self.flush_notices();
             if self.received.len() >= 100 {
                 self.received.remove(0);
             }
@@ -300,7 +384,7 @@ impl Carrier {
         };
         match key {
             "balance_mb" => match value.trim().parse() {
-                Ok(v) => self.balance_mb = v,
+                Ok(v) => self.shop.set_balance(v),
                 Err(_) => return bad("a whole number of MB"),
             },
             "lang" => match Lang::parse(value) {
@@ -323,9 +407,10 @@ impl Carrier {
                 Err(_) => return bad("a part number (1 = the first)"),
             },
             "ussd" => match value.trim() {
-                "silent" => self.ussd_silent = true,
-                "normal" => self.ussd_silent = false,
-                _ => return bad("silent or normal"),
+                "silent" => self.ussd_mode = UssdMode::Silent,
+                "error" => self.ussd_mode = UssdMode::Error,
+                "normal" => self.ussd_mode = UssdMode::Normal,
+                _ => return bad("silent, error or normal"),
             },
             "ussd_urc" => match value.trim() {
                 "before" => self.ussd_before_ok = true,
@@ -339,6 +424,30 @@ impl Carrier {
             "sms_error" => match value.trim().parse() {
                 Ok(v) => self.sms_error = Some(v),
                 Err(_) => return bad("a +CMS ERROR code"),
+            },
+            _ => return self.set_sales_or_check(key, value),
+        }
+        Ok(Vec::new())
+    }
+
+    /// The selling keys and the checks (see the module header); `Err(None)`: unknown key.
+    fn set_sales_or_check(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<(Duration, String)>, Option<String>> {
+        let bad = |what: &str| Err(Some(format!("{key}: expected {what}, got {value:?}")));
+        match key {
+            "drain_mb" => match value.trim().parse() {
+                Ok(v) => {
+                    self.shop.drain(v, &Warnings(self.lang));
+                    return Ok(self.flush_notices());
+                }
+                Err(_) => return bad("a whole number of MB"),
+            },
+            "menu_order" => match MenuOrder::parse(value) {
+                Some(o) => self.ussd.order = o,
+                None => return bad("normal, reverse or shuffle"),
             },
             "check_received" => {
                 if !self.received.iter().any(|(_, t)| t == value) {
@@ -356,9 +465,28 @@ impl Carrier {
                     )));
                 }
             }
-            _ => return Err(None),
+            _ => {
+                return match self.shop.set(key, value) {
+                    Ok(true) => Ok(Vec::new()),
+                    Ok(false) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            }
         }
         Ok(Vec::new())
+    }
+
+    /// Delivers the SMS the shop queued (replies, receipts, warnings) to the modem.
+    fn flush_notices(&mut self) -> Vec<(Duration, String)> {
+        let mut later = Vec::new();
+        for n in self.shop.take_notices() {
+            // A notice the encoder refuses is dropped, as a network drops what it cannot route.
+            later.extend(
+                self.deliver(&n.sender, &n.text, n.delay)
+                    .unwrap_or_default(),
+            );
+        }
+        later
     }
 
     fn cusd(&mut self, p: Personality, radio: &Radio, arg: &str) -> Reply {
@@ -385,22 +513,38 @@ impl Carrier {
             ("0" | "1", Some(_)) => {}
             _ => return Reply::now(Answer::Error),
         }
+        if self.ussd_mode == UssdMode::Error {
+            // 100: unknown (TS 27.007 §9.2.1), what modems say when the network refuses USSD.
+            return Reply::now(Answer::CmeError(100));
+        }
         let huawei = p == Personality::HuaweiE3372;
         let Some(request) = ussd::decode_request(text.unwrap_or(""), dcs, huawei, radio.ucs2)
         else {
             return Reply::now(Answer::Error);
         };
-        if self.ussd_silent {
+        if self.ussd_mode == UssdMode::Silent {
             return Reply::now(Answer::Ok(vec![]));
         }
-        let answer = self.ussd.answer(&request, &mut self.balance_mb, self.lang);
+        let answer = self.ussd.answer(&request, &mut self.shop, self.lang);
+        let mut later = self.flush_notices();
+        let Some(answer) = answer else {
+            // `reply=lost`: charged, but the network's answer never reaches the modem.
+            return Reply {
+                answer: Answer::Ok(vec![]),
+                later,
+            };
+        };
         let line = ussd::cusd_line(&answer, huawei, radio.ucs2);
         if self.ussd_before_ok {
-            return Reply::now(Answer::Raw(vec![line, "OK".into()]));
+            return Reply {
+                answer: Answer::Raw(vec![line, "OK".into()]),
+                later,
+            };
         }
+        later.insert(0, (USSD_DELAY, line));
         Reply {
             answer: Answer::Ok(vec![]),
-            later: vec![(USSD_DELAY, line)],
+            later,
         }
     }
 
@@ -433,29 +577,6 @@ impl Carrier {
             answer: Answer::Ok(vec![]),
             later,
         }
-    }
-
-    /// An SMS sent to the carrier, whole: the short-code services answer it.
-    fn on_sms(&mut self, dest: &str, text: &str) -> Vec<(Duration, String)> {
-        if dest.trim_start_matches('+') != SHORT_CODE {
-            return Vec::new();
-        }
-        let cmd = text.trim().to_ascii_uppercase();
-        let reply = match cmd.split_whitespace().collect::<Vec<_>>().as_slice() {
-            ["BAL"] => texts::sms_balance(self.lang, self.balance_mb),
-            ["BUY", "1GB"] | ["BUY", "5GB"] => {
-                let (gb, price) = if cmd.ends_with("1GB") {
-                    (1, 500)
-                } else {
-                    (5, 2000)
-                };
-                self.balance_mb = self.balance_mb.saturating_add(gb * 1024);
-                texts::sms_receipt(self.lang, gb, price, self.balance_mb)
-            }
-            _ => texts::sms_help(self.lang),
-        };
-        self.deliver(SHORT_CODE, &reply, SMS_DELAY)
-            .unwrap_or_default()
     }
 
     /// The network delivers a message to the modem: each part is stored and announced, or

@@ -192,6 +192,8 @@ struct State {
     urc_in_next: Option<String>,
     slow: Duration,
     carrier: Carrier,
+    /// When the simulator started: the carrier's clock (delayed credits) counts from here.
+    started: Instant,
     /// URCs due later (the `+CUSD:` after `OK`, a `+CMTI:` for an SMS reply), by due time.
     outbox: Vec<(Instant, String)>,
     /// The command that opened the `> ` prompt, while its body is being read.
@@ -216,6 +218,7 @@ async fn run(
         urc_in_next: None,
         slow: Duration::ZERO,
         carrier: Carrier::new(),
+        started: Instant::now(),
         outbox: Vec::new(),
         prompt_for: None,
     };
@@ -446,6 +449,7 @@ impl State {
         if Instant::now() < self.busy_until && needs_sim(&upper) {
             return Answer::CmeError(14);
         }
+        self.carrier.advance(self.started.elapsed());
         if let Some(reply) = self
             .carrier
             .command(self.opts.personality, &mut self.radio, cmd)
@@ -469,6 +473,7 @@ impl State {
     /// The body after a `> ` prompt arrived (or was cancelled with ESC).
     fn payload(&mut self, body: &str, cancelled: bool) -> Vec<Vec<u8>> {
         let cmd = self.prompt_for.take().unwrap_or_default();
+        self.carrier.advance(self.started.elapsed());
         let answer = if cancelled {
             Answer::Ok(vec![])
         } else {
@@ -491,6 +496,8 @@ impl State {
 
     /// Sets a radio value, or failing that a carrier value (`balance_mb=500`).
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        // Checks such as `check_balance_mb` see the credits that are due by now.
+        self.carrier.advance(self.started.elapsed());
         match self.radio.set(key, value) {
             Ok(()) => Ok(()),
             Err(radio_err) => match self.carrier.set(key, value) {

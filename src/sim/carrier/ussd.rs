@@ -3,27 +3,52 @@
 //! Huawei sticks want and send packed GSM-7 hex with dcs 15 (modem-quirks.md §8), other modems
 //! plain text, or UCS2 hex (dcs 72) when the text needs it or `AT+CSCS="UCS2"` is on.
 //!
-//! Pure: a request in, the status and text of the network's answer out.
+//! Pure: a request in, the status and text of the network's answer out (none when `reply=lost`
+//! swallows a purchase's answer); purchases go through `Shop`.
 
+use super::receipts;
+use super::shop::{Product, Sale, Shop};
 use super::texts::{self, Lang};
+use super::vodacom::{self, MenuOrder};
 use crate::codec::ucs2;
 use crate::codec::ussd::{pack_ussd, unpack_ussd, DCS_GSM7, DCS_UCS2};
 
-/// Where the user is in the `*123#` menu.
+/// Where the user is in the `*123#` menu, or in the `*149*01#` one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Menu {
     Main,
     Buy,
     Confirm { gb: u64, price: u64 },
+    Vodacom(vodacom::Session),
 }
 
 /// Data packs sold by the carrier: (GB, price in JPY).
 const PACKS: [(u64, u64); 2] = [(1, 500), (5, 2000)];
 
+/// The old SimCarrier packs as the shop records them; credited at once (their answers quote
+/// the new balance).
+fn simcarrier_pack(gb: u64, price: u64) -> Product {
+    Product {
+        name: if gb == 1 {
+            "SimCarrier 1GB"
+        } else {
+            "SimCarrier 5GB"
+        },
+        price,
+        currency: "JPY",
+        mb: gb.saturating_mul(1024),
+        instant: true,
+    }
+}
+
 /// The network side of USSD: the open menu, if any.
 #[derive(Debug, Clone, Default)]
 pub struct UssdService {
     pub menu: Option<Menu>,
+    /// `menu_order=` for sessions opened from now on.
+    pub order: MenuOrder,
+    /// Sessions opened so far: the seed of each `*149*01#` session's order.
+    sessions: u64,
 }
 
 /// What the network answers: `+CUSD: <status>[,"<text>"]`.
@@ -41,51 +66,72 @@ fn ans(status: u8, text: String) -> NetAnswer {
 }
 
 impl UssdService {
-    /// Answers one USSD string (a new code, or a menu choice while a menu is open).
-    pub fn answer(&mut self, input: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+    /// Answers one USSD string (a new code, or a menu choice while a menu is open); `None`:
+    /// the network never answers (a purchase with `reply=lost`).
+    pub fn answer(&mut self, input: &str, shop: &mut Shop, lang: Lang) -> Option<NetAnswer> {
         let input = input.trim();
         match self.menu.take() {
-            None => self.start(input, balance_mb, lang),
-            Some(menu) => self.choose(menu, input, balance_mb, lang),
+            None => self.start(input, shop, lang),
+            Some(Menu::Vodacom(session)) => {
+                let (answer, next) = vodacom::choose(session, input, shop);
+                self.menu = next.map(Menu::Vodacom);
+                answer
+            }
+            Some(menu) => self.choose(menu, input, shop, lang),
         }
     }
 
-    fn start(&mut self, code: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+    fn start(&mut self, code: &str, shop: &mut Shop, lang: Lang) -> Option<NetAnswer> {
         match code {
-            "*100#" => ans(0, texts::ussd_balance(lang, *balance_mb)),
+            "*100#" => Some(ans(0, texts::ussd_balance(lang, shop.balance_mb()))),
             "*123*1#" | "*123*2#" => {
-                let gb = if code == "*123*1#" { 1 } else { 5 };
-                *balance_mb = balance_mb.saturating_add(gb * 1024);
-                ans(0, texts::ussd_topped_up(lang, gb, *balance_mb))
+                let (gb, price) = if code == "*123*1#" {
+                    PACKS[0]
+                } else {
+                    PACKS[1]
+                };
+                buy_simcarrier(shop, lang, gb, price)
             }
             "*123#" => {
                 self.menu = Some(Menu::Main);
-                ans(1, texts::menu_main(lang))
+                Some(ans(1, texts::menu_main(lang)))
+            }
+            vodacom::CODE => {
+                self.sessions = self.sessions.wrapping_add(1);
+                let (answer, session) = vodacom::start(self.sessions, self.order);
+                self.menu = Some(Menu::Vodacom(session));
+                Some(answer)
             }
             // 4: operation not supported (TS 27.007 §7.15).
-            _ => NetAnswer {
+            _ => Some(NetAnswer {
                 status: 4,
                 text: None,
-            },
+            }),
         }
     }
 
-    fn choose(&mut self, menu: Menu, choice: &str, balance_mb: &mut u64, lang: Lang) -> NetAnswer {
+    fn choose(
+        &mut self,
+        menu: Menu,
+        choice: &str,
+        shop: &mut Shop,
+        lang: Lang,
+    ) -> Option<NetAnswer> {
         let again = |svc: &mut Self, m: Menu, text: String| {
             svc.menu = Some(m);
-            ans(1, format!("{}\n{text}", texts::invalid_choice(lang)))
+            Some(ans(1, format!("{}\n{text}", texts::invalid_choice(lang))))
         };
         match (menu, choice) {
             (Menu::Main, "1") => {
                 self.menu = Some(Menu::Buy);
-                ans(1, texts::menu_buy(lang))
+                Some(ans(1, texts::menu_buy(lang)))
             }
-            (Menu::Main, "2") => ans(0, texts::ussd_balance(lang, *balance_mb)),
-            (Menu::Main, "0") => ans(0, texts::cancelled(lang)),
+            (Menu::Main, "2") => Some(ans(0, texts::ussd_balance(lang, shop.balance_mb()))),
+            (Menu::Main, "0") => Some(ans(0, texts::cancelled(lang))),
             (Menu::Main, _) => again(self, Menu::Main, texts::menu_main(lang)),
             (Menu::Buy, "0") => {
                 self.menu = Some(Menu::Main);
-                ans(1, texts::menu_main(lang))
+                Some(ans(1, texts::menu_main(lang)))
             }
             (Menu::Buy, c) => match c
                 .parse::<usize>()
@@ -94,19 +140,30 @@ impl UssdService {
             {
                 Some(&(gb, price)) => {
                     self.menu = Some(Menu::Confirm { gb, price });
-                    ans(1, texts::menu_confirm(lang, gb, price))
+                    Some(ans(1, texts::menu_confirm(lang, gb, price)))
                 }
                 None => again(self, Menu::Buy, texts::menu_buy(lang)),
             },
-            (Menu::Confirm { gb, .. }, "1") => {
-                *balance_mb = balance_mb.saturating_add(gb.saturating_mul(1024));
-                ans(0, texts::ussd_topped_up(lang, gb, *balance_mb))
-            }
-            (Menu::Confirm { .. }, "2") => ans(0, texts::cancelled(lang)),
+            (Menu::Confirm { gb, price }, "1") => buy_simcarrier(shop, lang, gb, price),
+            (Menu::Confirm { .. }, "2") => Some(ans(0, texts::cancelled(lang))),
             (m @ Menu::Confirm { gb, price }, _) => {
                 again(self, m, texts::menu_confirm(lang, gb, price))
             }
+            // `answer` hands these to `vodacom::choose`; should one get here, show the menu again.
+            (Menu::Vodacom(session), _) => {
+                self.menu = Some(Menu::Vodacom(session));
+                Some(ans(1, vodacom::render(&session)))
+            }
         }
+    }
+}
+
+/// `*123*1#`, `*123*2#` and the `*123#` confirmation: buy, and say so (or refuse, or say nothing).
+fn buy_simcarrier(shop: &mut Shop, lang: Lang, gb: u64, price: u64) -> Option<NetAnswer> {
+    match shop.buy(&simcarrier_pack(gb, price)) {
+        Sale::Refused => Some(ans(0, receipts::simcarrier_refused(lang, gb))),
+        Sale::Sold { lost: true, .. } => None,
+        Sale::Sold { claimed_mb, .. } => Some(ans(0, texts::ussd_topped_up(lang, gb, claimed_mb))),
     }
 }
 
@@ -161,36 +218,78 @@ mod tests {
     use super::*;
     use crate::codec::decode_ussd_reply;
 
+    fn shop(mb: u64) -> Shop {
+        let mut s = Shop::default();
+        s.set_balance(mb);
+        s
+    }
+
     #[test]
-    fn the_menu_walks_from_buy_to_confirm_and_tops_up() {
+    fn the_menu_walks_from_buy_to_confirm_and_tops_up_and_is_charged() {
         let mut s = UssdService::default();
-        let mut mb = 100;
-        assert_eq!(s.answer("*123#", &mut mb, Lang::En).status, 1);
-        assert_eq!(s.answer("1", &mut mb, Lang::En).status, 1);
-        let confirm = s.answer("2", &mut mb, Lang::En);
+        let mut shop = shop(100);
+        let mut ask = |s: &mut UssdService, t: &str| s.answer(t, &mut shop, Lang::En).unwrap();
+        assert_eq!(ask(&mut s, "*123#").status, 1);
+        assert_eq!(ask(&mut s, "1").status, 1);
+        let confirm = ask(&mut s, "2");
         assert!(confirm.text.unwrap().contains("5GB for 2000"));
-        let done = s.answer("1", &mut mb, Lang::En);
+        let done = ask(&mut s, "1");
         assert_eq!(done.status, 0);
-        assert_eq!(mb, 100 + 5 * 1024);
         assert!(s.menu.is_none());
+        assert_eq!(shop.balance_mb(), 100 + 5 * 1024);
+        assert_eq!(shop.charge_count(), 1);
+        assert_eq!(shop.charges()[0].price, 2000);
     }
 
     #[test]
     fn a_wrong_choice_repeats_the_menu_and_unknown_codes_are_status_4() {
         let mut s = UssdService::default();
-        let mut mb = 0;
-        s.answer("*123#", &mut mb, Lang::En);
-        let a = s.answer("7", &mut mb, Lang::En);
+        let mut shop = shop(0);
+        s.answer("*123#", &mut shop, Lang::En);
+        let a = s.answer("7", &mut shop, Lang::En).unwrap();
         assert_eq!(a.status, 1);
         assert!(a.text.unwrap().starts_with("Invalid choice."));
         s.menu = None;
         assert_eq!(
-            s.answer("*555#", &mut mb, Lang::En),
-            NetAnswer {
+            s.answer("*555#", &mut shop, Lang::En),
+            Some(NetAnswer {
                 status: 4,
                 text: None
-            }
+            })
         );
+    }
+
+    #[test]
+    fn one_shot_codes_are_refused_without_funds_and_silent_when_the_reply_is_lost() {
+        let mut s = UssdService::default();
+        let mut shop = shop(0);
+        shop.set("funds", "insufficient").unwrap();
+        let a = s.answer("*123*1#", &mut shop, Lang::Zh).unwrap();
+        assert!(a.text.unwrap().contains("余额不足"));
+        shop.set("funds", "ok").unwrap();
+        shop.set("reply", "lost").unwrap();
+        assert_eq!(s.answer("*123*1#", &mut shop, Lang::En), None);
+        assert_eq!((shop.charge_count(), shop.balance_mb()), (1, 1024));
+    }
+
+    #[test]
+    fn each_vodacom_session_gets_its_own_order() {
+        let mut s = UssdService {
+            order: MenuOrder::Shuffle,
+            ..UssdService::default()
+        };
+        let mut shop = shop(0);
+        let menus: Vec<String> = (0..4)
+            .map(|_| {
+                s.menu = None;
+                s.answer("*149*01#", &mut shop, Lang::En)
+                    .unwrap()
+                    .text
+                    .unwrap()
+            })
+            .collect();
+        assert!(menus.windows(2).any(|w| w[0] != w[1]), "{menus:?}");
+        assert!(matches!(s.menu, Some(Menu::Vodacom(_))));
     }
 
     #[test]
