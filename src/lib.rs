@@ -10,14 +10,17 @@
 pub mod agent;
 pub mod api;
 pub mod at;
+pub mod carrier_api;
 pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod error;
 pub mod modem;
+pub mod secrets;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod sms;
 pub mod store;
+pub mod template;
 pub mod usage;
 pub mod ussd;
