@@ -19,5 +19,6 @@ pub mod modem;
 pub mod sim;
 pub mod sms;
 pub mod store;
+pub mod topup;
 pub mod usage;
 pub mod ussd;
