@@ -262,7 +262,7 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
                     .map(|&i| cfg.flows[i].price)
                     .min()
                     .unwrap_or(Money::ZERO);
-                let spent_s = spent.map_or_else(|| "more than the cap".into(), cur);
+                let spent_s = spent.map_or_else(|| "more than the cap".into(), |s| s.to_string());
                 return Err(format!(
                     "{need} but max_spend_per_cycle would be exceeded: spent {spent_s} of {} this cycle, and the cheapest flow costs {}",
                     cur(cap),
@@ -280,7 +280,7 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
         cfg.max_per_cycle
     );
     if let (Some(cap), Some(s)) = (cfg.max_spend_per_cycle, spent) {
-        reason.push_str(&format!(", spent {} of {}", cur(s), cur(cap)));
+        reason.push_str(&format!(", spent {s} of {}", cur(cap)));
     }
     reason.push(')');
     if cfg.dry_run {
