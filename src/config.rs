@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod topup;
+pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
+
 /// A config problem, as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,6 +39,7 @@ struct RawConfig {
     #[serde(default)]
     http: RawHttp,
     usage: Option<RawUsage>,
+    topup: Option<topup::RawTopup>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -100,6 +104,8 @@ pub struct Config {
     pub store: StoreConfig,
     pub http: HttpConfig,
     pub usage: Option<UsageConfig>,
+    /// `[topup]`, validated; disabled with defaults when the table is absent.
+    pub topup: TopupConfig,
 }
 
 /// `[usage]`, validated.
@@ -252,6 +258,24 @@ impl Config {
                 )
             })?)
         };
+        let usage = raw
+            .usage
+            .as_ref()
+            .map(|u| usage_config(u, &p))
+            .transpose()?;
+        // Sizes in [topup] mean what [usage] says "MB" means.
+        let unit_base = usage
+            .as_ref()
+            .map_or(crate::usage::UnitBase::Binary, |u| u.plan.unit_base);
+        // LEAD: pass the [carrier_api.NAME] names once Part A's config lands.
+        let known_apis: &[String] = &[];
+        let topup =
+            topup::topup_config(raw.topup.as_ref(), text, unit_base, known_apis).map_err(|e| {
+                ConfigError::Syntax {
+                    path: p.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         Ok(Config {
             path: path.to_path_buf(),
             modem: ModemConfig {
@@ -267,7 +291,8 @@ impl Config {
                 flush_interval,
             },
             http: HttpConfig { listen },
-            usage: raw.usage.map(|u| usage_config(&u, &p)).transpose()?,
+            usage,
+            topup,
         })
     }
 

@@ -22,5 +22,6 @@ pub mod sim;
 pub mod sms;
 pub mod store;
 pub mod template;
+pub mod topup;
 pub mod usage;
 pub mod ussd;
