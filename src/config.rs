@@ -64,6 +64,7 @@ struct RawStore {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     listen: Option<String>,
+    token_file: Option<String>,
 }
 
 /// `[usage]` as written; validated into a plan by the usage module.
@@ -166,6 +167,9 @@ pub struct StoreConfig {
 pub struct HttpConfig {
     /// `None` when `listen = ""` (HTTP off).
     pub listen: Option<SocketAddr>,
+    /// The API token that writes need (created 0600 at first start). Default: `api-token`
+    /// beside the store (`/etc/simkeep/api-token` with the default store).
+    pub token_file: PathBuf,
 }
 
 pub const DEFAULT_PORT: &str = "/dev/ttyUSB2";
@@ -276,6 +280,7 @@ impl Config {
                     message: e.to_string(),
                 }
             })?;
+        let store_path = PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into()));
         Ok(Config {
             path: path.to_path_buf(),
             modem: ModemConfig {
@@ -287,10 +292,19 @@ impl Config {
                 pin: m.pin,
             },
             store: StoreConfig {
-                path: PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into())),
+                path: store_path.clone(),
                 flush_interval,
             },
-            http: HttpConfig { listen },
+            http: HttpConfig {
+                listen,
+                token_file: match raw.http.token_file {
+                    Some(t) if !t.is_empty() => PathBuf::from(t),
+                    _ => store_path
+                        .parent()
+                        .unwrap_or(Path::new("/etc/simkeep"))
+                        .join("api-token"),
+                },
+            },
             usage,
             topup,
         })

@@ -204,6 +204,26 @@ impl Accounting {
         }
     }
 
+    /// A figure from the carrier's API (already in bytes): recorded and fed to the estimator
+    /// like a parsed reply.
+    pub async fn carrier_bytes(&mut self, iccid: &str, remaining: u64, now: i64) {
+        let reading = BalanceReading {
+            t: now,
+            iccid: iccid.to_string(),
+            remaining_bytes: Some(remaining),
+            raw_text: format!("api: {remaining} bytes"),
+        };
+        if let Err(e) = self.store.record_balance(reading).await {
+            tracing::warn!("balance reading not stored: {e}");
+        }
+        let r = CarrierReading {
+            remaining_bytes: remaining,
+            matched_text: format!("{remaining} bytes (carrier API)"),
+        };
+        self.est.record_carrier(&r, now);
+        tracing::info!(remaining_bytes = remaining, "carrier balance from its API");
+    }
+
     pub fn report(&self, now: i64) -> Option<UsageReport> {
         self.est.report(now)
     }

@@ -6,12 +6,91 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::accounting::Accounting;
 use crate::at::AtClient;
+use crate::carrier_api::CarrierApis;
 use crate::config::CarrierConfig;
+use crate::modem::driver::{Driver, Snapshot};
 use crate::sms::ReceivedSms;
+use crate::template::SimVars;
 use crate::ussd::UssdClient;
+
+/// What the carrier said: a text for the balance rules, or a figure from its API.
+#[derive(Debug, Clone)]
+pub enum BalanceAnswer {
+    Text(String),
+    Bytes(u64),
+}
+
+/// A finished balance query, back to the poll loop.
+pub struct BalanceResult {
+    pub iccid: String,
+    /// The USSD code, when the query was one (recorded in the USSD history).
+    pub ussd: Option<String>,
+    pub started: i64,
+    pub answer: Result<BalanceAnswer, String>,
+}
+
+/// LEAD: placeholder until the config's `[usage.carrier] api` lands.
+#[derive(Debug, Clone)]
+pub struct ApiBalance {
+    pub api: String,
+    pub url: crate::template::Template,
+    pub remaining: String,
+    pub unit_bytes: u64,
+}
+
+/// Someone waiting for the next balance reading: the bytes left, or why there is none.
+pub type BalanceWaiter = oneshot::Sender<Result<u64, String>>;
+
+/// Waiters beyond this are told to try later (a bounded queue, like everything else).
+pub const MAX_BALANCE_WAITERS: usize = 8;
+
+/// Starts a balance query for the SIM in `snap` as its own task, when the config has one.
+#[allow(clippy::too_many_arguments)]
+pub fn start_balance(
+    asker: &mut BalanceAsker,
+    at: &AtClient,
+    accounting: &Accounting,
+    driver: &Driver,
+    snap: &Snapshot,
+    received: &broadcast::Sender<ReceivedSms>,
+    done: &mpsc::Sender<BalanceResult>,
+    apis: &CarrierApis,
+    now: i64,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let iccid = snap.sim.iccid.clone()?;
+    let carrier = accounting.config().and_then(|u| u.carrier.clone())?;
+    let vars = SimVars {
+        iccid: snap.sim.iccid.clone(),
+        imsi: snap.sim.imsi.clone(),
+        msisdn: snap.sim.msisdn.clone(),
+    };
+    let profile = driver.profile_name();
+    let ussd = carrier.ussd.clone();
+    let q = asker.query(
+        at,
+        &carrier,
+        profile.as_deref(),
+        received.subscribe(),
+        apis,
+        vars,
+    )?;
+    let tx = done.clone();
+    Some(tokio::spawn(async move {
+        let answer = q.await;
+        let _ = tx
+            .send(BalanceResult {
+                iccid,
+                ussd,
+                started: now,
+                answer,
+            })
+            .await;
+    }))
+}
 
 /// How long to wait for the carrier's reply SMS.
 pub const SMS_REPLY_WAIT: Duration = Duration::from_secs(180);
@@ -25,43 +104,58 @@ pub struct BalanceAsker {
 impl BalanceAsker {
     /// A query to run, or `None` when the config has none. `received` carries the messages the
     /// inbox stored, for the SMS method.
+    /// The daemon's one USSD client (balance queries and top-up dialogues share its lock).
+    pub fn ussd_client(&mut self, at: &AtClient, profile: Option<&str>) -> UssdClient {
+        self.ussd
+            .get_or_insert_with(|| {
+                UssdClient::for_profile(at.clone(), profile.unwrap_or("generic"))
+            })
+            .clone()
+    }
+
     pub fn query(
         &mut self,
         at: &AtClient,
         carrier: &CarrierConfig,
         profile: Option<&str>,
         received: broadcast::Receiver<ReceivedSms>,
-    ) -> Option<impl Future<Output = Result<String, String>> + Send + 'static> {
-        let ussd = match &carrier.ussd {
-            Some(code) => {
-                let client = self
-                    .ussd
-                    .get_or_insert_with(|| {
-                        UssdClient::for_profile(at.clone(), profile.unwrap_or("generic"))
-                    })
-                    .clone();
-                Some((client, code.clone()))
-            }
-            None => None,
-        };
+        apis: &CarrierApis,
+        vars: SimVars,
+    ) -> Option<impl Future<Output = Result<BalanceAnswer, String>> + Send + 'static> {
+        // LEAD: `[usage.carrier] api = ...` once the config holds it.
+        let api: Option<(CarrierApis, ApiBalance)> = None.map(|a| (apis.clone(), a));
+        let ussd = carrier
+            .ussd
+            .as_ref()
+            .map(|code| (self.ussd_client(at, profile), code.clone()));
         let sms = match (&carrier.sms_to, &carrier.sms_text) {
             (Some(to), Some(text)) => Some((to.clone(), text.clone())),
             _ => None,
         };
-        if ussd.is_none() && sms.is_none() {
+        if ussd.is_none() && sms.is_none() && api.is_none() {
             return None;
         }
         let at = at.clone();
         let rules = carrier.rules.clone();
         Some(async move {
+            if let Some((apis, a)) = api {
+                return apis
+                    .read_remaining(&a.api, &a.url, &a.remaining, a.unit_bytes, &vars)
+                    .await
+                    .map(BalanceAnswer::Bytes)
+                    .map_err(|e| format!("balance from carrier API {} failed: {e}", a.api));
+            }
             if let Some((client, code)) = ussd {
                 return client
                     .query(&code)
                     .await
+                    .map(BalanceAnswer::Text)
                     .map_err(|e| format!("balance USSD {code} failed: {e}"));
             }
             let (to, text) = sms.ok_or_else(|| "no balance query configured".to_string())?;
-            ask_by_sms(&at, &to, &text, received, |body| rules.parse(body).is_ok()).await
+            ask_by_sms(&at, &to, &text, received, |body| rules.parse(body).is_ok())
+                .await
+                .map(BalanceAnswer::Text)
         })
     }
 }

@@ -11,10 +11,16 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub mod accounting;
 pub mod balance;
 pub mod status;
+pub mod topup;
+mod topup_task;
 
 use accounting::Accounting;
-use balance::BalanceAsker;
+use balance::{
+    start_balance, BalanceAnswer, BalanceAsker, BalanceResult, BalanceWaiter, MAX_BALANCE_WAITERS,
+};
 use status::{unix_now, Status};
+use topup::{Control, PollView, TopupAgent};
+use topup_task::{control, network_time, spawn_recovery, start_decision, TopupCtx, NITZ_EVERY};
 
 use crate::at::{self, EngineConfig, LinkState};
 use crate::config::Config;
@@ -94,6 +100,7 @@ pub struct Agent {
     http_task: Option<tokio::task::JoinHandle<()>>,
     http_addr: Option<SocketAddr>,
     store: StoreHandle,
+    control_rx: mpsc::Receiver<Control>,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -111,9 +118,25 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     // open leaves it running on memory, and its health says why.
     let store = StoreHandle::start(store_cfg)
         .map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
+    // Requests from the owner through the API (top-up now/plan/resume); a few at a time.
+    let (control_tx, control_rx) = mpsc::channel::<Control>(4);
+    let token = match crate::api::topup::ensure_token(&cfg.http.token_file) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!("{e}; API writes (top-up now/resume) are refused until it exists");
+            None
+        }
+    };
     let (http_task, http_addr) = match cfg.http.listen {
         Some(addr) => {
-            let (task, bound) = crate::api::serve(addr, status_rx, Some(store.clone())).await?;
+            let (task, bound) = crate::api::serve(
+                addr,
+                status_rx,
+                Some(store.clone()),
+                Some(control_tx),
+                token,
+            )
+            .await?;
             (Some(task), Some(bound))
         }
         None => (None, None),
@@ -127,6 +150,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         http_task,
         http_addr,
         store,
+        control_rx,
     })
 }
 
@@ -145,6 +169,7 @@ impl Agent {
             status_tx,
             http_task,
             store,
+            mut control_rx,
             ..
         } = self;
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
@@ -156,13 +181,29 @@ impl Agent {
         // The balance query in flight, if any (one at a time).
         let mut balance_task: Option<tokio::task::JoinHandle<()>> = None;
         let mut balance_error: Option<String> = None;
+        // Who waits for the next balance reading (a top-up verifying, the owner's refresh).
+        let (probe_tx, mut probe_rx) = mpsc::channel::<BalanceWaiter>(4);
+        let mut balance_waiters: Vec<BalanceWaiter> = Vec::new();
         let (received_tx, _) = broadcast::channel::<ReceivedSms>(16);
+        let mut received_rx = received_tx.subscribe();
         let mut inbox: Option<InboxTask> = None;
         let mut driver = Driver::new(client.clone(), cfg.modem.profile, cfg.modem.pin.clone());
         let mut link = client.link_state();
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poller = Poller::default();
+        let mut topups = TopupAgent::new(Some(cfg.topup.clone()), store.clone());
+        topups.check_clock(unix_now(), None);
+        topups.reload(unix_now()).await;
+        // LEAD: the [carrier_api] tables and the secrets file, once the config holds them.
+        let apis =
+            crate::carrier_api::CarrierApis::new(Vec::new(), crate::secrets::Secrets::empty());
+        // The decision being carried out (or the crash recovery), and its report channel.
+        let (topup_done_tx, mut topup_done_rx) =
+            mpsc::channel::<Vec<crate::topup::runner::AttemptEnd>>(1);
+        let mut topup_task: Option<tokio::task::JoinHandle<()>> = None;
+        let mut recovered = false;
+        let mut last_nitz_ask: Option<tokio::time::Instant> = None;
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -191,19 +232,74 @@ impl Agent {
                     if let Some(code) = &done.ussd {
                         record_ussd(&store, &done, code).await;
                     }
-                    match done.text {
-                        Ok(text) => {
+                    let reading = match done.answer {
+                        Ok(BalanceAnswer::Text(text)) => {
                             balance_error = None;
-                            accounting.carrier_reply(&done.iccid, &text, unix_now()).await;
-                            publish_usage(&status_tx, accounting.report(unix_now()));
+                            accounting.carrier_reply(&done.iccid, &text, unix_now()).await
+                                .map(|r| r.remaining_bytes)
+                                .ok_or_else(|| "the carrier's balance reply was not understood".to_string())
+                        }
+                        Ok(BalanceAnswer::Bytes(left)) => {
+                            balance_error = None;
+                            accounting.carrier_bytes(&done.iccid, left, unix_now()).await;
+                            Ok(left)
                         }
                         Err(msg) => {
                             if balance_error.as_deref() != Some(msg.as_str()) {
                                 tracing::warn!("{msg}");
-                                balance_error = Some(msg);
+                                balance_error = Some(msg.clone());
                             }
+                            Err(msg)
+                        }
+                    };
+                    publish_usage(&status_tx, accounting.report(unix_now()));
+                    for w in balance_waiters.drain(..) {
+                        let _ = w.send(reading.clone());
+                    }
+                }
+                // Someone needs a fresh balance now (a top-up verifying, the owner).
+                Some(waiter) = probe_rx.recv() => {
+                    if balance_waiters.len() >= MAX_BALANCE_WAITERS {
+                        let _ = waiter.send(Err("too many balance requests waiting".into()));
+                    } else {
+                        balance_waiters.push(waiter);
+                    }
+                    if balance_task.is_none() {
+                        let snap = poller.last.clone();
+                        let started = snap.as_ref().and_then(|s| start_balance(&mut balance, &client, &accounting, &driver, s, &received_tx, &balance_tx, &apis, unix_now()));
+                        match started {
+                            Some(t) => balance_task = Some(t),
+                            None => for w in balance_waiters.drain(..) {
+                                let _ = w.send(Err("no way to ask the carrier for the balance ([usage.carrier]) or no SIM yet".into()));
+                            },
                         }
                     }
+                }
+                // A message was stored: a carrier warning may say "top up now".
+                msg = received_rx.recv() => {
+                    match msg {
+                        Ok(m) => topups.on_sms(&m),
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => {}
+                    }
+                }
+                // A top-up decision (or the recovery) finished.
+                Some(ends) = topup_done_rx.recv() => {
+                    topup_task = None;
+                    let now = unix_now();
+                    topups.finished(&ends, now).await;
+                    // Say at once what the policy thinks now (spent, count, paused), not a poll later.
+                    if let Some(snap) = poller.last.as_ref() {
+                        let report = accounting.report(now);
+                        let _ = topups.decide(&PollView { snap, usage: report.as_ref() }, now, None);
+                    }
+                    status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
+                }
+                // The owner asked something through the API.
+                Some(req) = control_rx.recv() => {
+                    let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
+                    control(req, &mut topups, &mut topup_task, &poller, &accounting, ctx).await;
+                    status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                 }
                 // Time to poll.
                 _ = tick.tick() => {
@@ -222,19 +318,45 @@ impl Agent {
                                 if let Some(old) = inbox.take() { old.stop().await; }
                                 inbox = Some(InboxTask::spawn(&client, &store, &received_tx, iccid.clone()));
                             }
-                            let carrier = accounting.config().and_then(|u| u.carrier.clone());
-                            if let Some(carrier) = carrier.filter(|_| balance_task.is_none() && accounting.carrier_due(now)) {
-                                let profile = driver.profile_name();
-                                let ussd = carrier.ussd.clone();
-                                if let Some(q) = balance.query(&client, &carrier, profile.as_deref(), received_tx.subscribe()) {
-                                    accounting.carrier_asked(now);
-                                    let tx = balance_tx.clone();
-                                    balance_task = Some(tokio::spawn(async move {
-                                        let text = q.await;
-                                        let _ = tx.send(BalanceResult { iccid, ussd, started: now, text }).await;
-                                    }));
+                            // While a top-up talks to the carrier, the scheduled balance query waits:
+                            // it would open its own USSD dialogue or SMS in the middle of the flow.
+                            if balance_task.is_none() && topup_task.is_none() && accounting.carrier_due(now) {
+                                balance_task = start_balance(&mut balance, &client, &accounting, &driver, snap, &received_tx, &balance_tx, &apis, now);
+                            }
+                        }
+                    }
+                    if topups.config().is_some() {
+                        if topups.wants_nitz() && last_nitz_ask.map_or(true, |t| t.elapsed() >= NITZ_EVERY) {
+                            last_nitz_ask = Some(tokio::time::Instant::now());
+                            let nitz = network_time(&client).await;
+                            topups.check_clock(now, nitz);
+                        } else {
+                            topups.check_clock(now, None);
+                        }
+                    }
+                    if let Ok((snap, _)) = &result {
+                        if topups.enabled() && topup_task.is_none() {
+                            let report = accounting.report(now);
+                            let in_flight = topups.in_flight();
+                            if !recovered && !in_flight.is_empty() {
+                                recovered = true;
+                                topup_task = Some(spawn_recovery(in_flight, &store, &probe_tx, &topup_done_tx));
+                            } else {
+                                recovered = true;
+                                let view = PollView { snap, usage: report.as_ref() };
+                                if let Some(crate::topup::policy::Decision::Buy { flows, reason }) = topups.decide(&view, now, None) {
+                                    let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
+                                    let dry = topups.config().is_some_and(|c| c.dry_run);
+                                    topup_task = start_decision(&mut topups, ctx, &view, flows, reason, false, dry, now);
                                 }
                             }
+                        } else if topups.config().is_some() {
+                            let report = accounting.report(now);
+                            let view = PollView { snap, usage: report.as_ref() };
+                            let _ = topups.decide(&view, now, None);
+                        }
+                        if topups.config().is_some() {
+                            status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                         }
                     }
                     poller.handle(result, &status_tx);
@@ -243,6 +365,11 @@ impl Agent {
             }
         }
         tracing::info!("simkeep stopping");
+        // A top-up under way stops where it is: its ledger row says how far it got, and the
+        // next start verifies it instead of running it again.
+        if let Some(t) = topup_task.take() {
+            t.abort();
+        }
         if let Some(t) = http_task {
             t.abort();
         }
@@ -275,14 +402,6 @@ impl Agent {
         }
         Ok(())
     }
-}
-
-struct BalanceResult {
-    iccid: String,
-    /// The USSD code, when the query was one (recorded in the USSD history).
-    ussd: Option<String>,
-    started: i64,
-    text: Result<String, String>,
 }
 
 /// Stores received messages, then tells the balance query (an SMS reply may be what it waits for).
@@ -355,8 +474,11 @@ async fn record_ussd(store: &StoreHandle, done: &BalanceResult, code: &str) {
         t_end: Some(unix_now()),
         iccid: Some(done.iccid.clone()),
         request: code.to_string(),
-        response: done.text.as_ref().ok().cloned(),
-        status: match &done.text {
+        response: match &done.answer {
+            Ok(BalanceAnswer::Text(t)) => Some(t.clone()),
+            _ => None,
+        },
+        status: match &done.answer {
             Ok(_) => "done".into(),
             Err(e) => format!("failed: {e}"),
         },

@@ -23,6 +23,8 @@ pub struct Status {
     pub usage: Option<serde_json::Value>,
     /// Things that need the owner (SIM PUK, wrong PIN, store on a full disk…).
     pub attention: Vec<String>,
+    /// Automatic top-ups, when `[topup]` is configured.
+    pub topup: Option<super::topup::TopupStatus>,
 }
 
 /// Unix time now, in seconds.

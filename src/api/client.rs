@@ -10,19 +10,50 @@ use crate::error::{AppError, ExitKind};
 
 /// A GET to the daemon's status port; `None` when no daemon answers there.
 pub async fn daemon_get(cfg: &Config, path: &str) -> Option<Result<Value, AppError>> {
+    daemon_request(cfg, "GET", path, None).await
+}
+
+/// A request to the daemon, with the API token from `http.token_file` for writes; `None` when
+/// no daemon answers there. Any 2xx answer is a success; otherwise the daemon's `error` text.
+pub async fn daemon_request(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Option<Result<Value, AppError>> {
     let addr = cfg.http.listen?;
     let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if method != "GET" {
+        match std::fs::read_to_string(&cfg.http.token_file) {
+            Ok(t) => req.push_str(&format!("Authorization: Bearer {}\r\n", t.trim())),
+            Err(e) => {
+                return Some(Err(AppError::new(
+                    ExitKind::Failure,
+                    format!(
+                        "cannot read the API token {} ({e}); run this as the daemon's user",
+                        cfg.http.token_file.display()
+                    ),
+                )))
+            }
+        }
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
     let io = async {
         s.write_all(req.as_bytes()).await?;
         let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await?;
+        // Bounded: no answer of the daemon's is near this size; a runaway one is cut.
+        (&mut s).take(16 << 20).read_to_end(&mut buf).await?;
         Ok::<_, std::io::Error>(buf)
     };
-    let buf = match tokio::time::timeout(Duration::from_secs(10), io).await {
+    let buf = match tokio::time::timeout(Duration::from_secs(30), io).await {
         Ok(Ok(b)) => b,
         _ => {
             return Some(Err(AppError::new(
@@ -33,7 +64,7 @@ pub async fn daemon_get(cfg: &Config, path: &str) -> Option<Result<Value, AppErr
     };
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let ok = head.starts_with("HTTP/1.1 200");
+    let ok = head.starts_with("HTTP/1.1 2");
     Some(match serde_json::from_str::<Value>(body) {
         Ok(v) if ok => Ok(v),
         Ok(v) => Err(AppError::new(

@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod json;
+pub mod topup;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -16,9 +17,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::agent::status::Status;
+use crate::agent::topup::Control;
 use crate::error::{AppError, ExitKind};
 use crate::store::StoreHandle;
 
@@ -31,6 +33,8 @@ pub async fn serve(
     addr: SocketAddr,
     status: watch::Receiver<Status>,
     store: Option<StoreHandle>,
+    control: Option<mpsc::Sender<Control>>,
+    token: Option<String>,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr), AppError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
@@ -47,14 +51,23 @@ pub async fn serve(
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("status on http://{bound}/");
-    Ok((tokio::spawn(accept_loop(listener, status, store)), bound))
+    let shared = Arc::new(Shared {
+        store,
+        control,
+        token,
+    });
+    Ok((tokio::spawn(accept_loop(listener, status, shared)), bound))
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    status: watch::Receiver<Status>,
+/// What every connection may use besides the status snapshot.
+struct Shared {
     store: Option<StoreHandle>,
-) {
+    control: Option<mpsc::Sender<Control>>,
+    /// The API token writes need; `None` refuses every write.
+    token: Option<String>,
+}
+
+async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>, shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _peer) = match listener.accept().await {
@@ -79,9 +92,9 @@ async fn accept_loop(
             continue;
         };
         let status = status.clone();
-        let store = store.clone();
+        let shared = shared.clone();
         tokio::spawn(async move {
-            let _ = handle(stream, status, store).await;
+            let _ = handle(stream, status, &shared).await;
             drop(permit);
         });
     }
@@ -90,7 +103,7 @@ async fn accept_loop(
 async fn handle(
     mut stream: TcpStream,
     status: watch::Receiver<Status>,
-    store: Option<StoreHandle>,
+    shared: &Shared,
 ) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(h))) => h,
@@ -111,9 +124,20 @@ async fn handle(
                 .await
         }
     };
-    let reply = match (history_request(&head), store) {
-        (Some((kind, since)), Some(store)) => history(&store, kind, since).await,
-        _ => route(&head, &status.borrow()),
+    let reply = if let Some(h) = topup::parse_head(&head) {
+        topup::serve(
+            h,
+            &mut stream,
+            shared.store.as_ref(),
+            shared.control.as_ref(),
+            shared.token.as_deref(),
+        )
+        .await
+    } else {
+        match (history_request(&head), &shared.store) {
+            (Some((kind, since)), Some(store)) => history(store, kind, since).await,
+            _ => route(&head, &status.borrow()),
+        }
     };
     stream.write_all(&reply).await?;
     stream.shutdown().await
@@ -257,10 +281,14 @@ fn json(status: &Status, head_only: bool) -> Vec<u8> {
 fn response(code: u16, content_type: &str, body: &[u8], head_only: bool) -> Vec<u8> {
     let reason = match code {
         200 => "OK",
+        202 => "Accepted",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        401 => "Unauthorized",
         408 => "Request Timeout",
+        409 => "Conflict",
+        413 => "Content Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         503 => "Service Unavailable",

@@ -69,6 +69,29 @@ pub enum SmsCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum TopupCmd {
+    /// Top up now (within the budget caps), through the running agent.
+    Now {
+        /// Use this flow (its name in [[topup.flow]]) instead of the first that fits.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Decide and say what would be bought; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What the policy would do now, and why.
+    Plan,
+    /// Past top-up attempts (from the running agent, or the store when it is not running).
+    History {
+        /// Machine-readable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume automatic top-ups after an unconfirmed attempt paused them (check the account first).
+    Resume,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the agent: poll the modem every modem.poll_interval and log what changes.
     Run,
@@ -137,6 +160,11 @@ pub enum Cmd {
         /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
         format: crate::cli::history::Format,
+    },
+    /// Automatic top-ups: buy now, see what the policy would do, the history, resume after a pause.
+    Topup {
+        #[command(subcommand)]
+        cmd: TopupCmd,
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,

@@ -10,7 +10,8 @@ pub mod history;
 pub mod report;
 pub mod run;
 pub mod sms;
+pub mod topup;
 pub mod ussd;
 
-pub use args::{Cli, Cmd, SmsCmd};
+pub use args::{Cli, Cmd, SmsCmd, TopupCmd};
 pub use run::{init_logging, run};

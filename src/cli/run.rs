@@ -63,6 +63,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Cmd::Sms { cmd } => sms(&cli, cmd).await,
+        Cmd::Topup { cmd } => crate::cli::topup::topup(&load_config(&cli)?, cmd).await,
         Cmd::Ussd { code, replies } => {
             // Check the code before touching the port.
             crate::codec::validate_ussd_code(code)

@@ -226,6 +226,13 @@ impl StoreHandle {
             .await?
     }
 
+    /// The newest event of `kind`, if any (on disk only).
+    pub async fn last_event(&self, kind: &str) -> Result<Option<Event>, StoreError> {
+        let kind = kind.to_string();
+        self.call(move |w| w.query(|db| db.last_event(&kind)))
+            .await?
+    }
+
     pub async fn ussd_recent(&self, limit: u32) -> Result<Vec<UssdSession>, StoreError> {
         self.call(move |w| w.query(|db| db.ussd_recent(limit)))
             .await?

@@ -112,6 +112,23 @@ impl Db {
         Ok(out)
     }
 
+    /// The newest event of `kind` (e.g. the owner's last `topup.resumed`).
+    pub fn last_event(&self, kind: &str) -> rusqlite::Result<Option<Event>> {
+        self.conn
+            .query_row(
+                "SELECT t, kind, detail FROM events WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+                [kind],
+                |r| {
+                    Ok(Event {
+                        t: r.get(0)?,
+                        kind: r.get(1)?,
+                        detail: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
     /// Newest first.
     pub fn list_sms(
         &self,

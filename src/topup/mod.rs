@@ -7,8 +7,11 @@
 //! for money.
 
 pub mod clock;
+pub mod ledger;
+pub mod menu;
 pub mod money;
 pub mod policy;
+pub mod runner;
 
 #[cfg(test)]
 mod policy_tests;

@@ -1,0 +1,464 @@
+//! The agent's side of automatic top-ups: gathers what the policy needs after every poll (usage,
+//! the ledger, the SIM, registration, the clock), asks the pure policy, and when it says "buy"
+//! runs the decision as one owned task (`topup::runner`). Also settles attempts a crash left
+//! under way, answers the owner's `topup now|plan|resume`, and keeps the `topup` part of status.
+//!
+//! Must not: run two decisions at once, re-run an attempt found under way at start (it is only
+//! verified), or decide anything date-dependent on a clock nobody vouched for.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::config::TopupConfig;
+use crate::modem::driver::Snapshot;
+use crate::sms::ReceivedSms;
+use crate::store::{LedgerEntry, StoreHandle};
+use crate::topup::clock::{self, ClockStatus};
+use crate::topup::ledger::{self, AttemptDetail};
+use crate::topup::money::Money;
+use crate::topup::policy::{
+    self, AttemptState, Decision, ManualRequest, Now, PolicyInput, UsageView,
+};
+use crate::topup::runner::{self, AttemptEnd};
+use crate::usage::UsageReport;
+
+/// Event kinds in the store's history.
+pub const EVENT_RESUMED: &str = "topup.resumed";
+pub const EVENT_SIM_BOUND: &str = "topup.sim_bound";
+
+/// The `topup` object of `/api/v1/status`.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct TopupStatus {
+    pub enabled: bool,
+    pub dry_run: bool,
+    /// A decision is being carried out now.
+    pub running: bool,
+    /// What the policy said last, in words.
+    pub plan: String,
+    pub paused: bool,
+    pub paused_reason: Option<String>,
+    pub clock_trusted: bool,
+    pub spent_this_cycle: String,
+    pub max_spend_per_cycle: Option<String>,
+    pub currency: String,
+    pub count_this_cycle: u32,
+    pub max_per_cycle: u32,
+    pub last_attempt: Option<AttemptJson>,
+}
+
+/// One ledger row as the API and `topup history --json` show it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AttemptJson {
+    pub id: i64,
+    pub flow: String,
+    pub state: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub price: String,
+    pub currency: String,
+    pub detail: String,
+    pub iccid: String,
+    pub step: usize,
+    pub transcript: Vec<String>,
+}
+
+impl AttemptJson {
+    pub fn from_entry(e: &LedgerEntry) -> AttemptJson {
+        let d = AttemptDetail::from_entry(e);
+        let done = !ledger::in_flight(&e.state);
+        AttemptJson {
+            id: e.id.0,
+            flow: if d.flow.is_empty() {
+                e.method.clone()
+            } else {
+                d.flow.clone()
+            },
+            state: e.state.clone(),
+            started_at: crate::usage::civil::utc_string(e.created),
+            finished_at: done.then(|| crate::usage::civil::utc_string(e.updated)),
+            price: Money::from_minor(e.amount_minor).to_string(),
+            currency: e.currency.clone(),
+            detail: if d.note.is_empty() {
+                d.reason.clone()
+            } else {
+                d.note.clone()
+            },
+            iccid: d.iccid,
+            step: d.step,
+            transcript: d.transcript,
+        }
+    }
+}
+
+/// A request from the owner, through the API.
+pub enum Control {
+    /// `topup now [--flow NAME] [--dry-run]`: the answer says what was decided.
+    Now {
+        flow: Option<String>,
+        dry_run: bool,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// `topup plan`: what the policy would do now, and why.
+    Plan { reply: oneshot::Sender<String> },
+    /// `topup resume`: the owner has looked at the unclear attempts.
+    Resume {
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+}
+
+/// What the poll loop hands over after each poll.
+pub struct PollView<'a> {
+    pub snap: &'a Snapshot,
+    pub usage: Option<&'a UsageReport>,
+}
+
+pub struct TopupAgent {
+    cfg: Option<TopupConfig>,
+    store: StoreHandle,
+    ledger: Vec<LedgerEntry>,
+    resumed_at: i64,
+    bound_sim: Option<String>,
+    started: Instant,
+    last_attempt: Option<Instant>,
+    trigger: Option<String>,
+    pub status: TopupStatus,
+    clock: ClockStatus,
+    nitz: Option<(i64, Instant)>,
+    last_logged: String,
+    loaded: bool,
+}
+
+impl TopupAgent {
+    pub fn new(cfg: Option<TopupConfig>, store: StoreHandle) -> Self {
+        let status = TopupStatus {
+            enabled: cfg.as_ref().is_some_and(|c| c.enabled),
+            dry_run: cfg.as_ref().is_some_and(|c| c.dry_run),
+            currency: cfg.as_ref().map(|c| c.currency.clone()).unwrap_or_default(),
+            max_per_cycle: cfg.as_ref().map_or(0, |c| c.max_per_cycle),
+            max_spend_per_cycle: cfg
+                .as_ref()
+                .and_then(|c| c.max_spend_per_cycle)
+                .map(|m| m.to_string()),
+            ..TopupStatus::default()
+        };
+        Self {
+            cfg,
+            store,
+            ledger: Vec::new(),
+            resumed_at: i64::MIN,
+            bound_sim: None,
+            started: Instant::now(),
+            last_attempt: None,
+            trigger: None,
+            status,
+            clock: ClockStatus {
+                trusted: false,
+                reason: "not checked yet".into(),
+            },
+            nitz: None,
+            last_logged: String::new(),
+            loaded: false,
+        }
+    }
+
+    pub fn config(&self) -> Option<&TopupConfig> {
+        self.cfg.as_ref()
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.cfg.as_ref().is_some_and(|c| c.enabled)
+    }
+
+    /// Reads the ledger and the owner's marks from the store (at start, and after each change).
+    pub async fn reload(&mut self, now: i64) {
+        match self.store.ledger_since(0).await {
+            Ok(rows) => self.ledger = rows,
+            Err(e) => tracing::warn!("top-up ledger not readable: {e}"),
+        }
+        if let Ok(Some(ev)) = self.store.last_event(EVENT_RESUMED).await {
+            self.resumed_at = ev.t;
+        }
+        if let Ok(Some(ev)) = self.store.last_event(EVENT_SIM_BOUND).await {
+            self.bound_sim = Some(ev.detail);
+        }
+        if !self.loaded {
+            self.loaded = true;
+            // A process that just started cannot know how long ago its predecessor bought:
+            // an attempt recorded within the cooldown (by the wall clock, or any attempt when
+            // that clock is not trusted yet) starts the cooldown afresh.
+            let cooldown = self.cfg.as_ref().map_or(0, |c| secs(c.cooldown));
+            let recent = self
+                .ledger
+                .iter()
+                .any(|e| !self.clock.trusted || now.saturating_sub(e.created) < cooldown);
+            if recent && !self.ledger.is_empty() {
+                self.last_attempt = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Attempts a crash left under way: never re-run, only verified.
+    pub fn in_flight(&self) -> Vec<LedgerEntry> {
+        self.ledger
+            .iter()
+            .filter(|e| ledger::in_flight(&e.state))
+            .cloned()
+            .collect()
+    }
+
+    /// A carrier warning SMS that says "act now".
+    pub fn on_sms(&mut self, sms: &ReceivedSms) {
+        let Some(cfg) = &self.cfg else { return };
+        if cfg.trigger_sms.iter().any(|r| r.is_match(&sms.text)) {
+            tracing::warn!(from = %sms.sender, "carrier warning SMS: {:?}", crate::topup::menu::short(&sms.text, 120));
+            self.trigger = Some(sms.text.clone());
+        }
+    }
+
+    /// Re-evaluates whether the wall clock can be trusted. `nitz`: the network time the
+    /// modem reported (unix), when it was asked.
+    pub fn check_clock(&mut self, now: i64, nitz: Option<i64>) {
+        if let Some(t) = nitz {
+            self.nitz = Some((t, Instant::now()));
+        }
+        // The network time read earlier, carried forward by the monotonic clock.
+        let nitz_now = self.nitz.and_then(|(t, at)| {
+            t.checked_add(i64::try_from(at.elapsed().as_secs()).unwrap_or(i64::MAX))
+        });
+        let owner = self.cfg.as_ref().is_some_and(|c| c.trust_clock);
+        self.clock = clock::evaluate(clock::kernel_synced(), nitz_now, now, owner);
+        self.status.clock_trusted = self.clock.trusted;
+    }
+
+    /// Whether asking the modem for its network time would help.
+    pub fn wants_nitz(&self) -> bool {
+        self.enabled() && !self.clock.trusted && self.nitz.is_none()
+    }
+
+    fn mono_secs(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.started).as_secs()
+    }
+
+    fn paused(&self) -> Option<String> {
+        self.ledger
+            .iter()
+            .rev()
+            .find(|e| {
+                matches!(
+                    AttemptState::parse(&e.state),
+                    Some(AttemptState::Unknown | AttemptState::Unverified) | None
+                ) && e.updated >= self.resumed_at
+                    && e.created >= self.resumed_at
+            })
+            .map(|e| {
+                let d = AttemptDetail::from_entry(e);
+                format!(
+                    "attempt #{} ({}) ended {}: {} — check the account, then `simkeep topup resume`",
+                    e.id.0,
+                    e.method,
+                    e.state,
+                    if d.note.is_empty() { "no confirmation" } else { &d.note }
+                )
+            })
+    }
+
+    /// Asks the policy. `manual`: the owner's `topup now`.
+    pub fn decide(
+        &mut self,
+        view: &PollView<'_>,
+        now: i64,
+        manual: Option<&ManualRequest>,
+    ) -> Option<Decision> {
+        let cfg = self.cfg.as_ref()?;
+        let iccid = view.snap.sim.iccid.as_deref();
+        if cfg.iccids.is_empty() && self.bound_sim.is_none() && cfg.enabled {
+            if let Some(i) = iccid {
+                // "empty = the SIM seen when top-ups were enabled": remember it durably.
+                self.bound_sim = Some(i.to_string());
+                if let Err(e) = self.store.event(now, EVENT_SIM_BOUND, i) {
+                    tracing::warn!("top-up SIM binding not recorded: {e}");
+                }
+                tracing::info!(
+                    iccid = i,
+                    "automatic top-ups bound to this SIM (set topup.iccids to change)"
+                );
+            }
+        }
+        let allowed: Vec<String> = if cfg.iccids.is_empty() {
+            self.bound_sim.iter().cloned().collect()
+        } else {
+            cfg.iccids.clone()
+        };
+        let usage = view.usage.map(|u| UsageView {
+            remaining_bytes: u.remaining_bytes,
+            quota_bytes: u.quota_bytes,
+            runs_out_at: u.runs_out_at,
+            cycle_start: u.cycle_start,
+            cycle_end: u.cycle_end,
+        });
+        let rows: Vec<_> = match iccid {
+            Some(i) => ledger::for_sim(&self.ledger, i).map(ledger::view).collect(),
+            None => Vec::new(),
+        };
+        let paused = self.paused();
+        let registered = view
+            .snap
+            .registration
+            .state
+            .is_some_and(|s| s.is_registered());
+        let input = PolicyInput {
+            cfg,
+            clock: &self.clock,
+            iccid,
+            allowed_iccids: &allowed,
+            registered,
+            usage: usage.as_ref(),
+            ledger: &rows,
+            last_attempt_mono: self.last_attempt.map(|t| self.mono_secs(t)),
+            paused: paused.as_deref(),
+            trigger: self.trigger.as_deref(),
+            manual,
+        };
+        let d = policy::decide(
+            &input,
+            Now {
+                unix: now,
+                mono_secs: self.mono_secs(Instant::now()),
+            },
+        );
+        self.publish(&rows, usage.as_ref(), paused, &d);
+        Some(d)
+    }
+
+    fn publish(
+        &mut self,
+        rows: &[policy::LedgerView],
+        usage: Option<&UsageView>,
+        paused: Option<String>,
+        d: &Decision,
+    ) {
+        let Some(cfg) = &self.cfg else { return };
+        let words = match d {
+            Decision::Buy { reason, .. } => format!("buy: {reason}"),
+            Decision::Hold { reason } => format!("hold: {reason}"),
+        };
+        if words != self.last_logged {
+            tracing::info!("top-up policy: {words}");
+            self.last_logged.clone_from(&words);
+        }
+        let in_cycle: Vec<_> = rows
+            .iter()
+            .filter(|r| usage.is_some_and(|u| r.created >= u.cycle_start))
+            .filter(|r| r.state != AttemptState::Failed)
+            .collect();
+        let spent = in_cycle
+            .iter()
+            .try_fold(Money::ZERO, |acc, r| acc.checked_add(r.price))
+            .unwrap_or(Money::ZERO);
+        self.status.plan = words;
+        self.status.paused = paused.is_some();
+        self.status.paused_reason = paused;
+        self.status.spent_this_cycle = spent.to_string();
+        self.status.count_this_cycle = u32::try_from(in_cycle.len()).unwrap_or(u32::MAX);
+        self.status.currency.clone_from(&cfg.currency);
+        self.status.last_attempt = self.ledger.last().map(AttemptJson::from_entry);
+    }
+
+    /// A decision is about to run: the trigger is used up and the cooldown starts.
+    pub fn started_attempt(&mut self) {
+        self.trigger = None;
+        self.last_attempt = Some(Instant::now());
+        self.status.running = true;
+    }
+
+    pub async fn finished(&mut self, ends: &[AttemptEnd], now: i64) {
+        self.status.running = false;
+        for e in ends {
+            tracing::debug!(flow = %e.flow, state = e.state.as_str(), "top-up attempt recorded");
+        }
+        self.reload(now).await;
+        self.status.last_attempt = self.ledger.last().map(AttemptJson::from_entry);
+    }
+
+    /// `topup resume`: recorded durably, so a restart does not pause again.
+    pub async fn resume(&mut self, now: i64) -> Result<String, String> {
+        let paused = self.paused();
+        self.store
+            .event(now, EVENT_RESUMED, "")
+            .map_err(|e| format!("cannot record the resume: {e}"))?;
+        self.store
+            .flush()
+            .await
+            .map_err(|e| format!("cannot record the resume: {e}"))?;
+        self.resumed_at = now;
+        self.status.paused = false;
+        self.status.paused_reason = None;
+        Ok(match paused {
+            Some(p) => format!("automatic top-ups resumed (they were paused: {p})"),
+            None => "automatic top-ups were not paused".into(),
+        })
+    }
+
+    /// The key that makes one decision one ledger row per flow, even if replayed.
+    pub fn decision_key(&self, iccid: &str, view: &PollView<'_>, now: i64, manual: bool) -> String {
+        let cycle = view.usage.map_or(0, |u| u.cycle_start);
+        let n = ledger::for_sim(&self.ledger, iccid).count();
+        if manual {
+            format!("{iccid}/manual/{now}")
+        } else {
+            format!("{iccid}/{cycle}/{}", n.saturating_add(1))
+        }
+    }
+}
+
+/// Settles an attempt found under way at start: the balance decides between `succeeded` and
+/// `unknown`; nothing is sent to the carrier but the balance query.
+pub async fn settle_after_restart(
+    store: &StoreHandle,
+    entry: &LedgerEntry,
+    balance: &runner::BalanceProbe,
+    now: impl Fn() -> i64,
+) -> AttemptState {
+    let mut d = AttemptDetail::from_entry(entry);
+    let (tx, rx) = oneshot::channel();
+    let reading = match balance.send(tx).await {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Err("the balance query was abandoned".into())),
+        Err(_) => Err("the agent is stopping".into()),
+    };
+    let (state, note) = match reading {
+        Ok(left) if runner::rose(d.balance_before, left, d.adds_bytes) => (
+            AttemptState::Succeeded,
+            format!("found under way after a restart; verified: data left is now {left} bytes"),
+        ),
+        Ok(left) => (
+            AttemptState::Unknown,
+            format!("found under way after a restart at step {}; data left is {left} bytes, no rise — it may or may not have charged", d.step),
+        ),
+        Err(e) => (
+            AttemptState::Unknown,
+            format!("found under way after a restart at step {}; the balance could not be read ({e})", d.step),
+        ),
+    };
+    d.note = note;
+    let _ = store
+        .ledger_update_state(entry.id, now(), state.as_str(), Some(d.to_json()))
+        .await;
+    tracing::warn!(
+        "top-up attempt #{} {}: {}",
+        entry.id.0,
+        state.as_str(),
+        d.note
+    );
+    state
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Messages stored by the inbox, for the trigger patterns and the runner.
+pub type SmsFeed = broadcast::Sender<ReceivedSms>;

@@ -1,0 +1,317 @@
+//! Top-up endpoints: `GET /api/v1/topups` (the ledger), `GET /api/v1/topup/plan`,
+//! `POST /api/v1/topup` (`{"flow": "api", "dry_run": true}`, both optional) and
+//! `POST /api/v1/topup/resume`. Writes spend money, so they need the API token
+//! (`Authorization: Bearer …`, the token in `http.token_file`).
+//!
+//! Must not: answer a write without the token, or tell a caller anything about the token.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::response;
+use crate::agent::topup::{AttemptJson, Control};
+use crate::store::StoreHandle;
+
+/// Bodies of top-up requests are a few bytes; anything larger is refused (413).
+const MAX_BODY: usize = 4096;
+/// How long a write waits for the agent's answer.
+const AGENT_ANSWER: Duration = Duration::from_secs(10);
+/// Rows per `GET /api/v1/topups` (newest last); the ledger is small, but bounded anyway.
+const MAX_ROWS: usize = 1000;
+
+/// The parts of a request head these endpoints need.
+pub struct Head<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub authorization: Option<&'a str>,
+    pub content_length: usize,
+    /// Bytes after the head that were read with it (the start of the body).
+    pub body_start: &'a [u8],
+}
+
+/// Splits a raw head; `None` when it is not a request these endpoints serve.
+pub fn parse_head(raw: &[u8]) -> Option<Head<'_>> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(raw.get(..end)?).ok()?;
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, target) = (first.next()?, first.next()?);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if !path.starts_with("/api/v1/topup") {
+        return None;
+    }
+    let mut authorization = None;
+    let mut content_length = 0usize;
+    for l in lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        if k.eq_ignore_ascii_case("authorization") {
+            authorization = Some(v);
+        } else if k.eq_ignore_ascii_case("content-length") {
+            content_length = v.parse().unwrap_or(usize::MAX);
+        }
+    }
+    Some(Head {
+        method,
+        path,
+        query,
+        authorization,
+        content_length,
+        body_start: raw.get(end + 4..).unwrap_or(&[]),
+    })
+}
+
+/// Compares in time that does not depend on where the strings differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(head: &Head<'_>, token: Option<&str>) -> bool {
+    let (Some(token), Some(auth)) = (token, head.authorization) else {
+        return false;
+    };
+    auth.strip_prefix("Bearer ")
+        .is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes()))
+}
+
+fn reply(code: u16, value: serde_json::Value) -> Vec<u8> {
+    response(
+        code,
+        "application/json",
+        format!("{value}\n").as_bytes(),
+        false,
+    )
+}
+
+fn error(code: u16, msg: &str) -> Vec<u8> {
+    reply(code, json!({ "error": msg }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NowBody {
+    flow: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Serves one top-up request.
+pub async fn serve(
+    head: Head<'_>,
+    stream: &mut TcpStream,
+    store: Option<&StoreHandle>,
+    control: Option<&mpsc::Sender<Control>>,
+    token: Option<&str>,
+) -> Vec<u8> {
+    match (head.method, head.path) {
+        ("GET", "/api/v1/topups") => ledger(store, head.query).await,
+        ("GET", "/api/v1/topup/plan") => {
+            let Some(control) = control else {
+                return error(503, "the agent is not running");
+            };
+            let (tx, rx) = oneshot::channel();
+            ask(control, Control::Plan { reply: tx }, rx)
+                .await
+                .map_or_else(|e| error(503, &e), |plan| reply(200, json!({ "plan": plan })))
+        }
+        ("POST", "/api/v1/topup") | ("POST", "/api/v1/topup/resume") => {
+            if !authorized(&head, token) {
+                return error(401, "this needs the API token: Authorization: Bearer <token from http.token_file>");
+            }
+            if head.content_length > MAX_BODY {
+                return error(413, "request body too large (top-up requests are under 4 KB)");
+            }
+            let Some(control) = control else {
+                return error(503, "the agent is not running");
+            };
+            let body = match read_body(stream, head.body_start, head.content_length).await {
+                Ok(b) => b,
+                Err(e) => return error(400, &e),
+            };
+            if head.path.ends_with("/resume") {
+                let (tx, rx) = oneshot::channel();
+                return match ask(control, Control::Resume { reply: tx }, rx).await {
+                    Ok(Ok(msg)) => reply(200, json!({ "result": msg })),
+                    Ok(Err(msg)) => error(500, &msg),
+                    Err(e) => error(503, &e),
+                };
+            }
+            let req: NowBody = if body.iter().all(u8::is_ascii_whitespace) {
+                NowBody::default()
+            } else {
+                match serde_json::from_slice(&body) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return error(400, &format!("body must be JSON like {{\"flow\":\"api\",\"dry_run\":true}}: {e}"))
+                    }
+                }
+            };
+            let (tx, rx) = oneshot::channel();
+            let c = Control::Now {
+                flow: req.flow,
+                dry_run: req.dry_run,
+                reply: tx,
+            };
+            match ask(control, c, rx).await {
+                Ok(Ok(msg)) => reply(202, json!({ "result": msg })),
+                Ok(Err(msg)) => error(409, &msg),
+                Err(e) => error(503, &e),
+            }
+        }
+        ("GET" | "POST" | "HEAD", _) => error(404, "not found: /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume"),
+        _ => error(405, "method not allowed"),
+    }
+}
+
+async fn ask<T>(
+    control: &mpsc::Sender<Control>,
+    c: Control,
+    rx: oneshot::Receiver<T>,
+) -> Result<T, String> {
+    control
+        .send_timeout(c, AGENT_ANSWER)
+        .await
+        .map_err(|_| "the agent is busy; try again".to_string())?;
+    match tokio::time::timeout(AGENT_ANSWER, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err("the agent did not answer in time".into()),
+    }
+}
+
+async fn read_body(stream: &mut TcpStream, start: &[u8], len: usize) -> Result<Vec<u8>, String> {
+    let mut body = start.get(..len.min(start.len())).unwrap_or(&[]).to_vec();
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        while body.len() < len {
+            let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the body ended early".to_string());
+            }
+            body.extend_from_slice(chunk.get(..n.min(len - body.len())).unwrap_or(&[]));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .map_err(|_| "the body did not arrive in time".to_string())??;
+    Ok(body)
+}
+
+async fn ledger(store: Option<&StoreHandle>, query: &str) -> Vec<u8> {
+    let Some(store) = store else {
+        return error(503, "the ledger needs the store");
+    };
+    let since = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("since="))
+        .map(|v| v.parse::<i64>())
+        .transpose();
+    let Ok(since) = since else {
+        return error(400, "since must be unix seconds");
+    };
+    match store.ledger_since(since.unwrap_or(0)).await {
+        Ok(rows) => {
+            let skip = rows.len().saturating_sub(MAX_ROWS);
+            let items: Vec<AttemptJson> = rows
+                .iter()
+                .skip(skip)
+                .map(AttemptJson::from_entry)
+                .collect();
+            reply(200, serde_json::to_value(items).unwrap_or_default())
+        }
+        Err(e) => error(500, &e.to_string()),
+    }
+}
+
+/// The API token: read from `path`, or created there (0600, 32 random bytes as hex) on first
+/// start. `Err` says why writes will be refused.
+pub fn ensure_token(path: &Path) -> Result<String, String> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read_to_string(path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(format!("cannot read the API token {}: {e}", path.display())),
+    }
+    let mut raw = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut raw))
+        .map_err(|e| format!("cannot make an API token: /dev/urandom: {e}"))?;
+    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create the API token {}: {e}", path.display()))?;
+    f.write_all(format!("{token}\n").as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("cannot write the API token {}: {e}", path.display()))?;
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(b"abc", b"abc"));
+        assert!(!same_secret(b"abc", b"abd"));
+        assert!(!same_secret(b"abc", b"abcd"));
+        assert!(!same_secret(b"", b"a"));
+    }
+
+    #[test]
+    fn heads_are_split_and_only_topup_paths_taken() {
+        let raw = b"POST /api/v1/topup HTTP/1.1\r\nauthorization: Bearer t0k\r\nContent-Length: 2\r\n\r\n{}";
+        let h = parse_head(raw).unwrap();
+        assert_eq!((h.method, h.path), ("POST", "/api/v1/topup"));
+        assert_eq!(h.authorization, Some("Bearer t0k"));
+        assert_eq!(h.content_length, 2);
+        assert_eq!(h.body_start, b"{}");
+        assert!(authorized(&h, Some("t0k")));
+        assert!(!authorized(&h, Some("t0K")));
+        assert!(!authorized(&h, None));
+        assert!(parse_head(b"GET /api/v1/status HTTP/1.1\r\n\r\n").is_none());
+        let bad = parse_head(b"POST /api/v1/topup HTTP/1.1\r\nContent-Length: x\r\n\r\n").unwrap();
+        assert_eq!(
+            bad.content_length,
+            usize::MAX,
+            "an unreadable length is too large, not zero"
+        );
+    }
+
+    #[test]
+    fn a_token_is_created_private_and_read_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/api-token");
+        let t = ensure_token(&p).unwrap();
+        assert_eq!(t.len(), 64);
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(
+            ensure_token(&p).unwrap(),
+            t,
+            "the same token on the next start"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! `simkeep topup now|plan|history|resume`: through the running agent's API; `history` and
+//! `resume` fall back to the store when no agent runs (`now` and `plan` need the live modem).
+
+use serde_json::{json, Value};
+
+use crate::agent::topup::{AttemptJson, EVENT_RESUMED};
+use crate::api::client::daemon_request;
+use crate::cli::TopupCmd;
+use crate::config::Config;
+use crate::error::{AppError, ExitKind};
+use crate::store::{StoreConfig, StoreHandle};
+
+pub async fn topup(cfg: &Config, cmd: &TopupCmd) -> Result<(), AppError> {
+    match cmd {
+        TopupCmd::Now { flow, dry_run } => {
+            let body = json!({ "flow": flow, "dry_run": dry_run });
+            let v = need_daemon(daemon_request(cfg, "POST", "/api/v1/topup", Some(&body)).await)?;
+            println!("{}", text(&v, "result"));
+            Ok(())
+        }
+        TopupCmd::Plan => {
+            let v = need_daemon(daemon_request(cfg, "GET", "/api/v1/topup/plan", None).await)?;
+            println!("{}", text(&v, "plan"));
+            Ok(())
+        }
+        TopupCmd::Resume => match daemon_request(cfg, "POST", "/api/v1/topup/resume", None).await {
+            Some(r) => {
+                println!("{}", text(&r?, "result"));
+                Ok(())
+            }
+            None => {
+                let store = open_store(cfg, true)?;
+                let now = crate::agent::status::unix_now();
+                store.event(now, EVENT_RESUMED, "cli").map_err(store_err)?;
+                store.shutdown().await.map_err(store_err)?;
+                println!("automatic top-ups resumed (recorded in the store; the agent reads it at start)");
+                Ok(())
+            }
+        },
+        TopupCmd::History { json } => {
+            let rows = match daemon_request(cfg, "GET", "/api/v1/topups", None).await {
+                Some(r) => r?,
+                None => {
+                    let store = open_store(cfg, false)?;
+                    let rows = store.ledger_since(0).await.map_err(store_err)?;
+                    serde_json::to_value(
+                        rows.iter().map(AttemptJson::from_entry).collect::<Vec<_>>(),
+                    )
+                    .unwrap_or_default()
+                }
+            };
+            if *json {
+                println!("{rows}");
+            } else {
+                print_table(&rows);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn need_daemon(r: Option<Result<Value, AppError>>) -> Result<Value, AppError> {
+    r.unwrap_or_else(|| {
+        Err(AppError::new(
+            ExitKind::Failure,
+            "no agent answers on http.listen — top-ups run inside the agent: start it (/etc/init.d/simkeep start)",
+        ))
+    })
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map_or_else(|| v.to_string(), str::to_string)
+}
+
+fn open_store(cfg: &Config, write: bool) -> Result<StoreHandle, AppError> {
+    if !cfg.store.path.exists() {
+        return Err(AppError::new(
+            ExitKind::Failure,
+            format!(
+                "no agent answers on http.listen and there is no store at {} yet",
+                cfg.store.path.display()
+            ),
+        ));
+    }
+    let mut sc = StoreConfig::new(cfg.store.path.clone());
+    sc.exclusive = write;
+    StoreHandle::start(sc).map_err(store_err)
+}
+
+fn store_err(e: crate::store::StoreError) -> AppError {
+    AppError::new(ExitKind::Failure, e.to_string())
+}
+
+fn print_table(rows: &Value) {
+    let Some(rows) = rows.as_array() else { return };
+    if rows.is_empty() {
+        println!("no top-up attempts yet");
+        return;
+    }
+    println!(
+        "{:>4}  {:<20}  {:<16}  {:<10}  {:>10}  detail",
+        "id", "started", "flow", "state", "price"
+    );
+    for r in rows {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        println!(
+            "{:>4}  {:<20}  {:<16}  {:<10}  {:>10}  {}",
+            r.get("id").and_then(Value::as_i64).unwrap_or(0),
+            s("started_at"),
+            s("flow"),
+            s("state"),
+            format!("{} {}", s("price"), s("currency")),
+            s("detail"),
+        );
+    }
+}
