@@ -49,13 +49,17 @@ impl TemplateText {
     /// unclosed `${` and unknown names.
     pub fn parse(text: &str) -> Result<TemplateText, String> {
         if let Some(c) = text.chars().find(|c| c.is_control()) {
-            return Err(format!("{text:?} holds the control character {c:?}"));
+            // The value itself is not shown: a header may hold a token written inline.
+            return Err(format!(
+                "the control character {c:?} is not allowed (it would end or split the request line)"
+            ));
         }
         let mut rest = text;
         while let Some(i) = rest.find("${") {
             let after = rest.get(i + 2..).unwrap_or("");
             let Some(end) = after.find('}') else {
-                return Err(format!("{text:?} has a \"${{\" without its closing \"}}\""));
+                let open: String = rest.get(i..).unwrap_or("").chars().take(40).collect();
+                return Err(format!("{open:?} has no closing \"}}\""));
             };
             let name = after.get(..end).unwrap_or("");
             let secret_ok = name.strip_prefix("secret:").is_some_and(|n| {
