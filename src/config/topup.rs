@@ -47,7 +47,7 @@ pub struct RawTopup {
     pub trigger_sms: Option<Vec<String>>,
     pub trust_clock: Option<bool>,
     #[serde(default)]
-    pub flow: Vec<RawFlow>,
+    pub flow: Vec<toml::Spanned<RawFlow>>,
 }
 
 /// One `[[topup.flow]]` as written.
@@ -228,10 +228,12 @@ pub fn topup_config(
             .push(regex(pat).map_err(|r| at(&format!("trigger_sms[{i}]"), pat, r))?);
     }
     for (i, f) in raw.flow.iter().enumerate() {
-        let flow = flow_config(f, i, text, unit_base, known_apis)?;
+        // The span of an array-of-tables entry starts at its `[[topup.flow]]` header.
+        let line = line_of(text, f.span().start);
+        let flow = flow_config(f.get_ref(), i, line, text, unit_base, known_apis)?;
         if cfg.flows.iter().any(|g| g.name == flow.name) {
             return Err(TopupError {
-                place: format!("topup.flow {:?}", flow.name),
+                place: format!("topup.flow {:?}{}", flow.name, at_line(line)),
                 reason: "two flows have this name; give each flow its own name".into(),
             });
         }
@@ -249,18 +251,19 @@ pub fn topup_config(
 fn flow_config(
     raw: &RawFlow,
     index: usize,
+    line: Option<usize>,
     text: &str,
     unit_base: UnitBase,
     known_apis: &[String],
 ) -> Result<FlowConfig, TopupError> {
     let name = raw.name.clone().unwrap_or_default();
-    let unnamed = || format!("topup.flow[{index}]");
+    let unnamed = || format!("topup.flow[{index}].name{}", at_line(line));
     if name.trim().is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
         return Err(TopupError {
-            place: format!("{}.name", unnamed()),
+            place: unnamed(),
             reason: format!(
                 "every flow needs a name of 1 to {MAX_NAME_CHARS} characters, e.g. name = \"monthly\""
             ),
@@ -268,7 +271,7 @@ fn flow_config(
     }
     let place = format!("topup.flow {name:?}");
     let bad = |key: &str, reason: String| TopupError {
-        place: format!("{place} {key}"),
+        place: format!("{place}{} {key}", at_line(line)),
         reason,
     };
     let price_v = raw.price.as_ref().ok_or_else(|| {
@@ -311,9 +314,7 @@ fn flow_config(
     }
     let mut steps: Vec<Step> = Vec::with_capacity(raw.steps.len());
     for (i, spanned) in raw.steps.iter().enumerate() {
-        let line = text
-            .get(..spanned.span().start)
-            .map(|s| s.matches('\n').count() + 1);
+        let line = line_of(text, spanned.span().start);
         let rs = spanned.get_ref();
         let kind = KINDS
             .iter()
@@ -349,6 +350,16 @@ fn flow_config(
         adds_bytes,
         steps,
     })
+}
+
+/// The 1-based line of byte offset `pos` in `text`, if `text` is the file the offset came from.
+fn line_of(text: &str, pos: usize) -> Option<usize> {
+    text.get(..pos).map(|s| s.matches('\n').count() + 1)
+}
+
+/// ` (line 12)`, or nothing when the line is not known.
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
 /// `"500MB"` → bytes, `"10%"` / `"2.5%"` → basis points.

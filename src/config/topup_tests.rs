@@ -419,42 +419,42 @@ fn flow_level_errors_name_the_flow() {
     let cases: Vec<(String, &str)> = vec![
         (
             flow("price = 1\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow[0].name: every flow needs a name of 1 to 40 characters, e.g. name = \"monthly\"",
+            "topup.flow[0].name (line 3): every flow needs a name of 1 to 40 characters, e.g. name = \"monthly\"",
         ),
         (
             flow("name = \"x\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price: required: what one purchase costs, e.g. 4.99",
+            "topup.flow \"x\" (line 3) price: required: what one purchase costs, e.g. 4.99",
         ),
         (
             flow("name = \"x\"\nprice = \"0\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price = \"0\": must be more than 0",
+            "topup.flow \"x\" (line 3) price = \"0\": must be more than 0",
         ),
         (
             flow("name = \"x\"\nprice = \"4,99\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price = \"4,99\": \"4,99\" is not an amount: write a number with at most 2 decimals, e.g. 4.99 or 10000",
+            "topup.flow \"x\" (line 3) price = \"4,99\": \"4,99\" is not an amount: write a number with at most 2 decimals, e.g. 4.99 or 10000",
         ),
         (
             flow("name = \"x\"\nprice = 1\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" adds: required: the data one purchase adds, e.g. \"1GB\"",
+            "topup.flow \"x\" (line 3) adds: required: the data one purchase adds, e.g. \"1GB\"",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"lots\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" adds = \"lots\": size \"lots\" does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\"",
+            "topup.flow \"x\" (line 3) adds = \"lots\": size \"lots\" does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\"",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"1GB\""),
-            "topup.flow \"x\" steps: a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]",
+            "topup.flow \"x\" (line 3) steps: a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"1GB\"\nsteps = [{ verify = \"5m\" }]"),
-            "topup.flow \"x\" steps: a flow needs a step that buys (ussd, sms or http), not only verify",
+            "topup.flow \"x\" (line 3) steps: a flow needs a step that buys (ussd, sms or http), not only verify",
         ),
         (
             format!(
                 "{}[[topup.flow]]\nname = \"x\"\nprice = 2\nadds = \"1GB\"\nsteps = [{{ ussd = \"*2#\" }}]\n",
                 flow("name = \"x\"\nprice = 1\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]")
             ),
-            "topup.flow \"x\": two flows have this name; give each flow its own name",
+            "topup.flow \"x\" (line 8): two flows have this name; give each flow its own name",
         ),
     ];
     for (text, want) in &cases {
