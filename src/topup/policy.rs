@@ -168,6 +168,13 @@ pub fn decide(input: &PolicyInput, now: Now) -> Decision {
 }
 
 fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), String> {
+    let usage = eligible(input, now)?;
+    let need = need(input, usage, now)?;
+    within_caps(input, usage, &need, now)
+}
+
+/// The guards that do not depend on the balance: returns the usage reading to decide on.
+fn eligible<'a>(input: &PolicyInput<'a>, now: Now) -> Result<&'a UsageView, String> {
     let cfg = input.cfg;
     if !cfg.enabled {
         return Err("top-ups are off (topup.enabled = false)".into());
@@ -203,8 +210,17 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
             "the usage reading is for another billing cycle; waiting for a fresh one".into(),
         );
     }
-    let need = need(input, usage, now)?;
+    Ok(usage)
+}
 
+/// The per-cycle caps, the cooldown and the budget, for a top-up wanted because of `need`.
+fn within_caps(
+    input: &PolicyInput,
+    usage: &UsageView,
+    need: &str,
+    now: Now,
+) -> Result<(Vec<usize>, String), String> {
+    let cfg = input.cfg;
     // This cycle's attempts that may have cost money. Later-dated ones count too: the clock may
     // have gone back, and counting them can only make us buy less.
     let counted: Vec<&LedgerView> = input
@@ -350,6 +366,12 @@ fn sim_allowed(iccid: &str, allowed: &[String], from_config: bool) -> Result<(),
     if allowed.iter().any(|a| norm(a) == me) {
         return Ok(());
     }
+    // The ICCID comes from the modem: show it escaped unless it is plain.
+    let iccid = if iccid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        iccid.to_string()
+    } else {
+        format!("{iccid:?}")
+    };
     Err(match (allowed, from_config) {
         ([], _) => format!(
             "SIM {iccid} is not allowed: no SIM is known yet; list it in topup.iccids"
