@@ -202,58 +202,9 @@ pub(super) fn validate_step(
     known_apis: &[String],
     prev: Option<&Step>,
 ) -> Result<Step, String> {
-    let kinds: Vec<&str> = KINDS
-        .iter()
-        .copied()
-        .filter(|k| action(s, k).is_some())
-        .collect();
-    let kind = match kinds.as_slice() {
-        [one] => *one,
-        [] => return Err(format!("a step needs one action: {}", KINDS.join(", "))),
-        many => {
-            return Err(format!(
-                "a step does one thing, but this one has {}",
-                many.join(" and ")
-            ))
-        }
-    };
+    let kind = step_kind(s)?;
+    check_options(s, kind)?;
     let value = action(s, kind).cloned().unwrap_or_default();
-    // Options that do not belong to this kind of step are mistakes, not silently ignored.
-    let allowed: &[&str] = match kind {
-        "ussd" | "choose" | "reply" | "wait_sms" => &["expect", "fail", "timeout"],
-        "sms" => &["to", "expect", "fail", "timeout"],
-        "http" => &[
-            "api",
-            "url",
-            "headers",
-            "json",
-            "form",
-            "expect_status",
-            "expect_json",
-            "fail",
-            "timeout",
-        ],
-        _ => &[],
-    };
-    let present = [
-        ("to", s.to.is_some()),
-        ("api", s.api.is_some()),
-        ("url", s.url.is_some()),
-        ("headers", s.headers.is_some()),
-        ("json", s.json.is_some()),
-        ("form", s.form.is_some()),
-        ("expect_status", s.expect_status.is_some()),
-        ("expect_json", s.expect_json.is_some()),
-        ("expect", s.expect.is_some()),
-        ("fail", s.fail.is_some()),
-        ("timeout", s.timeout.is_some()),
-    ];
-    if let Some((key, _)) = present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
-        return Err(match kind {
-            "verify" => format!("{key} does not belong to a verify step; its value is the timeout, e.g. {{ verify = \"10m\" }}"),
-            _ => format!("{key} does not belong to a {kind} step (it takes {})", allowed.join(", ")),
-        });
-    }
     let opt_regex = |key: &str, v: &Option<String>| -> Result<Option<Regex>, String> {
         v.as_deref()
             .map(|p| regex(p).map_err(|r| format!("{key} = {p:?}: {r}")))
@@ -271,24 +222,26 @@ pub(super) fn validate_step(
         }
         None => Duration::from_secs(default_timeout),
     };
+    // choose/reply answer the menu the step before opened; anything else in between ends it.
     let in_menu = matches!(
         prev,
         Some(Step::Ussd { .. } | Step::Choose { .. } | Step::Reply { .. })
     );
+    if matches!(kind, "choose" | "reply") && !in_menu {
+        return Err(format!(
+            "{kind} answers a USSD menu, so it must follow a ussd, choose or reply step"
+        ));
+    }
     Ok(match kind {
         "ussd" => {
             crate::codec::validate_ussd_code(&value).map_err(|e| e.to_string())?;
+            let code = value;
             Step::Ussd {
-                code: value,
+                code,
                 expect,
                 fail,
                 timeout,
             }
-        }
-        "choose" | "reply" if !in_menu => {
-            return Err(format!(
-                "{kind} answers a USSD menu, so it must follow a ussd, choose or reply step"
-            ))
         }
         "choose" => {
             let pattern = regex(&value).map_err(|r| format!("choose = {value:?}: {r}"))?;
@@ -349,6 +302,66 @@ pub(super) fn validate_step(
     })
 }
 
+/// The one action key a step has.
+fn step_kind(s: &RawStep) -> Result<&'static str, String> {
+    let kinds: Vec<&'static str> = KINDS
+        .iter()
+        .copied()
+        .filter(|k| action(s, k).is_some())
+        .collect();
+    match kinds.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(format!("a step needs one action: {}", KINDS.join(", "))),
+        many => Err(format!(
+            "a step does one thing, but this one has {}",
+            many.join(" and ")
+        )),
+    }
+}
+
+/// Options that do not belong to this kind of step are mistakes, not silently ignored.
+fn check_options(s: &RawStep, kind: &str) -> Result<(), String> {
+    let allowed: &[&str] = match kind {
+        "ussd" | "choose" | "reply" | "wait_sms" => &["expect", "fail", "timeout"],
+        "sms" => &["to", "expect", "fail", "timeout"],
+        "http" => &[
+            "api",
+            "url",
+            "headers",
+            "json",
+            "form",
+            "expect_status",
+            "expect_json",
+            "fail",
+            "timeout",
+        ],
+        _ => &[],
+    };
+    let present = [
+        ("to", s.to.is_some()),
+        ("api", s.api.is_some()),
+        ("url", s.url.is_some()),
+        ("headers", s.headers.is_some()),
+        ("json", s.json.is_some()),
+        ("form", s.form.is_some()),
+        ("expect_status", s.expect_status.is_some()),
+        ("expect_json", s.expect_json.is_some()),
+        ("expect", s.expect.is_some()),
+        ("fail", s.fail.is_some()),
+        ("timeout", s.timeout.is_some()),
+    ];
+    match present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
+        None => Ok(()),
+        Some((key, _)) if kind == "verify" => Err(format!(
+            "{key} does not belong to a verify step; its value is the timeout, e.g. {{ verify = \"10m\" }}"
+        )),
+        Some((key, _)) => Err(format!(
+            "{key} does not belong to a {kind} step (it takes {})",
+            allowed.join(", ")
+        )),
+    }
+}
+
 fn http_step(
     s: &RawStep,
     method: &str,
@@ -385,8 +398,24 @@ fn http_step(
         ));
     }
     let url = TemplateText::parse(&url_s).map_err(|r| format!("url: {r}"))?;
+    let (expect_status, expect_json) = http_expect(s)?;
+    Ok(Step::Http {
+        method: method_up,
+        api,
+        url,
+        headers: http_headers(s)?,
+        body: http_body(s)?,
+        expect_status,
+        expect_json,
+        fail,
+        timeout,
+    })
+}
+
+fn http_headers(s: &RawStep) -> Result<Vec<(String, TemplateText)>, String> {
     let mut headers = Vec::new();
     for (name, value) in s.headers.iter().flatten() {
+        // RFC 9110 §5.6.2 token characters.
         let token = !name.is_empty()
             && name
                 .bytes()
@@ -399,7 +428,11 @@ fn http_step(
         let t = TemplateText::parse(value).map_err(|r| format!("headers.{name}: {r}"))?;
         headers.push((name.clone(), t));
     }
-    let body = match (&s.json, &s.form) {
+    Ok(headers)
+}
+
+fn http_body(s: &RawStep) -> Result<HttpBody, String> {
+    Ok(match (&s.json, &s.form) {
         (Some(_), Some(_)) => return Err("a request has one body: json or form, not both".into()),
         (Some(j), None) => {
             if !matches!(j, toml::Value::Table(_) | toml::Value::Array(_)) {
@@ -418,7 +451,13 @@ fn http_step(
             HttpBody::Form(fields)
         }
         (None, None) => HttpBody::None,
-    };
+    })
+}
+
+type Expectations = (Vec<u16>, Vec<(String, serde_json::Value)>);
+
+/// `expect_status` (one code or a list; none = any 2xx) and `expect_json` (dot path = value).
+fn http_expect(s: &RawStep) -> Result<Expectations, String> {
     let expect_status = match &s.expect_status {
         None => Vec::new(),
         Some(toml::Value::Integer(n)) => vec![status(*n)?],
@@ -446,17 +485,7 @@ fn http_step(
         let jv = to_json(v).map_err(|r| format!("expect_json.{path}: {r}"))?;
         expect_json.push((path.clone(), jv));
     }
-    Ok(Step::Http {
-        method: method_up,
-        api,
-        url,
-        headers,
-        body,
-        expect_status,
-        expect_json,
-        fail,
-        timeout,
-    })
+    Ok((expect_status, expect_json))
 }
 
 fn status(n: i64) -> Result<u16, String> {
