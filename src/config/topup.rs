@@ -158,6 +158,31 @@ pub fn topup_config(
     let Some(raw) = raw else {
         return Ok(cfg);
     };
+    settings(raw, &mut cfg)?;
+    for (i, f) in raw.flow.iter().enumerate() {
+        // The span of an array-of-tables entry starts at its `[[topup.flow]]` header.
+        let line = line_of(text, f.span().start);
+        let flow = flow_config(f.get_ref(), i, line, text, unit_base, known_apis)?;
+        if cfg.flows.iter().any(|g| g.name == flow.name) {
+            return Err(TopupError {
+                place: format!("topup.flow {:?}{}", flow.name, at_line(line)),
+                reason: "two flows have this name; give each flow its own name".into(),
+            });
+        }
+        cfg.flows.push(flow);
+    }
+    if cfg.enabled && cfg.flows.is_empty() {
+        return Err(TopupError {
+            place: "topup.enabled = true".into(),
+            reason: "no [[topup.flow]] says how to buy data; add one or set enabled = false".into(),
+        });
+    }
+    Ok(cfg)
+}
+
+/// The keys of `[topup]` itself (everything but the flows), into `cfg`.
+fn settings(raw: &RawTopup, cfg: &mut TopupConfig) -> Result<(), TopupError> {
+    let unit_base = cfg.unit_base;
     let at = |key: &str, value: &str, reason: String| TopupError {
         place: format!("topup.{key} = {value:?}"),
         reason,
@@ -227,25 +252,7 @@ pub fn topup_config(
         cfg.trigger_sms
             .push(regex(pat).map_err(|r| at(&format!("trigger_sms[{i}]"), pat, r))?);
     }
-    for (i, f) in raw.flow.iter().enumerate() {
-        // The span of an array-of-tables entry starts at its `[[topup.flow]]` header.
-        let line = line_of(text, f.span().start);
-        let flow = flow_config(f.get_ref(), i, line, text, unit_base, known_apis)?;
-        if cfg.flows.iter().any(|g| g.name == flow.name) {
-            return Err(TopupError {
-                place: format!("topup.flow {:?}{}", flow.name, at_line(line)),
-                reason: "two flows have this name; give each flow its own name".into(),
-            });
-        }
-        cfg.flows.push(flow);
-    }
-    if cfg.enabled && cfg.flows.is_empty() {
-        return Err(TopupError {
-            place: "topup.enabled = true".into(),
-            reason: "no [[topup.flow]] says how to buy data; add one or set enabled = false".into(),
-        });
-    }
-    Ok(cfg)
+    Ok(())
 }
 
 fn flow_config(
@@ -312,8 +319,30 @@ fn flow_config(
             "a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]".into(),
         ));
     }
-    let mut steps: Vec<Step> = Vec::with_capacity(raw.steps.len());
-    for (i, spanned) in raw.steps.iter().enumerate() {
+    let steps = flow_steps(&raw.steps, &place, text, known_apis)?;
+    if steps.iter().all(|s| matches!(s, Step::Verify { .. })) {
+        return Err(bad(
+            "steps",
+            "a flow needs a step that buys (ussd, sms or http), not only verify".into(),
+        ));
+    }
+    Ok(FlowConfig {
+        name,
+        price,
+        adds_bytes,
+        steps,
+    })
+}
+
+/// The steps of the flow at `place`, each error naming the step by number, kind and line.
+fn flow_steps(
+    raw: &[toml::Spanned<RawStep>],
+    place: &str,
+    text: &str,
+    known_apis: &[String],
+) -> Result<Vec<Step>, TopupError> {
+    let mut steps: Vec<Step> = Vec::with_capacity(raw.len());
+    for (i, spanned) in raw.iter().enumerate() {
         let line = line_of(text, spanned.span().start);
         let rs = spanned.get_ref();
         let kind = KINDS
@@ -338,18 +367,7 @@ fn flow_config(
         }
         steps.push(s);
     }
-    if steps.iter().all(|s| matches!(s, Step::Verify { .. })) {
-        return Err(bad(
-            "steps",
-            "a flow needs a step that buys (ussd, sms or http), not only verify".into(),
-        ));
-    }
-    Ok(FlowConfig {
-        name,
-        price,
-        adds_bytes,
-        steps,
-    })
+    Ok(steps)
 }
 
 /// The 1-based line of byte offset `pos` in `text`, if `text` is the file the offset came from.

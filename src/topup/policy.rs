@@ -259,35 +259,8 @@ fn within_caps(
         },
         None => (0..cfg.flows.len()).collect(),
     };
+    let flows = fitting(cfg, candidates, spent, need)?;
     let cur = |m: Money| money_text(m, &cfg.currency);
-    let flows: Vec<usize> = match cfg.max_spend_per_cycle {
-        None => candidates,
-        Some(cap) => {
-            let fits: Vec<usize> = candidates
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    spent
-                        .and_then(|s| s.checked_add(cfg.flows[i].price))
-                        .is_some_and(|total| total <= cap)
-                })
-                .collect();
-            if fits.is_empty() {
-                let cheapest = candidates
-                    .iter()
-                    .map(|&i| cfg.flows[i].price)
-                    .min()
-                    .unwrap_or(Money::ZERO);
-                let spent_s = spent.map_or_else(|| "more than the cap".into(), |s| s.to_string());
-                return Err(format!(
-                    "{need} but max_spend_per_cycle would be exceeded: spent {spent_s} of {} this cycle, and the cheapest flow costs {}",
-                    cur(cap),
-                    cur(cheapest)
-                ));
-            }
-            fits
-        }
-    };
     let names: Vec<&str> = flows.iter().map(|&i| cfg.flows[i].name.as_str()).collect();
     let mut reason = format!(
         "{need}: buying with {} (top-up {}/{} this cycle",
@@ -303,6 +276,43 @@ fn within_caps(
         reason.push_str(" — dry run: nothing will be sent");
     }
     Ok((flows, reason))
+}
+
+/// The `candidates` whose price fits what is left of `max_spend_per_cycle` (`spent` is `None`
+/// when the ledger's sum overflowed: nothing fits).
+fn fitting(
+    cfg: &TopupConfig,
+    candidates: Vec<usize>,
+    spent: Option<Money>,
+    need: &str,
+) -> Result<Vec<usize>, String> {
+    let cur = |m: Money| money_text(m, &cfg.currency);
+    let Some(cap) = cfg.max_spend_per_cycle else {
+        return Ok(candidates);
+    };
+    let fits: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            spent
+                .and_then(|s| s.checked_add(cfg.flows[i].price))
+                .is_some_and(|total| total <= cap)
+        })
+        .collect();
+    if !fits.is_empty() {
+        return Ok(fits);
+    }
+    let cheapest = candidates
+        .iter()
+        .map(|&i| cfg.flows[i].price)
+        .min()
+        .unwrap_or(Money::ZERO);
+    let spent_s = spent.map_or_else(|| "more than the cap".into(), |s| s.to_string());
+    Err(format!(
+        "{need} but max_spend_per_cycle would be exceeded: spent {spent_s} of {} this cycle, and the cheapest flow costs {}",
+        cur(cap),
+        cur(cheapest)
+    ))
 }
 
 /// Why a top-up is wanted now, or the hold reason if it is not.
