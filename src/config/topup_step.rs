@@ -205,23 +205,7 @@ pub(super) fn validate_step(
     let kind = step_kind(s)?;
     check_options(s, kind)?;
     let value = action(s, kind).cloned().unwrap_or_default();
-    let opt_regex = |key: &str, v: &Option<String>| -> Result<Option<Regex>, String> {
-        v.as_deref()
-            .map(|p| regex(p).map_err(|r| format!("{key} = {p:?}: {r}")))
-            .transpose()
-    };
-    let expect = opt_regex("expect", &s.expect)?;
-    let fail = opt_regex("fail", &s.fail)?;
-    let default_timeout = match kind {
-        "sms" | "wait_sms" => 300,
-        _ => 30,
-    };
-    let timeout = match &s.timeout {
-        Some(t) => {
-            duration(t, Duration::from_secs(1)).map_err(|r| format!("timeout = {t:?}: {r}"))?
-        }
-        None => Duration::from_secs(default_timeout),
-    };
+    let (expect, fail, timeout) = common(s, kind)?;
     // choose/reply answer the menu the step before opened; anything else in between ends it.
     let in_menu = matches!(
         prev,
@@ -253,11 +237,7 @@ pub(super) fn validate_step(
             }
         }
         "reply" => {
-            if value.len() > MAX_REPLY_LEN || crate::codec::validate_ussd_code(&value).is_err() {
-                return Err(format!(
-                    "reply = {value:?}: a menu answer is 1 to {MAX_REPLY_LEN} of the characters 0-9 * # +, e.g. \"1\""
-                ));
-            }
+            reply_text(&value)?;
             Step::Reply {
                 text: value,
                 expect,
@@ -280,12 +260,7 @@ pub(super) fn validate_step(
             }
         }
         "wait_sms" => {
-            let n = value.chars().count();
-            if !(1..=20).contains(&n) || value.chars().any(char::is_control) {
-                return Err(format!(
-                    "wait_sms = {value:?}: name the sender as it appears on the SMS, e.g. \"Vodacom\" or \"10086\""
-                ));
-            }
+            sender(&value)?;
             Step::WaitSms {
                 from: value,
                 expect,
@@ -300,6 +275,28 @@ pub(super) fn validate_step(
             Step::Verify { timeout }
         }
     })
+}
+
+/// `expect`, `fail` and `timeout` (with the kind's default), which most steps take.
+fn common(s: &RawStep, kind: &str) -> Result<(Option<Regex>, Option<Regex>, Duration), String> {
+    let opt_regex = |key: &str, v: &Option<String>| -> Result<Option<Regex>, String> {
+        v.as_deref()
+            .map(|p| regex(p).map_err(|r| format!("{key} = {p:?}: {r}")))
+            .transpose()
+    };
+    let expect = opt_regex("expect", &s.expect)?;
+    let fail = opt_regex("fail", &s.fail)?;
+    let default_timeout = match kind {
+        "sms" | "wait_sms" => 300,
+        _ => 30,
+    };
+    let timeout = match &s.timeout {
+        Some(t) => {
+            duration(t, Duration::from_secs(1)).map_err(|r| format!("timeout = {t:?}: {r}"))?
+        }
+        None => Duration::from_secs(default_timeout),
+    };
+    Ok((expect, fail, timeout))
 }
 
 /// The one action key a step has.
@@ -522,6 +519,28 @@ fn check_json_templates(v: &serde_json::Value) -> Result<(), String> {
         serde_json::Value::Object(o) => o.values().try_for_each(check_json_templates),
         _ => Ok(()),
     }
+}
+
+/// A menu answer: what a person would type at the USSD prompt.
+fn reply_text(value: &str) -> Result<(), String> {
+    if value.len() > MAX_REPLY_LEN || crate::codec::validate_ussd_code(value).is_err() {
+        return Err(format!(
+            "reply = {value:?}: a menu answer is 1 to {MAX_REPLY_LEN} of the characters 0-9 * # +, e.g. \"1\""
+        ));
+    }
+    Ok(())
+}
+
+/// The sender of an awaited SMS, as the phone shows it: a number or a name such as `M-PESA`.
+/// It is only compared, never sent, so it is not held to the phone-number rules.
+fn sender(value: &str) -> Result<(), String> {
+    let n = value.chars().count();
+    if !(1..=20).contains(&n) || value.chars().any(char::is_control) {
+        return Err(format!(
+            "wait_sms = {value:?}: name the sender as it appears on the SMS, e.g. \"Vodacom\" or \"10086\""
+        ));
+    }
+    Ok(())
 }
 
 /// SMS text travels after the modem's `>` prompt: CR/LF would be sent or end the line, Ctrl-Z
