@@ -9,14 +9,18 @@
 //! Must not: talk to the modem or the network, or echo secrets (templates keep `${secret:NAME}`
 //! unresolved; values are resolved only when a step runs).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use regex_lite::Regex;
 use serde::Deserialize;
 
 use crate::topup::Money;
+
+#[path = "topup_step.rs"]
+mod step;
 use crate::usage::units::{parse_size, Decimal, UnitBase};
+use step::{action, validate_step, KINDS};
+pub use step::{HttpBody, RawStep, Step, TemplateText};
 
 /// A config problem in `[topup]`, as one line: where, then why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +47,7 @@ pub struct RawTopup {
     pub trigger_sms: Option<Vec<String>>,
     pub trust_clock: Option<bool>,
     #[serde(default)]
-    pub flow: Vec<RawFlow>,
+    pub flow: Vec<toml::Spanned<RawFlow>>,
 }
 
 /// One `[[topup.flow]]` as written.
@@ -55,71 +59,6 @@ pub struct RawFlow {
     pub adds: Option<String>,
     #[serde(default)]
     pub steps: Vec<toml::Spanned<RawStep>>,
-}
-
-/// One step as written: exactly one action key (`ussd`, `choose`, `reply`, `sms`, `wait_sms`,
-/// `http`, `verify`) plus the options that action takes.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    pub ussd: Option<String>,
-    pub choose: Option<String>,
-    pub reply: Option<String>,
-    pub sms: Option<String>,
-    pub wait_sms: Option<String>,
-    pub http: Option<String>,
-    pub verify: Option<String>,
-    pub to: Option<String>,
-    pub api: Option<String>,
-    pub url: Option<String>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub json: Option<toml::Value>,
-    pub form: Option<BTreeMap<String, String>>,
-    pub expect_status: Option<toml::Value>,
-    pub expect_json: Option<BTreeMap<String, toml::Value>>,
-    pub expect: Option<String>,
-    pub fail: Option<String>,
-    pub timeout: Option<String>,
-}
-
-/// A string that may hold `${secret:NAME}`, `${sim.iccid}`, `${sim.imsi}`, `${sim.msisdn}`.
-/// Checked for shape here; rendered when the step runs.
-// LEAD: swap for crate::template::Template
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateText(String);
-
-impl TemplateText {
-    /// Accepts literal text with well-formed placeholders; refuses control characters, an
-    /// unclosed `${` and unknown names.
-    pub fn parse(text: &str) -> Result<TemplateText, String> {
-        if let Some(c) = text.chars().find(|c| c.is_control()) {
-            return Err(format!("{text:?} holds the control character {c:?}"));
-        }
-        let mut rest = text;
-        while let Some(i) = rest.find("${") {
-            let after = rest.get(i + 2..).unwrap_or("");
-            let Some(end) = after.find('}') else {
-                return Err(format!("{text:?} has a \"${{\" without its closing \"}}\""));
-            };
-            let name = after.get(..end).unwrap_or("");
-            let secret_ok = name.strip_prefix("secret:").is_some_and(|n| {
-                !n.is_empty()
-                    && n.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            });
-            if !(secret_ok || matches!(name, "sim.iccid" | "sim.imsi" | "sim.msisdn")) {
-                return Err(format!(
-                    "unknown placeholder \"${{{name}}}\": use ${{secret:NAME}}, ${{sim.iccid}}, ${{sim.imsi}} or ${{sim.msisdn}}"
-                ));
-            }
-            rest = after.get(end + 1..).unwrap_or("");
-        }
-        Ok(TemplateText(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// When the balance counts as low.
@@ -201,106 +140,6 @@ pub struct FlowConfig {
     pub steps: Vec<Step>,
 }
 
-/// One step of a flow. `expect` must match the carrier's answer for the step to succeed; `fail`
-/// matching means the carrier refused (nothing charged), so the next flow may be tried.
-#[derive(Debug, Clone)]
-pub enum Step {
-    /// Dial a USSD code; the answer may be a menu for `choose`/`reply`.
-    Ussd {
-        code: String,
-        expect: Option<Regex>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Answer the open USSD menu with the number of the line matching `pattern`.
-    Choose {
-        pattern: Regex,
-        expect: Option<Regex>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Answer the open USSD menu with fixed text.
-    Reply {
-        text: String,
-        expect: Option<Regex>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Send an SMS (a keyword) to the carrier; `expect`/`fail` match its answer SMS.
-    Sms {
-        text: String,
-        to: String,
-        expect: Option<Regex>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Wait for an SMS from `from` (a number or an alphanumeric sender).
-    WaitSms {
-        from: String,
-        expect: Option<Regex>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Call a `[carrier_api.NAME]`. An empty `expect_status` means any 2xx.
-    Http {
-        method: String,
-        api: String,
-        url: TemplateText,
-        headers: Vec<(String, TemplateText)>,
-        body: HttpBody,
-        expect_status: Vec<u16>,
-        expect_json: Vec<(String, serde_json::Value)>,
-        fail: Option<Regex>,
-        timeout: Duration,
-    },
-    /// Re-read the balance until it rose by about the flow's `adds`, or time out.
-    Verify { timeout: Duration },
-}
-
-impl Step {
-    /// The step's key in the config: `ussd`, `choose`, …
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Step::Ussd { .. } => "ussd",
-            Step::Choose { .. } => "choose",
-            Step::Reply { .. } => "reply",
-            Step::Sms { .. } => "sms",
-            Step::WaitSms { .. } => "wait_sms",
-            Step::Http { .. } => "http",
-            Step::Verify { .. } => "verify",
-        }
-    }
-
-    pub fn timeout(&self) -> Duration {
-        match self {
-            Step::Ussd { timeout, .. }
-            | Step::Choose { timeout, .. }
-            | Step::Reply { timeout, .. }
-            | Step::Sms { timeout, .. }
-            | Step::WaitSms { timeout, .. }
-            | Step::Http { timeout, .. }
-            | Step::Verify { timeout } => *timeout,
-        }
-    }
-}
-
-/// The body of an `http` step.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HttpBody {
-    None,
-    /// String leaves may hold placeholders.
-    Json(serde_json::Value),
-    Form(Vec<(String, TemplateText)>),
-}
-
-const KINDS: [&str; 7] = [
-    "ussd", "choose", "reply", "sms", "wait_sms", "http", "verify",
-];
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
-/// A reply to a USSD menu is a menu number or a short code; longer text is a config mistake.
-const MAX_REPLY_LEN: usize = 16;
-/// One SMS: a keyword longer than this would be split into parts the carrier may not join.
-const MAX_SMS_CHARS: usize = 160;
 const MAX_REGEX_LEN: usize = 1000;
 const MAX_NAME_CHARS: usize = 40;
 
@@ -319,6 +158,31 @@ pub fn topup_config(
     let Some(raw) = raw else {
         return Ok(cfg);
     };
+    settings(raw, &mut cfg)?;
+    for (i, f) in raw.flow.iter().enumerate() {
+        // The span of an array-of-tables entry starts at its `[[topup.flow]]` header.
+        let line = line_of(text, f.span().start);
+        let flow = flow_config(f.get_ref(), i, line, text, unit_base, known_apis)?;
+        if cfg.flows.iter().any(|g| g.name == flow.name) {
+            return Err(TopupError {
+                place: format!("topup.flow {:?}{}", flow.name, at_line(line)),
+                reason: "two flows have this name; give each flow its own name".into(),
+            });
+        }
+        cfg.flows.push(flow);
+    }
+    if cfg.enabled && cfg.flows.is_empty() {
+        return Err(TopupError {
+            place: "topup.enabled = true".into(),
+            reason: "no [[topup.flow]] says how to buy data; add one or set enabled = false".into(),
+        });
+    }
+    Ok(cfg)
+}
+
+/// The keys of `[topup]` itself (everything but the flows), into `cfg`.
+fn settings(raw: &RawTopup, cfg: &mut TopupConfig) -> Result<(), TopupError> {
+    let unit_base = cfg.unit_base;
     let at = |key: &str, value: &str, reason: String| TopupError {
         place: format!("topup.{key} = {value:?}"),
         reason,
@@ -388,40 +252,25 @@ pub fn topup_config(
         cfg.trigger_sms
             .push(regex(pat).map_err(|r| at(&format!("trigger_sms[{i}]"), pat, r))?);
     }
-    for (i, f) in raw.flow.iter().enumerate() {
-        let flow = flow_config(f, i, text, unit_base, known_apis)?;
-        if cfg.flows.iter().any(|g| g.name == flow.name) {
-            return Err(TopupError {
-                place: format!("topup.flow {:?}", flow.name),
-                reason: "two flows have this name; give each flow its own name".into(),
-            });
-        }
-        cfg.flows.push(flow);
-    }
-    if cfg.enabled && cfg.flows.is_empty() {
-        return Err(TopupError {
-            place: "topup.enabled = true".into(),
-            reason: "no [[topup.flow]] says how to buy data; add one or set enabled = false".into(),
-        });
-    }
-    Ok(cfg)
+    Ok(())
 }
 
 fn flow_config(
     raw: &RawFlow,
     index: usize,
+    line: Option<usize>,
     text: &str,
     unit_base: UnitBase,
     known_apis: &[String],
 ) -> Result<FlowConfig, TopupError> {
     let name = raw.name.clone().unwrap_or_default();
-    let unnamed = || format!("topup.flow[{index}]");
+    let unnamed = || format!("topup.flow[{index}].name{}", at_line(line));
     if name.trim().is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
         return Err(TopupError {
-            place: format!("{}.name", unnamed()),
+            place: unnamed(),
             reason: format!(
                 "every flow needs a name of 1 to {MAX_NAME_CHARS} characters, e.g. name = \"monthly\""
             ),
@@ -429,7 +278,7 @@ fn flow_config(
     }
     let place = format!("topup.flow {name:?}");
     let bad = |key: &str, reason: String| TopupError {
-        place: format!("{place} {key}"),
+        place: format!("{place}{} {key}", at_line(line)),
         reason,
     };
     let price_v = raw.price.as_ref().ok_or_else(|| {
@@ -470,34 +319,7 @@ fn flow_config(
             "a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]".into(),
         ));
     }
-    let mut steps: Vec<Step> = Vec::with_capacity(raw.steps.len());
-    for (i, spanned) in raw.steps.iter().enumerate() {
-        let line = text
-            .get(..spanned.span().start)
-            .map(|s| s.matches('\n').count() + 1);
-        let rs = spanned.get_ref();
-        let kind = KINDS
-            .iter()
-            .copied()
-            .find(|k| action(rs, k).is_some())
-            .unwrap_or("?");
-        let where_ = match line {
-            Some(l) => format!("{place} step {} ({kind}), line {l}", i + 1),
-            None => format!("{place} step {} ({kind})", i + 1),
-        };
-        let s = step(rs, known_apis, steps.last()).map_err(|reason| TopupError {
-            place: where_.clone(),
-            reason,
-        })?;
-        if let Some(Step::Verify { .. }) = steps.last() {
-            return Err(TopupError {
-                place: where_,
-                reason: "verify must be the last step (it checks the balance after the purchase)"
-                    .into(),
-            });
-        }
-        steps.push(s);
-    }
+    let steps = flow_steps(&raw.steps, &place, text, known_apis)?;
     if steps.iter().all(|s| matches!(s, Step::Verify { .. })) {
         return Err(bad(
             "steps",
@@ -512,330 +334,50 @@ fn flow_config(
     })
 }
 
-/// The value of the action key `kind` in a raw step, if set.
-fn action<'a>(s: &'a RawStep, kind: &str) -> Option<&'a String> {
-    match kind {
-        "ussd" => s.ussd.as_ref(),
-        "choose" => s.choose.as_ref(),
-        "reply" => s.reply.as_ref(),
-        "sms" => s.sms.as_ref(),
-        "wait_sms" => s.wait_sms.as_ref(),
-        "http" => s.http.as_ref(),
-        "verify" => s.verify.as_ref(),
-        _ => None,
-    }
-}
-
-/// Validates one step; `prev` is the step before it in the same flow.
-fn step(s: &RawStep, known_apis: &[String], prev: Option<&Step>) -> Result<Step, String> {
-    let kinds: Vec<&str> = KINDS
-        .iter()
-        .copied()
-        .filter(|k| action(s, k).is_some())
-        .collect();
-    let kind = match kinds.as_slice() {
-        [one] => *one,
-        [] => return Err(format!("a step needs one action: {}", KINDS.join(", "))),
-        many => {
-            return Err(format!(
-                "a step does one thing, but this one has {}",
-                many.join(" and ")
-            ))
-        }
-    };
-    let value = action(s, kind).cloned().unwrap_or_default();
-    // Options that do not belong to this kind of step are mistakes, not silently ignored.
-    let allowed: &[&str] = match kind {
-        "ussd" | "choose" | "reply" | "wait_sms" => &["expect", "fail", "timeout"],
-        "sms" => &["to", "expect", "fail", "timeout"],
-        "http" => &[
-            "api",
-            "url",
-            "headers",
-            "json",
-            "form",
-            "expect_status",
-            "expect_json",
-            "fail",
-            "timeout",
-        ],
-        _ => &[],
-    };
-    let present = [
-        ("to", s.to.is_some()),
-        ("api", s.api.is_some()),
-        ("url", s.url.is_some()),
-        ("headers", s.headers.is_some()),
-        ("json", s.json.is_some()),
-        ("form", s.form.is_some()),
-        ("expect_status", s.expect_status.is_some()),
-        ("expect_json", s.expect_json.is_some()),
-        ("expect", s.expect.is_some()),
-        ("fail", s.fail.is_some()),
-        ("timeout", s.timeout.is_some()),
-    ];
-    if let Some((key, _)) = present.iter().find(|(k, set)| *set && !allowed.contains(k)) {
-        return Err(match kind {
-            "verify" => format!("{key} does not belong to a verify step; its value is the timeout, e.g. {{ verify = \"10m\" }}"),
-            _ => format!("{key} does not belong to a {kind} step (it takes {})", allowed.join(", ")),
-        });
-    }
-    let opt_regex = |key: &str, v: &Option<String>| -> Result<Option<Regex>, String> {
-        v.as_deref()
-            .map(|p| regex(p).map_err(|r| format!("{key} = {p:?}: {r}")))
-            .transpose()
-    };
-    let expect = opt_regex("expect", &s.expect)?;
-    let fail = opt_regex("fail", &s.fail)?;
-    let default_timeout = match kind {
-        "sms" | "wait_sms" => 300,
-        _ => 30,
-    };
-    let timeout = match &s.timeout {
-        Some(t) => {
-            duration(t, Duration::from_secs(1)).map_err(|r| format!("timeout = {t:?}: {r}"))?
-        }
-        None => Duration::from_secs(default_timeout),
-    };
-    let in_menu = matches!(
-        prev,
-        Some(Step::Ussd { .. } | Step::Choose { .. } | Step::Reply { .. })
-    );
-    Ok(match kind {
-        "ussd" => {
-            crate::codec::validate_ussd_code(&value).map_err(|e| e.to_string())?;
-            Step::Ussd {
-                code: value,
-                expect,
-                fail,
-                timeout,
-            }
-        }
-        "choose" | "reply" if !in_menu => {
-            return Err(format!(
-                "{kind} answers a USSD menu, so it must follow a ussd, choose or reply step"
-            ))
-        }
-        "choose" => {
-            let pattern = regex(&value).map_err(|r| format!("choose = {value:?}: {r}"))?;
-            Step::Choose {
-                pattern,
-                expect,
-                fail,
-                timeout,
-            }
-        }
-        "reply" => {
-            if value.len() > MAX_REPLY_LEN || crate::codec::validate_ussd_code(&value).is_err() {
-                return Err(format!(
-                    "reply = {value:?}: a menu answer is 1 to {MAX_REPLY_LEN} of the characters 0-9 * # +, e.g. \"1\""
-                ));
-            }
-            Step::Reply {
-                text: value,
-                expect,
-                fail,
-                timeout,
-            }
-        }
-        "sms" => {
-            sms_text(&value)?;
-            let to = s.to.clone().ok_or_else(|| {
-                "an sms step needs to = the carrier's number, e.g. to = \"10086\"".to_string()
-            })?;
-            crate::codec::validate_phone_number(&to, true).map_err(|e| format!("to: {e}"))?;
-            Step::Sms {
-                text: value,
-                to,
-                expect,
-                fail,
-                timeout,
-            }
-        }
-        "wait_sms" => {
-            let n = value.chars().count();
-            if !(1..=20).contains(&n) || value.chars().any(char::is_control) {
-                return Err(format!(
-                    "wait_sms = {value:?}: name the sender as it appears on the SMS, e.g. \"Vodacom\" or \"10086\""
-                ));
-            }
-            Step::WaitSms {
-                from: value,
-                expect,
-                fail,
-                timeout,
-            }
-        }
-        "http" => http_step(s, &value, known_apis, fail, timeout)?,
-        _ => {
-            let timeout = duration(&value, Duration::from_secs(1))
-                .map_err(|r| format!("verify = {value:?}: {r}"))?;
-            Step::Verify { timeout }
-        }
-    })
-}
-
-fn http_step(
-    s: &RawStep,
-    method: &str,
+/// The steps of the flow at `place`, each error naming the step by number, kind and line.
+fn flow_steps(
+    raw: &[toml::Spanned<RawStep>],
+    place: &str,
+    text: &str,
     known_apis: &[String],
-    fail: Option<Regex>,
-    timeout: Duration,
-) -> Result<Step, String> {
-    let method_up = method.to_ascii_uppercase();
-    if !METHODS.contains(&method_up.as_str()) {
-        return Err(format!(
-            "http = {method:?}: use one of {}",
-            METHODS.join(", ")
-        ));
-    }
-    let api = s.api.clone().ok_or_else(|| {
-        "an http step needs api = the name of a [carrier_api.NAME] table".to_string()
-    })?;
-    if !known_apis.contains(&api) {
-        return Err(if known_apis.is_empty() {
-            format!("api = {api:?}: no [carrier_api.{api}] table is defined; add one with its base_url and auth")
-        } else {
-            format!(
-                "api = {api:?}: no [carrier_api.{api}] table is defined (defined: {})",
-                known_apis.join(", ")
-            )
-        });
-    }
-    let url_s = s.url.clone().ok_or_else(|| {
-        "an http step needs url, e.g. url = \"/v1/sims/${sim.iccid}/topup\"".to_string()
-    })?;
-    if url_s.is_empty() || url_s.chars().any(char::is_whitespace) {
-        return Err(format!(
-            "url = {url_s:?}: a URL path without spaces, e.g. \"/v1/sims/${{sim.iccid}}/topup\""
-        ));
-    }
-    let url = TemplateText::parse(&url_s).map_err(|r| format!("url: {r}"))?;
-    let mut headers = Vec::new();
-    for (name, value) in s.headers.iter().flatten() {
-        let token = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-        if !token {
-            return Err(format!(
-                "headers: {name:?} is not a header name (letters, digits and - only)"
-            ));
-        }
-        let t = TemplateText::parse(value).map_err(|r| format!("headers.{name}: {r}"))?;
-        headers.push((name.clone(), t));
-    }
-    let body = match (&s.json, &s.form) {
-        (Some(_), Some(_)) => return Err("a request has one body: json or form, not both".into()),
-        (Some(j), None) => {
-            if !matches!(j, toml::Value::Table(_) | toml::Value::Array(_)) {
-                return Err("json must be a table, e.g. json = { amount = 1 }".into());
-            }
-            let v = to_json(j).map_err(|r| format!("json: {r}"))?;
-            check_json_templates(&v).map_err(|r| format!("json: {r}"))?;
-            HttpBody::Json(v)
-        }
-        (None, Some(f)) => {
-            let mut fields = Vec::new();
-            for (k, v) in f {
-                let t = TemplateText::parse(v).map_err(|r| format!("form.{k}: {r}"))?;
-                fields.push((k.clone(), t));
-            }
-            HttpBody::Form(fields)
-        }
-        (None, None) => HttpBody::None,
-    };
-    let expect_status = match &s.expect_status {
-        None => Vec::new(),
-        Some(toml::Value::Integer(n)) => vec![status(*n)?],
-        Some(toml::Value::Array(a)) if !a.is_empty() => a
+) -> Result<Vec<Step>, TopupError> {
+    let mut steps: Vec<Step> = Vec::with_capacity(raw.len());
+    for (i, spanned) in raw.iter().enumerate() {
+        let line = line_of(text, spanned.span().start);
+        let rs = spanned.get_ref();
+        let kind = KINDS
             .iter()
-            .map(|v| match v {
-                toml::Value::Integer(n) => status(*n),
-                other => Err(format!(
-                    "expect_status: {} is not a status code",
-                    crate::topup::money::toml_shown(other)
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err("expect_status is a status code or a list, e.g. 201 or [200, 201]".into())
+            .copied()
+            .find(|k| action(rs, k).is_some())
+            .unwrap_or("?");
+        let where_ = match line {
+            Some(l) => format!("{place} step {} ({kind}), line {l}", i + 1),
+            None => format!("{place} step {} ({kind})", i + 1),
+        };
+        let s = validate_step(rs, known_apis, steps.last()).map_err(|reason| TopupError {
+            place: where_.clone(),
+            reason,
+        })?;
+        if let Some(Step::Verify { .. }) = steps.last() {
+            return Err(TopupError {
+                place: where_,
+                reason: "verify must be the last step (it checks the balance after the purchase)"
+                    .into(),
+            });
         }
-    };
-    let mut expect_json = Vec::new();
-    for (path, v) in s.expect_json.iter().flatten() {
-        if path.is_empty() || path.split('.').any(str::is_empty) {
-            return Err(format!(
-                "expect_json: {path:?} is not a dot path such as \"status\" or \"order.state\""
-            ));
-        }
-        let jv = to_json(v).map_err(|r| format!("expect_json.{path}: {r}"))?;
-        expect_json.push((path.clone(), jv));
+        steps.push(s);
     }
-    Ok(Step::Http {
-        method: method_up,
-        api,
-        url,
-        headers,
-        body,
-        expect_status,
-        expect_json,
-        fail,
-        timeout,
-    })
+    Ok(steps)
 }
 
-fn status(n: i64) -> Result<u16, String> {
-    u16::try_from(n)
-        .ok()
-        .filter(|n| (100..=599).contains(n))
-        .ok_or_else(|| format!("expect_status: {n} is not an HTTP status (100 to 599)"))
+/// The 1-based line of byte offset `pos` in `text`, if `text` is the file the offset came from.
+fn line_of(text: &str, pos: usize) -> Option<usize> {
+    text.get(..pos).map(|s| s.matches('\n').count() + 1)
 }
 
-/// TOML → JSON; dates become strings, a float that JSON cannot hold is an error.
-fn to_json(v: &toml::Value) -> Result<serde_json::Value, String> {
-    use serde_json::Value as J;
-    Ok(match v {
-        toml::Value::String(s) => J::String(s.clone()),
-        toml::Value::Integer(n) => J::from(*n),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map(J::Number)
-            .ok_or_else(|| format!("{f} cannot be written in JSON"))?,
-        toml::Value::Boolean(b) => J::Bool(*b),
-        toml::Value::Datetime(d) => J::String(d.to_string()),
-        toml::Value::Array(a) => J::Array(a.iter().map(to_json).collect::<Result<_, _>>()?),
-        toml::Value::Table(t) => J::Object(
-            t.iter()
-                .map(|(k, v)| Ok((k.clone(), to_json(v)?)))
-                .collect::<Result<_, String>>()?,
-        ),
-    })
-}
-
-fn check_json_templates(v: &serde_json::Value) -> Result<(), String> {
-    match v {
-        serde_json::Value::String(s) => TemplateText::parse(s).map(|_| ()),
-        serde_json::Value::Array(a) => a.iter().try_for_each(check_json_templates),
-        serde_json::Value::Object(o) => o.values().try_for_each(check_json_templates),
-        _ => Ok(()),
-    }
-}
-
-/// SMS text travels after the modem's `>` prompt: CR/LF would be sent or end the line, Ctrl-Z
-/// (0x1A) ends the message early and ESC (0x1B) cancels it.
-fn sms_text(text: &str) -> Result<(), String> {
-    let n = text.chars().count();
-    if n == 0 || n > MAX_SMS_CHARS {
-        return Err(format!(
-            "sms: the keyword must be 1 to {MAX_SMS_CHARS} characters"
-        ));
-    }
-    if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "sms = {text:?}: the control character {c:?} is not allowed (CR, LF, Ctrl-Z and ESC would end or cancel the message)"
-        ));
-    }
-    Ok(())
+/// ` (line 12)`, or nothing when the line is not known.
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(" (line {l})")).unwrap_or_default()
 }
 
 /// `"500MB"` → bytes, `"10%"` / `"2.5%"` → basis points.

@@ -419,42 +419,42 @@ fn flow_level_errors_name_the_flow() {
     let cases: Vec<(String, &str)> = vec![
         (
             flow("price = 1\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow[0].name: every flow needs a name of 1 to 40 characters, e.g. name = \"monthly\"",
+            "topup.flow[0].name (line 3): every flow needs a name of 1 to 40 characters, e.g. name = \"monthly\"",
         ),
         (
             flow("name = \"x\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price: required: what one purchase costs, e.g. 4.99",
+            "topup.flow \"x\" (line 3) price: required: what one purchase costs, e.g. 4.99",
         ),
         (
             flow("name = \"x\"\nprice = \"0\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price = \"0\": must be more than 0",
+            "topup.flow \"x\" (line 3) price = \"0\": must be more than 0",
         ),
         (
             flow("name = \"x\"\nprice = \"4,99\"\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" price = \"4,99\": \"4,99\" is not an amount: write a number with at most 2 decimals, e.g. 4.99 or 10000",
+            "topup.flow \"x\" (line 3) price = \"4,99\": \"4,99\" is not an amount: write a number with at most 2 decimals, e.g. 4.99 or 10000",
         ),
         (
             flow("name = \"x\"\nprice = 1\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" adds: required: the data one purchase adds, e.g. \"1GB\"",
+            "topup.flow \"x\" (line 3) adds: required: the data one purchase adds, e.g. \"1GB\"",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"lots\"\nsteps = [{ ussd = \"*1#\" }]"),
-            "topup.flow \"x\" adds = \"lots\": size \"lots\" does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\"",
+            "topup.flow \"x\" (line 3) adds = \"lots\": size \"lots\" does not start with a number: write e.g. \"20GB\", \"1.5 GiB\" or \"0\"",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"1GB\""),
-            "topup.flow \"x\" steps: a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]",
+            "topup.flow \"x\" (line 3) steps: a flow needs at least one step, e.g. steps = [ { ussd = \"*149*01#\" } ]",
         ),
         (
             flow("name = \"x\"\nprice = 1\nadds = \"1GB\"\nsteps = [{ verify = \"5m\" }]"),
-            "topup.flow \"x\" steps: a flow needs a step that buys (ussd, sms or http), not only verify",
+            "topup.flow \"x\" (line 3) steps: a flow needs a step that buys (ussd, sms or http), not only verify",
         ),
         (
             format!(
                 "{}[[topup.flow]]\nname = \"x\"\nprice = 2\nadds = \"1GB\"\nsteps = [{{ ussd = \"*2#\" }}]\n",
                 flow("name = \"x\"\nprice = 1\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\" }]")
             ),
-            "topup.flow \"x\": two flows have this name; give each flow its own name",
+            "topup.flow \"x\" (line 8): two flows have this name; give each flow its own name",
         ),
     ];
     for (text, want) in &cases {
@@ -553,7 +553,7 @@ fn step_errors_name_flow_step_kind_line_and_cause() {
         ),
         (
             "{ http = \"POST\", api = \"main\", url = \"/v1/${sim.iccid\" }",
-            "topup.flow \"f\" step 1 (http), line 11: url: \"/v1/${sim.iccid\" has a \"${\" without its closing \"}\"",
+            "topup.flow \"f\" step 1 (http), line 11: url: \"${sim.iccid\" has no closing \"}\"",
         ),
         (
             "{ http = \"POST\", api = \"main\", url = \"/v1/${sim.imei}\" }",
@@ -565,7 +565,7 @@ fn step_errors_name_flow_step_kind_line_and_cause() {
         ),
         (
             "{ http = \"POST\", api = \"main\", url = \"/x\", headers = { X-A = \"a\\r\\nX-B: b\" } }",
-            "topup.flow \"f\" step 1 (http), line 11: headers.X-A: \"a\\r\\nX-B: b\" holds the control character '\\r'",
+            "topup.flow \"f\" step 1 (http), line 11: headers.X-A: the control character '\\r' is not allowed (it would end or split the request line)",
         ),
         (
             "{ http = \"POST\", api = \"main\", url = \"/x\", json = { a = \"${secret:}\" } }",
@@ -668,5 +668,38 @@ fn templates_accept_the_documented_placeholders_only() {
     }
     for bad in ["${", "${sim}", "${secret:a b}", "${env:HOME}", "a\nb"] {
         assert!(TemplateText::parse(bad).is_err(), "{bad}");
+    }
+}
+
+mod never_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A TOML basic string holding `s` (JSON escapes are valid TOML escapes).
+    fn toml_str(s: &str) -> String {
+        serde_json::to_string(s).unwrap()
+    }
+
+    proptest! {
+        /// Whatever the owner writes into a step, loading never panics and a refusal is one
+        /// line without control characters (it goes to logread and HTTP answers).
+        #[test]
+        fn step_refusals_are_one_clean_line(kind in prop::sample::select(vec!["ussd", "choose", "reply", "sms", "wait_sms", "verify"]), value in any::<String>(), expect in prop::option::of(any::<String>()), url in any::<String>()) {
+            let steps = format!(
+                "{{ ussd = \"*1#\" }},\n{{ {kind} = {}{}{} }},\n{{ http = \"GET\", api = \"main\", url = {} }}",
+                toml_str(&value),
+                if kind == "sms" { ", to = \"1\"" } else { "" },
+                expect.as_deref().map(|e| format!(", expect = {}", toml_str(e))).unwrap_or_default(),
+                toml_str(&url),
+            );
+            let text = with_steps(&steps);
+            if let Ok(whole) = toml::from_str::<Whole>(&text) {
+                if let Err(e) = topup_config(whole.topup.as_ref(), &text, UnitBase::Decimal, &["main".to_string()]) {
+                    let msg = e.to_string();
+                    prop_assert!(!msg.chars().any(|c| c.is_control()), "{msg:?}");
+                    prop_assert!(msg.starts_with("topup.flow \"f\" step "), "{msg}");
+                }
+            }
+        }
     }
 }

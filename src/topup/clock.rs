@@ -122,33 +122,25 @@ pub fn parse_cclk(line: &str) -> Option<i64> {
 /// change the instant. `None` for anything else, including a never-set default year.
 pub fn parse_qlts(line: &str) -> Option<i64> {
     let body = strip_prefix_and_quotes(line, "+QLTS:")?;
-    // The DST flag follows the zone, inside or (on some firmware) outside the quotes.
-    let stamp = match body.split_once(',') {
-        Some((date, rest)) => {
-            let time = rest.split(',').next()?;
-            (date, time)
-        }
-        None => return None,
+    // `date,time±zz,dst`: drop the DST flag (inside the quotes on most firmware).
+    let stamp = match body.rsplit_once(',') {
+        Some((stamp, dst)) if dst.len() == 1 && dst.bytes().all(|b| b.is_ascii_digit()) => stamp,
+        _ => body,
     };
-    let joined = format!("{},{}", stamp.0, stamp.1);
-    let (utc, _zone) = parse_stamp(&joined, true)?;
+    let (utc, _zone) = parse_stamp(stamp, true)?;
     Some(utc)
 }
 
-/// `+CCLK: "…"` → `…` (quotes optional, anything after the closing quote kept after a comma).
+/// `+CCLK: "…"` → `…`. Quotes are optional; text after the closing quote (a DST flag that some
+/// firmware puts outside the quotes) is dropped.
 fn strip_prefix_and_quotes<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
     let rest = line.trim().strip_prefix(prefix)?.trim_start();
+    // A real reply is about 30 characters; anything much longer is not one.
     if rest.len() > 64 {
         return None;
     }
     match rest.strip_prefix('"') {
-        Some(inner) => {
-            let (quoted, after) = inner.split_once('"')?;
-            // `"…+32",0` (DST outside the quotes) is only meaningful to QLTS; keep the text
-            // before the quote and let the caller ignore the rest.
-            let _ = after;
-            Some(quoted)
-        }
+        Some(inner) => inner.split_once('"').map(|(quoted, _after)| quoted),
         None => Some(rest),
     }
 }
@@ -359,10 +351,24 @@ mod tests {
     }
 
     #[test]
-    fn kernel_sync_can_be_asked_without_privileges() {
-        // The answer depends on the machine; the call must work unprivileged and agree with
-        // itself (a read-only adjtimex never changes the state).
-        assert_eq!(kernel_synced(), kernel_synced());
+    #[cfg(target_os = "linux")]
+    fn kernel_sync_agrees_with_the_status_flags() {
+        // The answer depends on the machine, so check it against the kernel's own status bits
+        // (kernel/time/ntp.c `is_error_status`): STA_UNSYNC or STA_CLOCKERR mean TIME_ERROR;
+        // without them and without PPS discipline (STA_PPSFREQ 0x2, STA_PPSTIME 0x4) the clock
+        // counts as synchronised.
+        // SAFETY: as in `kernel_synced`: a zeroed timex with modes = 0 only reads.
+        let status = unsafe {
+            let mut tx: libc::timex = std::mem::zeroed();
+            libc::adjtimex(&mut tx);
+            tx.status
+        };
+        let synced = kernel_synced();
+        if status & (libc::STA_UNSYNC | libc::STA_CLOCKERR) != 0 {
+            assert!(!synced, "status {status:#x}");
+        } else if status & 0x6 == 0 {
+            assert!(synced, "status {status:#x}");
+        }
     }
 
     #[test]

@@ -168,6 +168,13 @@ pub fn decide(input: &PolicyInput, now: Now) -> Decision {
 }
 
 fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), String> {
+    let usage = eligible(input, now)?;
+    let need = need(input, usage, now)?;
+    within_caps(input, usage, &need, now)
+}
+
+/// The guards that do not depend on the balance: returns the usage reading to decide on.
+fn eligible<'a>(input: &PolicyInput<'a>, now: Now) -> Result<&'a UsageView, String> {
     let cfg = input.cfg;
     if !cfg.enabled {
         return Err("top-ups are off (topup.enabled = false)".into());
@@ -203,8 +210,17 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
             "the usage reading is for another billing cycle; waiting for a fresh one".into(),
         );
     }
-    let need = need(input, usage, now)?;
+    Ok(usage)
+}
 
+/// The per-cycle caps, the cooldown and the budget, for a top-up wanted because of `need`.
+fn within_caps(
+    input: &PolicyInput,
+    usage: &UsageView,
+    need: &str,
+    now: Now,
+) -> Result<(Vec<usize>, String), String> {
+    let cfg = input.cfg;
     // This cycle's attempts that may have cost money. Later-dated ones count too: the clock may
     // have gone back, and counting them can only make us buy less.
     let counted: Vec<&LedgerView> = input
@@ -243,35 +259,8 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
         },
         None => (0..cfg.flows.len()).collect(),
     };
+    let flows = fitting(cfg, candidates, spent, need)?;
     let cur = |m: Money| money_text(m, &cfg.currency);
-    let flows: Vec<usize> = match cfg.max_spend_per_cycle {
-        None => candidates,
-        Some(cap) => {
-            let fits: Vec<usize> = candidates
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    spent
-                        .and_then(|s| s.checked_add(cfg.flows[i].price))
-                        .is_some_and(|total| total <= cap)
-                })
-                .collect();
-            if fits.is_empty() {
-                let cheapest = candidates
-                    .iter()
-                    .map(|&i| cfg.flows[i].price)
-                    .min()
-                    .unwrap_or(Money::ZERO);
-                let spent_s = spent.map_or_else(|| "more than the cap".into(), |s| s.to_string());
-                return Err(format!(
-                    "{need} but max_spend_per_cycle would be exceeded: spent {spent_s} of {} this cycle, and the cheapest flow costs {}",
-                    cur(cap),
-                    cur(cheapest)
-                ));
-            }
-            fits
-        }
-    };
     let names: Vec<&str> = flows.iter().map(|&i| cfg.flows[i].name.as_str()).collect();
     let mut reason = format!(
         "{need}: buying with {} (top-up {}/{} this cycle",
@@ -287,6 +276,43 @@ fn decide_inner(input: &PolicyInput, now: Now) -> Result<(Vec<usize>, String), S
         reason.push_str(" — dry run: nothing will be sent");
     }
     Ok((flows, reason))
+}
+
+/// The `candidates` whose price fits what is left of `max_spend_per_cycle` (`spent` is `None`
+/// when the ledger's sum overflowed: nothing fits).
+fn fitting(
+    cfg: &TopupConfig,
+    candidates: Vec<usize>,
+    spent: Option<Money>,
+    need: &str,
+) -> Result<Vec<usize>, String> {
+    let cur = |m: Money| money_text(m, &cfg.currency);
+    let Some(cap) = cfg.max_spend_per_cycle else {
+        return Ok(candidates);
+    };
+    let fits: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&i| {
+            spent
+                .and_then(|s| s.checked_add(cfg.flows[i].price))
+                .is_some_and(|total| total <= cap)
+        })
+        .collect();
+    if !fits.is_empty() {
+        return Ok(fits);
+    }
+    let cheapest = candidates
+        .iter()
+        .map(|&i| cfg.flows[i].price)
+        .min()
+        .unwrap_or(Money::ZERO);
+    let spent_s = spent.map_or_else(|| "more than the cap".into(), |s| s.to_string());
+    Err(format!(
+        "{need} but max_spend_per_cycle would be exceeded: spent {spent_s} of {} this cycle, and the cheapest flow costs {}",
+        cur(cap),
+        cur(cheapest)
+    ))
 }
 
 /// Why a top-up is wanted now, or the hold reason if it is not.
@@ -350,6 +376,12 @@ fn sim_allowed(iccid: &str, allowed: &[String], from_config: bool) -> Result<(),
     if allowed.iter().any(|a| norm(a) == me) {
         return Ok(());
     }
+    // The ICCID comes from the modem: show it escaped unless it is plain.
+    let iccid = if iccid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        iccid.to_string()
+    } else {
+        format!("{iccid:?}")
+    };
     Err(match (allowed, from_config) {
         ([], _) => format!(
             "SIM {iccid} is not allowed: no SIM is known yet; list it in topup.iccids"

@@ -174,6 +174,11 @@ fn every_guard_holds_with_its_reason() {
             "SIM 89490200001234567890 is not in topup.iccids",
         ),
         (
+            "a garbled ICCID is shown escaped",
+            |f| f.iccid = Some("8988\r\nOK".into()),
+            "SIM \"8988\\r\\nOK\" is not in topup.iccids",
+        ),
+        (
             "SIM swapped since enabling",
             |f| {
                 f.cfg.iccids.clear();
