@@ -45,6 +45,8 @@ pub struct TopupStatus {
     pub currency: String,
     pub count_this_cycle: u32,
     pub max_per_cycle: u32,
+    /// Every attempt in the ledger by how it ended (all SIMs, all time), for `/metrics`.
+    pub attempts_by_state: std::collections::BTreeMap<String, u32>,
     pub last_attempt: Option<AttemptJson>,
 }
 
@@ -249,8 +251,7 @@ impl TopupAgent {
                 matches!(
                     AttemptState::parse(&e.state),
                     Some(AttemptState::Unknown | AttemptState::Unverified) | None
-                ) && e.updated >= self.resumed_at
-                    && e.created >= self.resumed_at
+                ) && e.updated > self.resumed_at
             })
             .map(|e| {
                 let d = AttemptDetail::from_entry(e);
@@ -364,6 +365,12 @@ impl TopupAgent {
         self.status.count_this_cycle = u32::try_from(in_cycle.len()).unwrap_or(u32::MAX);
         self.status.currency.clone_from(&cfg.currency);
         self.status.last_attempt = self.ledger.last().map(AttemptJson::from_entry);
+        let mut by_state = std::collections::BTreeMap::new();
+        for e in &self.ledger {
+            let n: &mut u32 = by_state.entry(e.state.clone()).or_default();
+            *n = n.saturating_add(1);
+        }
+        self.status.attempts_by_state = by_state;
     }
 
     /// A decision is about to run: the trigger is used up and the cooldown starts.

@@ -367,7 +367,46 @@ pub fn metrics(s: &Status) -> String {
             );
         }
     }
+    if let Some(t) = &s.topup {
+        let _ = writeln!(
+            out,
+            "# HELP simkeep_topup_enabled 1 when automatic top-ups are enabled\n# TYPE simkeep_topup_enabled gauge\nsimkeep_topup_enabled {}",
+            u8::from(t.enabled)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP simkeep_topup_paused 1 while automatic top-ups are paused by an unconfirmed attempt\n# TYPE simkeep_topup_paused gauge\nsimkeep_topup_paused {}",
+            u8::from(t.paused)
+        );
+        if let Ok(spent) = t.spent_this_cycle.parse::<f64>() {
+            let _ = writeln!(
+                out,
+                "# HELP simkeep_topup_spent_this_cycle money spent on top-ups in this billing cycle\n# TYPE simkeep_topup_spent_this_cycle gauge\nsimkeep_topup_spent_this_cycle{{currency=\"{}\"}} {spent}",
+                label(&t.currency)
+            );
+        }
+        if !t.attempts_by_state.is_empty() {
+            let _ = writeln!(
+                out,
+                "# HELP simkeep_topup_attempts_total top-up attempts by how they ended\n# TYPE simkeep_topup_attempts_total counter"
+            );
+            for (state, n) in &t.attempts_by_state {
+                let _ = writeln!(
+                    out,
+                    "simkeep_topup_attempts_total{{state=\"{}\"}} {n}",
+                    label(state)
+                );
+            }
+        }
+    }
     out
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn esc(s: &str) -> String {

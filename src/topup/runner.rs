@@ -425,7 +425,8 @@ async fn verify(
 pub fn rose(before: Option<u64>, now: u64, adds: u64) -> bool {
     let half = adds / 2;
     match before {
-        Some(b) => now >= b.saturating_add(half.max(1)),
+        // A figure so large that the rise cannot be represented is not a confirmation.
+        Some(b) => b.checked_add(half.max(1)).is_some_and(|want| now >= want),
         None => now >= half.max(1),
     }
 }
@@ -812,7 +813,7 @@ mod tests {
         assert!(!rose(None, 10, gb));
         assert!(
             !rose(Some(u64::MAX), u64::MAX, gb),
-            "saturates, no overflow"
+            "no overflow, no confirmation"
         );
     }
 
