@@ -501,23 +501,24 @@ fn no_secret_reaches_the_log_at_debug_level() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
+    // Global, not `with_default`: tracing caches per-callsite interest, and a callsite first
+    // hit by another test thread with no subscriber would stay silent here. The other tests of
+    // this binary then log into the buffer too, which only widens the check.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     let (server, apis) = rig(TokenStyle::Json);
-    tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let req = ApiRequest::new("GET", t("/v1/echo?key=${secret:api_key}"));
-            apis.call("main", req, &sim()).await.unwrap();
-            server.expire_tokens();
-            apis.call("main", topup(), &sim()).await.unwrap();
-            server.set_fault(Endpoint::Topup, Fault::ChargedNoReply);
-            let mut req =
-                ApiRequest::new("POST", t("/v1/sims/${sim.iccid}/topup?k=${secret:api_key}"));
-            req.timeout = Some(Duration::from_secs(2));
-            apis.call("main", req, &sim()).await.unwrap_err();
-        });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let req = ApiRequest::new("GET", t("/v1/echo?key=${secret:api_key}"));
+        apis.call("main", req, &sim()).await.unwrap();
+        server.expire_tokens();
+        apis.call("main", topup(), &sim()).await.unwrap();
+        server.set_fault(Endpoint::Topup, Fault::ChargedNoReply);
+        let mut req = ApiRequest::new("POST", t("/v1/sims/${sim.iccid}/topup?k=${secret:api_key}"));
+        req.timeout = Some(Duration::from_secs(2));
+        apis.call("main", req, &sim()).await.unwrap_err();
     });
     let log = String::from_utf8(cap.0.lock().unwrap().clone()).unwrap();
     assert!(
@@ -526,4 +527,27 @@ fn no_secret_reaches_the_log_at_debug_level() {
     );
     assert!(log.contains("<secret:api_key>"), "{log}");
     assert_clean(&log, &server);
+    // Secrets of the other tests, which log into the same buffer.
+    for other in ["wr0ng-but-still-secret", "st4tic-t0ken"] {
+        assert!(!log.contains(other), "{other} leaked: {log}");
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_secret_that_is_part_of_the_token_does_not_mangle_it() {
+    let opts = TlsApiOptions::default();
+    let server = TlsApi::start(opts.clone());
+    // The server's tokens start with "tok-"; a secret with that value must not corrupt them.
+    let s = Secrets::from_pairs([
+        ("client_id", opts.client_id.as_str()),
+        ("client_secret", opts.client_secret.as_str()),
+        ("prefix", "tok-"),
+    ]);
+    let apis = CarrierApis::new(vec![oauth_config(&server, TokenStyle::Json)], s);
+    let bytes = apis
+        .read_remaining("main", &quota_url(), "volume", MB, &sim())
+        .await
+        .expect("the token works");
+    assert_eq!(bytes, 435_787_951);
+    assert_eq!(server.token_requests(), 1);
 }

@@ -271,7 +271,9 @@ impl CarrierApis {
         let mut refreshed = false;
         loop {
             let auth = self.auth_header(st, &tv, refreshed).await?;
-            let resp = self.send(st, &prepared, auth.as_deref(), timeout).await?;
+            let resp = self
+                .send(st, &prepared, auth.as_deref(), timeout, Body::Redacted)
+                .await?;
             // 401 means the request was not performed; a cached token may have been revoked
             // early, so fetch a new one once and repeat.
             if resp.status == 401 && matches!(st.cfg.auth, Auth::OAuth2 { .. }) && !refreshed {
@@ -504,7 +506,12 @@ impl CarrierApis {
             "Basic {}",
             oauth::base64(format!("{id}:{secret}").as_bytes())
         );
-        let resp = match self.send(st, &prepared, Some(&basic), st.cfg.timeout).await {
+        // The reply is taken unredacted: it holds the new token, which a secret value that
+        // happens to be a substring of it must not mangle. Only parsed here, never shown.
+        let resp = match self
+            .send(st, &prepared, Some(&basic), st.cfg.timeout, Body::Raw)
+            .await
+        {
             Ok(r) => r,
             Err(ApiError::NotSent { cause, .. } | ApiError::NoReply { cause, .. }) => {
                 return Err(not_sent(cause))
@@ -518,7 +525,7 @@ impl CarrierApis {
             return Err(not_sent(format!(
                 "token endpoint answered HTTP {}: {}",
                 resp.status,
-                snippet(&resp.body)
+                snippet(&self.secrets.redact(&resp.body))
             )));
         }
         let (token, expires_in) =
@@ -537,6 +544,7 @@ impl CarrierApis {
         p: &Prepared,
         auth: Option<&str>,
         timeout: Duration,
+        body_mode: Body,
     ) -> Result<ApiResponse, ApiError> {
         let api = st.cfg.name.as_str();
         let tls = self.tls(st).map_err(|cause| ApiError::NotSent {
@@ -615,7 +623,10 @@ impl CarrierApis {
                 status: raw.status,
                 location: location.map(|l| self.secrets.redact(&l)),
                 retry_after: raw.header("retry-after").and_then(parse_retry_after),
-                body: self.secrets.redact(&String::from_utf8_lossy(&raw.body)),
+                body: match body_mode {
+                    Body::Redacted => self.secrets.redact(&String::from_utf8_lossy(&raw.body)),
+                    Body::Raw => String::from_utf8_lossy(&raw.body).into_owned(),
+                },
                 body_truncated: raw.truncated,
             });
         }
@@ -639,6 +650,13 @@ impl CarrierApis {
             retry_after,
         }
     }
+}
+
+/// Whether `send` redacts the reply body (always, except for the token reply it parses).
+#[derive(Clone, Copy)]
+enum Body {
+    Redacted,
+    Raw,
 }
 
 struct Prepared {
