@@ -551,3 +551,18 @@ async fn a_secret_that_is_part_of_the_token_does_not_mangle_it() {
     assert_eq!(bytes, 435_787_951);
     assert_eq!(server.token_requests(), 1);
 }
+
+#[test]
+fn calls_can_be_spawned_on_the_agents_tasks() {
+    // The agent runs calls inside tokio tasks, which need Send futures; a std Mutex guard
+    // held across an await would break this at compile time.
+    fn is_send<T: Send>(_: &T) {}
+    let apis = CarrierApis::new(vec![], Secrets::empty());
+    let vars = sim();
+    let call = apis.call("main", topup(), &vars);
+    is_send(&call);
+    let url = quota_url();
+    let read = apis.read_remaining("main", &url, "volume", MB, &vars);
+    is_send(&read);
+    let _clone_is_cheap: CarrierApis = apis.clone();
+}
