@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod api;
 pub mod topup;
+pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
 /// A config problem, as one line.
@@ -40,6 +42,9 @@ struct RawConfig {
     http: RawHttp,
     usage: Option<RawUsage>,
     topup: Option<topup::RawTopup>,
+    secrets: Option<RawSecrets>,
+    #[serde(default)]
+    carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +100,11 @@ pub struct RawCarrier {
     pub max_age: Option<String>,
     pub rules: Option<Vec<String>>,
     pub decimal_mark: Option<String>,
+    /// Read the balance from `[carrier_api.NAME]` instead of USSD/SMS.
+    pub api: Option<String>,
+    pub url: Option<String>,
+    pub remaining: Option<String>,
+    pub unit: Option<String>,
 }
 
 /// The validated configuration.
@@ -107,6 +117,10 @@ pub struct Config {
     pub usage: Option<UsageConfig>,
     /// `[topup]`, validated; disabled with defaults when the table is absent.
     pub topup: TopupConfig,
+    /// `[secrets] path`: loaded by the agent ([`Config::load_secrets`]), not here.
+    pub secrets_path: Option<PathBuf>,
+    /// `[carrier_api.NAME]` tables, in name order.
+    pub apis: Vec<crate::carrier_api::ApiConfig>,
 }
 
 /// `[usage]`, validated.
@@ -130,6 +144,8 @@ pub struct CarrierConfig {
     pub sms_text: Option<String>,
     pub interval: Duration,
     pub rules: crate::usage::CarrierRules,
+    /// The balance comes from a carrier API (`api`, `url`, `remaining`, `unit`).
+    pub api: Option<ApiBalance>,
 }
 
 #[derive(Clone)]
@@ -247,6 +263,9 @@ impl Config {
                 &format!("use one of auto, {}", names.join(", ")),
             )
         })?;
+        let secrets_path = api::secrets_path(raw.secrets.as_ref(), &p)?;
+        let apis = api::carrier_apis(&raw.carrier_api, secrets_path.is_some(), &p)?;
+        let api_names: Vec<String> = apis.iter().map(|a| a.name.clone()).collect();
         let flush = raw.store.flush_interval.unwrap_or_else(|| "15m".into());
         let flush_interval =
             parse_duration(&flush).map_err(|r| bad("store.flush_interval", &flush, &r))?;
@@ -265,16 +284,14 @@ impl Config {
         let usage = raw
             .usage
             .as_ref()
-            .map(|u| usage_config(u, &p))
+            .map(|u| usage_config(u, &p, &api_names, secrets_path.is_some()))
             .transpose()?;
         // Sizes in [topup] mean what [usage] says "MB" means.
         let unit_base = usage
             .as_ref()
             .map_or(crate::usage::UnitBase::Binary, |u| u.plan.unit_base);
-        // LEAD: pass the [carrier_api.NAME] names once Part A's config lands.
-        let known_apis: &[String] = &[];
         let topup =
-            topup::topup_config(raw.topup.as_ref(), text, unit_base, known_apis).map_err(|e| {
+            topup::topup_config(raw.topup.as_ref(), text, unit_base, &api_names).map_err(|e| {
                 ConfigError::Syntax {
                     path: p.clone(),
                     message: e.to_string(),
@@ -307,6 +324,8 @@ impl Config {
             },
             usage,
             topup,
+            secrets_path,
+            apis,
         })
     }
 
@@ -318,7 +337,12 @@ impl Config {
     }
 }
 
-fn usage_config(raw: &RawUsage, path: &str) -> Result<UsageConfig, ConfigError> {
+fn usage_config(
+    raw: &RawUsage,
+    path: &str,
+    api_names: &[String],
+    have_secrets: bool,
+) -> Result<UsageConfig, ConfigError> {
     use crate::usage::{CarrierRules, DecimalMark, EstimatorConfig, Plan, RawPlan};
     let bad = |key: &str, value: &str, reason: String| ConfigError::Value {
         path: path.to_string(),
@@ -352,11 +376,12 @@ fn usage_config(raw: &RawUsage, path: &str) -> Result<UsageConfig, ConfigError> 
                 crate::codec::validate_phone_number(to, true)
                     .map_err(|e| bad("usage.carrier.sms_to", to, e.to_string()))?;
             }
-            if c.ussd.is_none() && c.sms_to.is_none() {
+            let api = api::api_balance(c, api_names, have_secrets, plan.unit_base, path)?;
+            if c.ussd.is_none() && c.sms_to.is_none() && api.is_none() {
                 return Err(bad(
                     "usage.carrier",
                     "",
-                    "set ussd (e.g. \"*100#\") or sms_to and sms_text".into(),
+                    "set ussd (e.g. \"*100#\"), sms_to and sms_text, or api".into(),
                 ));
             }
             if c.sms_to.is_some() && c.sms_text.as_deref().unwrap_or("").is_empty() {
@@ -401,6 +426,7 @@ fn usage_config(raw: &RawUsage, path: &str) -> Result<UsageConfig, ConfigError> 
                 sms_text: c.sms_text.clone(),
                 interval,
                 rules,
+                api,
             })
         }
     };

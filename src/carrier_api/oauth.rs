@@ -88,7 +88,7 @@ pub fn token_body(
             "application/json",
         ),
         TokenStyle::Form => (
-            super::form_encode(&[
+            super::wire::form_encode(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
                 ("client_secret", client_secret),

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod scripted;
+pub mod tls_api;
 
 use std::path::PathBuf;
 use std::time::Duration;
