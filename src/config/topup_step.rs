@@ -38,11 +38,18 @@ pub struct RawStep {
     pub timeout: Option<String>,
 }
 
-/// A string that may hold `${secret:NAME}`, `${sim.iccid}`, `${sim.imsi}`, `${sim.msisdn}`.
-/// Checked for shape here; rendered when the step runs.
-// LEAD: swap for crate::template::Template
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateText(String);
+/// A string that may hold `${secret:NAME}`, `${sim.iccid}`, `${sim.imsi}`, `${sim.msisdn}`:
+/// checked when the config loads (shape, names, no control characters), rendered by the carrier
+/// API client when the step runs.
+#[derive(Debug, Clone)]
+pub struct TemplateText(crate::template::Template);
+
+/// Two templates are the same when they were written the same.
+impl PartialEq for TemplateText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
 
 impl TemplateText {
     /// Accepts literal text with well-formed placeholders; refuses control characters, an
@@ -54,30 +61,16 @@ impl TemplateText {
                 "the control character {c:?} is not allowed (it would end or split the request line)"
             ));
         }
-        let mut rest = text;
-        while let Some(i) = rest.find("${") {
-            let after = rest.get(i + 2..).unwrap_or("");
-            let Some(end) = after.find('}') else {
-                let open: String = rest.get(i..).unwrap_or("").chars().take(40).collect();
-                return Err(format!("{open:?} has no closing \"}}\""));
-            };
-            let name = after.get(..end).unwrap_or("");
-            let secret_ok = name.strip_prefix("secret:").is_some_and(|n| {
-                !n.is_empty()
-                    && n.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-            });
-            if !(secret_ok || matches!(name, "sim.iccid" | "sim.imsi" | "sim.msisdn")) {
-                return Err(format!(
-                    "unknown placeholder \"${{{name}}}\": use ${{secret:NAME}}, ${{sim.iccid}}, ${{sim.imsi}} or ${{sim.msisdn}}"
-                ));
-            }
-            rest = after.get(end + 1..).unwrap_or("");
-        }
-        Ok(TemplateText(text.to_string()))
+        crate::template::Template::parse(text)
+            .map(TemplateText)
+            .map_err(|e| e.to_string())
     }
 
     pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    pub fn template(&self) -> &crate::template::Template {
         &self.0
     }
 }

@@ -706,7 +706,7 @@ async fn http_step(env: &Env, step: &Step, detail: &mut AttemptDetail) -> Outcom
     }
 }
 
-// LEAD: goes away when the config holds `Template`s directly.
+/// The request an http step describes; its templates were checked when the config loaded.
 fn api_request(
     method: &str,
     url: &crate::config::TemplateText,
