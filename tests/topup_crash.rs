@@ -37,7 +37,7 @@ steps = [
   { choose = "Monthly" },
   { choose = "4920MB", expect = "M-Pesa|Airtime" },
   { choose = "Airtime", expect = "(?i)received", timeout = "5s" },
-  { verify = "20s" },
+  { verify = "8s" },
 ]
 "#;
 
@@ -46,7 +46,7 @@ const SMS_FLOW: &str = r#"
 name = "sms-keyword"
 price = 500
 adds = "1GB"
-steps = [ { sms = "KTLL1G", to = "10086", expect = "成功|(?i)success", fail = "失败|余额不足|(?i)insufficient", timeout = "20s" }, { verify = "20s" } ]
+steps = [ { sms = "KTLL1G", to = "10086", expect = "成功|(?i)success", fail = "失败|余额不足|(?i)insufficient", timeout = "20s" }, { verify = "8s" } ]
 "#;
 
 /// How long the SMS carrier takes to credit and send its receipt: long enough that "sent, the
@@ -91,13 +91,25 @@ fn cases() -> Vec<Case> {
     use Kind::*;
     let said = "top-up: carrier said";
     vec![
-        c(Ussd, "policy says buy (before the row)", Log("top-up policy: buy", 1)),
-        c(Ussd, "attempt started (row written)", Log("top-up attempt #", 1)),
+        c(
+            Ussd,
+            "policy says buy (before the row)",
+            Log("top-up policy: buy", 1),
+        ),
+        c(
+            Ussd,
+            "attempt started (row written)",
+            Log("top-up attempt #", 1),
+        ),
         c(Ussd, "after menu answer 1 (main menu)", Log(said, 1)),
         c(Ussd, "after menu answer 2 (Internet)", Log(said, 2)),
         c(Ussd, "after menu answer 3 (Monthly)", Log(said, 3)),
         c(Ussd, "after menu answer 4 (pay with)", Log(said, 4)),
-        c(Ussd, "choosing Airtime (charging step)", Log("choosing \"Airtime", 1)),
+        c(
+            Ussd,
+            "choosing Airtime (charging step)",
+            Log("choosing \"Airtime", 1),
+        ),
         c(Ussd, "carrier charged, no answer yet", Charged),
         c(Ussd, "after the confirmation", Log(said, 5)),
         c(Ussd, "verifying (balance query)", AfterCharge("*100#")),
@@ -105,8 +117,16 @@ fn cases() -> Vec<Case> {
             never_credits: true,
             ..c(Ussd, "charged, never credited", Charged)
         },
-        c(Sms, "policy says buy (before the row)", Log("top-up policy: buy", 1)),
-        c(Sms, "attempt started (row written)", Log("top-up attempt #", 1)),
+        c(
+            Sms,
+            "policy says buy (before the row)",
+            Log("top-up policy: buy", 1),
+        ),
+        c(
+            Sms,
+            "attempt started (row written)",
+            Log("top-up attempt #", 1),
+        ),
         c(Sms, "carrier charged (SMS arriving)", Charged),
         c(Sms, "SMS sent, awaiting the receipt", AfterCharge("")),
         c(Sms, "receipt stored (AT+CMGD)", AfterCharge("AT+CMGD")),
@@ -151,6 +171,11 @@ impl Agent {
         let mut child = Command::new(env!("CARGO_BIN_EXE_simkeep"))
             .args(["run", "--config"])
             .arg(cfg)
+            .args(
+                std::env::var("SIMKEEP_CRASH_VERBOSE")
+                    .ok()
+                    .map(|v| format!("-{v}")),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -268,7 +293,11 @@ fn wait_kill_point(rig: &Rig, agent: &Agent, kill: KillAt, limit: Duration) -> R
 fn get(addr: SocketAddr, path: &str) -> Option<Value> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf);
@@ -293,7 +322,6 @@ struct Outcome {
     /// (state, step, note) of each ledger row at the end.
     rows: Vec<(String, u64, String)>,
     paused: bool,
-    plan: String,
     problems: Vec<String>,
     secs: f64,
 }
@@ -304,9 +332,7 @@ fn run_case(case: &Case) -> Outcome {
     rig.sim.set("balance_mb", "300").unwrap();
     if case.kind == Kind::Sms {
         rig.sim.set("lang", "zh").unwrap();
-        rig.sim
-            .set("credit_delay_ms", SMS_CREDIT_DELAY_MS)
-            .unwrap();
+        rig.sim.set("credit_delay_ms", SMS_CREDIT_DELAY_MS).unwrap();
     }
     if case.never_credits {
         rig.sim.set("credit", "never").unwrap();
@@ -333,7 +359,7 @@ fn run_case(case: &Case) -> Outcome {
     }
 
     // The second life: the same config, until no ledger row is in flight.
-    let second = Agent::start(&cfg);
+    let mut second = Agent::start(&cfg);
     let deadline = Instant::now() + Duration::from_secs(60);
     let rows = loop {
         let rows = get(listen, "/api/v1/topups")
@@ -369,7 +395,22 @@ fn run_case(case: &Case) -> Outcome {
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default();
     let charges_end = charges(&rig);
-    drop(second);
+    second.kill();
+    if let Ok(dir) = std::env::var("SIMKEEP_CRASH_LOGS") {
+        // For a look at what each life did: `SIMKEEP_CRASH_LOGS=/tmp/crash cargo test ...`.
+        let name =
+            format!("{:?}-{}", case.kind, case.point).replace([' ', '/', '(', ')', ','], "_");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(
+            Path::new(&dir).join(format!("{name}.log")),
+            format!(
+                "first life:\n{}\n\nsecond life:\n{}\n\ncommands:\n{}\n",
+                first.log_text(),
+                second.log_text(),
+                rig.sim.commands_seen().join("\n")
+            ),
+        );
+    }
 
     if later.len() != rows.len() || charges_end != charges_settled {
         problems.push(format!(
@@ -392,9 +433,20 @@ fn run_case(case: &Case) -> Outcome {
         .collect();
     let paused = status["topup"]["paused"].as_bool().unwrap_or(false);
     let plan = status["topup"]["plan"].as_str().unwrap_or("").to_string();
-    check(case, charges_at_kill, charges_end, &rows, paused, &plan, &mut problems);
+    check(
+        case,
+        charges_at_kill,
+        charges_end,
+        &rows,
+        paused,
+        &plan,
+        &mut problems,
+    );
     if !problems.is_empty() {
-        problems.push(format!("the charges: {:?}", rig.sim.set("check_charges", "0")));
+        problems.push(format!(
+            "the charges: {:?}",
+            rig.sim.set("check_charges", "0")
+        ));
     }
     Outcome {
         point: case.point.to_string(),
@@ -405,7 +457,6 @@ fn run_case(case: &Case) -> Outcome {
         charges_end,
         rows,
         paused,
-        plan,
         problems,
         secs: t0.elapsed().as_secs_f64(),
     }
@@ -441,10 +492,14 @@ fn check(
     }
     let succeeded = rows.iter().filter(|(s, _, _)| s == "succeeded").count();
     if usize::try_from(charges).unwrap_or(0) < succeeded {
-        problems.push(format!("a row says succeeded but nothing was charged: {rows:?}"));
+        problems.push(format!(
+            "a row says succeeded but nothing was charged: {rows:?}"
+        ));
     }
     if case.never_credits && succeeded > 0 {
-        problems.push(format!("a purchase that never credited was called a success: {rows:?}"));
+        problems.push(format!(
+            "a purchase that never credited was called a success: {rows:?}"
+        ));
     }
     if charges == 1 && !case.never_credits && succeeded != 1 {
         problems.push(format!(
@@ -512,14 +567,15 @@ fn sigkill_at_every_step_of_a_purchase_never_charges_twice_nor_loses_a_charge() 
     let after = outcomes.iter().filter(|o| o.charges_at_kill == 1).count();
     assert!(
         !only.is_empty() || (before >= 4 && after >= 6),
-        "kills before the charge: {before}, after: {after}");
+        "kills before the charge: {before}, after: {after}"
+    );
 }
 
 fn print_table(outcomes: &[Outcome], took: Duration) {
     println!();
     println!(
-        "{:<3} {:<5} {:<36} {:>7} {:>7} {:<7} {:<28} {}",
-        "#", "flow", "kill point", "chg@kill", "chg end", "paused", "ledger at the end", "ok"
+        "{:<3} {:<5} {:<36} {:>7} {:>7} {:<7} {:<28} ok",
+        "#", "flow", "kill point", "chg@kill", "chg end", "paused", "ledger at the end"
     );
     for (n, o) in outcomes.iter().enumerate() {
         let rows: Vec<String> = o
