@@ -340,7 +340,7 @@ impl Agent {
                             let in_flight = topups.in_flight();
                             if !recovered && !in_flight.is_empty() {
                                 recovered = true;
-                                topup_task = Some(spawn_recovery(in_flight, &store, &probe_tx, &topup_done_tx));
+                                topup_task = Some(spawn_recovery(in_flight, topups.config(), &store, &probe_tx, &topup_done_tx));
                             } else {
                                 recovered = true;
                                 let view = PollView { snap, usage: report.as_ref() };

@@ -421,34 +421,59 @@ impl TopupAgent {
 }
 
 /// Settles an attempt found under way at start: the balance decides between `succeeded` and
-/// `unknown`; nothing is sent to the carrier but the balance query.
+/// `unknown`; nothing is sent to the carrier but balance queries. The balance is watched for
+/// `window` (the flow's verify time), as the runner would have: a credit often lands seconds
+/// after the charge, and the restart may come before it.
 pub async fn settle_after_restart(
     store: &StoreHandle,
     entry: &LedgerEntry,
     balance: &runner::BalanceProbe,
+    window: Duration,
     now: impl Fn() -> i64,
 ) -> AttemptState {
     let mut d = AttemptDetail::from_entry(entry);
-    let (tx, rx) = oneshot::channel();
-    let reading = match balance.send(tx).await {
-        Ok(()) => rx
-            .await
-            .unwrap_or_else(|_| Err("the balance query was abandoned".into())),
-        Err(_) => Err("the agent is stopping".into()),
-    };
-    let (state, note) = match reading {
-        Ok(left) if runner::rose(d.balance_before, left, d.adds_bytes) => (
-            AttemptState::Succeeded,
-            format!("found under way after a restart; verified: data left is now {left} bytes"),
-        ),
-        Ok(left) => (
-            AttemptState::Unknown,
-            format!("found under way after a restart at step {}; data left is {left} bytes, no rise — it may or may not have charged", d.step),
-        ),
-        Err(e) => (
-            AttemptState::Unknown,
-            format!("found under way after a restart at step {}; the balance could not be read ({e})", d.step),
-        ),
+    let deadline = tokio::time::Instant::now() + window;
+    let gap = (window / 6).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    // Two readings in a row must show the rise: the first answer after a restart may be the
+    // carrier's late answer to the dead process's last request ("You have received 4920MB…"),
+    // which a balance parser reads as the balance.
+    let mut rose_before = false;
+    let (state, note) = loop {
+        let (tx, rx) = oneshot::channel();
+        let reading = match balance.send(tx).await {
+            Ok(()) => rx
+                .await
+                .unwrap_or_else(|_| Err("the balance query was abandoned".into())),
+            Err(_) => Err("the agent is stopping".into()),
+        };
+        let why = match reading {
+            Ok(left) if runner::rose(d.balance_before, left, d.adds_bytes) => {
+                if rose_before {
+                    break (
+                        AttemptState::Succeeded,
+                        format!("found under way after a restart; verified: data left is now {left} bytes"),
+                    );
+                }
+                rose_before = true;
+                format!("data left is {left} bytes, not yet confirmed by a second reading")
+            }
+            Ok(left) => {
+                rose_before = false;
+                format!("data left is {left} bytes, no rise — it may or may not have charged")
+            }
+            Err(e) => {
+                rose_before = false;
+                format!("the balance could not be read ({e})")
+            }
+        };
+        let t = tokio::time::Instant::now();
+        if t >= deadline {
+            break (
+                AttemptState::Unknown,
+                format!("found under way after a restart at step {}; {why}", d.step),
+            );
+        }
+        tokio::time::sleep(gap.min(deadline - t)).await;
     };
     d.note = note;
     let _ = store

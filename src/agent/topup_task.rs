@@ -100,6 +100,7 @@ pub fn start_decision(
 /// Verifies attempts found under way at start, one after the other.
 pub fn spawn_recovery(
     entries: Vec<LedgerEntry>,
+    cfg: Option<&crate::config::TopupConfig>,
     store: &StoreHandle,
     probe: &mpsc::Sender<BalanceWaiter>,
     done: &mpsc::Sender<Vec<AttemptEnd>>,
@@ -109,12 +110,31 @@ pub fn spawn_recovery(
         count = entries.len(),
         "top-up attempts were under way when simkeep stopped; verifying them (never re-running)"
     );
+    // Each attempt is watched as long as its flow's verify step would have watched it.
+    let windows: Vec<Duration> = entries
+        .iter()
+        .map(|e| {
+            cfg.and_then(|c| c.flows.iter().find(|f| f.name == e.method))
+                .and_then(|f| {
+                    f.steps.iter().find_map(|s| match s {
+                        crate::config::Step::Verify { timeout } => Some(*timeout),
+                        _ => None,
+                    })
+                })
+                .unwrap_or(runner::DEFAULT_VERIFY)
+        })
+        .collect();
     tokio::spawn(async move {
         let mut ends = Vec::new();
-        for e in entries {
-            let state =
-                super::topup::settle_after_restart(&store, &e, &probe, super::status::unix_now)
-                    .await;
+        for (e, window) in entries.into_iter().zip(windows) {
+            let state = super::topup::settle_after_restart(
+                &store,
+                &e,
+                &probe,
+                window,
+                super::status::unix_now,
+            )
+            .await;
             ends.push(AttemptEnd {
                 id: Some(e.id),
                 flow: e.method.clone(),

@@ -87,7 +87,9 @@ impl UssdClient {
         UssdClient {
             at,
             lock: Arc::new(Mutex::new(())),
-            stale: Arc::new(AtomicBool::new(false)),
+            // A new client cannot know what an earlier process (killed mid-menu, say) left
+            // open on the modem: its first request cancels any dialogue first.
+            stale: Arc::new(AtomicBool::new(true)),
             first: Arc::new(AtomicU8::new(u8::from(packed_hex))),
             timeout: DEFAULT_TIMEOUT,
         }
