@@ -33,15 +33,6 @@ pub struct BalanceResult {
     pub answer: Result<BalanceAnswer, String>,
 }
 
-/// LEAD: placeholder until the config's `[usage.carrier] api` lands.
-#[derive(Debug, Clone)]
-pub struct ApiBalance {
-    pub api: String,
-    pub url: crate::template::Template,
-    pub remaining: String,
-    pub unit_bytes: u64,
-}
-
 /// Someone waiting for the next balance reading: the bytes left, or why there is none.
 pub type BalanceWaiter = oneshot::Sender<Result<u64, String>>;
 
@@ -69,7 +60,8 @@ pub fn start_balance(
         msisdn: snap.sim.msisdn.clone(),
     };
     let profile = driver.profile_name();
-    let ussd = carrier.ussd.clone();
+    // Only a USSD query goes to the USSD history.
+    let ussd = carrier.ussd.clone().filter(|_| carrier.api.is_none());
     let q = asker.query(
         at,
         &carrier,
@@ -122,8 +114,7 @@ impl BalanceAsker {
         apis: &CarrierApis,
         vars: SimVars,
     ) -> Option<impl Future<Output = Result<BalanceAnswer, String>> + Send + 'static> {
-        // LEAD: `[usage.carrier] api = ...` once the config holds it.
-        let api: Option<(CarrierApis, ApiBalance)> = None.map(|a| (apis.clone(), a));
+        let api = carrier.api.clone().map(|a| (apis.clone(), a));
         let ussd = carrier
             .ussd
             .as_ref()

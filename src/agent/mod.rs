@@ -101,6 +101,7 @@ pub struct Agent {
     http_addr: Option<SocketAddr>,
     store: StoreHandle,
     control_rx: mpsc::Receiver<Control>,
+    apis: crate::carrier_api::CarrierApis,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -118,6 +119,17 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     // open leaves it running on memory, and its health says why.
     let store = StoreHandle::start(store_cfg)
         .map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))?;
+    // The secrets file is checked before anything starts: a world-readable token file is the
+    // owner's mistake to fix, not something to run with.
+    let secrets = cfg
+        .load_secrets()
+        .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
+    let apis = crate::carrier_api::CarrierApis::new(cfg.apis.clone(), secrets);
+    for (api, name) in apis.missing_secrets() {
+        tracing::warn!(
+            "carrier_api.{api} uses ${{secret:{name}}}, which the secrets file does not hold"
+        );
+    }
     // Requests from the owner through the API (top-up now/plan/resume); a few at a time.
     let (control_tx, control_rx) = mpsc::channel::<Control>(4);
     let token = match crate::api::topup::ensure_token(&cfg.http.token_file) {
@@ -151,6 +163,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         http_addr,
         store,
         control_rx,
+        apis,
     })
 }
 
@@ -170,6 +183,7 @@ impl Agent {
             http_task,
             store,
             mut control_rx,
+            apis,
             ..
         } = self;
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
@@ -195,9 +209,6 @@ impl Agent {
         let mut topups = TopupAgent::new(Some(cfg.topup.clone()), store.clone());
         topups.check_clock(unix_now(), None);
         topups.reload(unix_now()).await;
-        // LEAD: the [carrier_api] tables and the secrets file, once the config holds them.
-        let apis =
-            crate::carrier_api::CarrierApis::new(Vec::new(), crate::secrets::Secrets::empty());
         // The decision being carried out (or the crash recovery), and its report channel.
         let (topup_done_tx, mut topup_done_rx) =
             mpsc::channel::<Vec<crate::topup::runner::AttemptEnd>>(1);

@@ -78,6 +78,26 @@ impl super::Config {
                 out.push(("usage.carrier.url".into(), n.to_string()));
             }
         }
+        for f in &self.topup.flows {
+            for (i, step) in f.steps.iter().enumerate() {
+                if let super::Step::Http {
+                    url, headers, body, ..
+                } = step
+                {
+                    let key = format!("topup.flow \"{}\" step {}", f.name, i + 1);
+                    let mut texts: Vec<&super::TemplateText> = vec![url];
+                    texts.extend(headers.iter().map(|(_, v)| v));
+                    if let super::HttpBody::Form(fields) = body {
+                        texts.extend(fields.iter().map(|(_, v)| v));
+                    }
+                    for t in texts {
+                        for n in t.template().secret_names() {
+                            out.push((key.clone(), n.to_string()));
+                        }
+                    }
+                }
+            }
+        }
         out
     }
 }
