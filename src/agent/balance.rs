@@ -44,7 +44,7 @@ pub const MAX_BALANCE_WAITERS: usize = 8;
 pub fn start_balance(
     asker: &mut BalanceAsker,
     at: &AtClient,
-    accounting: &Accounting,
+    accounting: &mut Accounting,
     driver: &Driver,
     snap: &Snapshot,
     received: &broadcast::Sender<ReceivedSms>,
@@ -70,6 +70,7 @@ pub fn start_balance(
         apis,
         vars,
     )?;
+    accounting.carrier_asked(now);
     let tx = done.clone();
     Some(tokio::spawn(async move {
         let answer = q.await;

@@ -277,7 +277,7 @@ impl Agent {
                     }
                     if balance_task.is_none() {
                         let snap = poller.last.clone();
-                        let started = snap.as_ref().and_then(|s| start_balance(&mut balance, &client, &accounting, &driver, s, &received_tx, &balance_tx, &apis, unix_now()));
+                        let started = snap.as_ref().and_then(|s| start_balance(&mut balance, &client, &mut accounting, &driver, s, &received_tx, &balance_tx, &apis, unix_now()));
                         match started {
                             Some(t) => balance_task = Some(t),
                             None => for w in balance_waiters.drain(..) {
@@ -332,7 +332,7 @@ impl Agent {
                             // While a top-up talks to the carrier, the scheduled balance query waits:
                             // it would open its own USSD dialogue or SMS in the middle of the flow.
                             if balance_task.is_none() && topup_task.is_none() && accounting.carrier_due(now) {
-                                balance_task = start_balance(&mut balance, &client, &accounting, &driver, snap, &received_tx, &balance_tx, &apis, now);
+                                balance_task = start_balance(&mut balance, &client, &mut accounting, &driver, snap, &received_tx, &balance_tx, &apis, now);
                             }
                         }
                     }

@@ -345,9 +345,15 @@ impl TopupAgent {
             Decision::Buy { reason, .. } => format!("buy: {reason}"),
             Decision::Hold { reason } => format!("hold: {reason}"),
         };
-        if words != self.last_logged {
+        // Log when what the policy says changes, not each time a figure in it moves
+        // ("600 MB left" → "550 MB left" is the same hold).
+        let shape: String = words
+            .chars()
+            .filter(|c| !c.is_ascii_digit() && *c != '.')
+            .collect();
+        if shape != self.last_logged {
             tracing::info!("top-up policy: {words}");
-            self.last_logged.clone_from(&words);
+            self.last_logged = shape;
         }
         let in_cycle: Vec<_> = rows
             .iter()

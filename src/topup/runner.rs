@@ -613,6 +613,7 @@ async fn await_sms(
     match seen.wait(from, deadline, accept).await {
         Some(m) => {
             let text = (env.redact)(&m.text);
+            tracing::info!("top-up: SMS from {}: {:?}", m.sender, short(&text, 200));
             detail.heard(&format!("SMS from {}: {text}", m.sender));
             judge_text(&m.text, expect, fail, false)
         }
