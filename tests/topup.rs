@@ -280,3 +280,47 @@ async fn writes_need_the_token_and_resume_lifts_a_pause() {
     charges(&rig, 0).unwrap();
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_for_it() {
+    let synced = simkeep::topup::clock::kernel_synced();
+    // The modem never heard the network's time: only the kernel could vouch for the clock.
+    let rig = Rig::new(Personality::QuectelEc25);
+    rig.sim.set("balance_mb", "300").unwrap();
+    rig.sim.set("nitz", "off").unwrap();
+    let cfg = start(&rig, "", VODACOM_FLOW);
+    let text = std::fs::read_to_string(&cfg.path).unwrap();
+    std::fs::write(
+        &cfg.path,
+        text.replace("trust_clock = true", "trust_clock = false"),
+    )
+    .unwrap();
+    let agent = support::run_agent(Config::load(&cfg.path).unwrap()).await;
+    if synced {
+        // This machine's kernel says NTP set the clock: that alone is enough.
+        let plan = wait_plan(agent.addr, "buy").await;
+        assert!(plan.starts_with("buy"), "{plan}");
+    } else {
+        let plan = wait_plan(agent.addr, "clock not trusted").await;
+        assert!(plan.starts_with("hold"), "{plan}");
+        wait_polls(agent.addr, 2).await;
+        charges(&rig, 0).expect("nothing bought on an untrusted clock");
+    }
+    agent.stop().await;
+
+    // The network's time agrees with ours: the clock is trusted and the purchase goes ahead.
+    let rig = Rig::new(Personality::QuectelEc25);
+    rig.sim.set("balance_mb", "300").unwrap();
+    let cfg = start(&rig, "", VODACOM_FLOW);
+    let text = std::fs::read_to_string(&cfg.path).unwrap();
+    std::fs::write(
+        &cfg.path,
+        text.replace("trust_clock = true", "trust_clock = false"),
+    )
+    .unwrap();
+    let agent = support::run_agent(Config::load(&cfg.path).unwrap()).await;
+    let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
+    assert_eq!(rows[0]["state"], "succeeded", "{rows:?}");
+    assert_eq!(status(agent.addr).await["topup"]["clock_trusted"], true);
+    agent.stop().await;
+}

@@ -113,6 +113,22 @@ pub fn act(tech: RadioTech) -> u8 {
 
 /// Answers the TS 27.007 commands; `None` for anything else (the engine says `ERROR`).
 /// `cmd` is one command with its `AT` prefix, e.g. `AT+CSQ`.
+/// `+CCLK: "yy/MM/dd,hh:mm:ss±zz"` (TS 27.007 §8.15): UTC (zone +00) when the modem heard the
+/// network's time, else the power-up default real modems show until NITZ arrives.
+fn cclk(nitz_offset: Option<i64>) -> String {
+    let Some(offset) = nitz_offset else {
+        return "+CCLK: \"80/01/06,00:00:05+00\"".into();
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+    // "2026-12-02T03:59:44Z" → "26/12/02,03:59:44+00"
+    let iso = crate::usage::civil::utc_string(now.saturating_add(offset));
+    let (date, time) = iso.split_once('T').unwrap_or(("1980-01-06", "00:00:00Z"));
+    let date = date.get(2..).unwrap_or("80-01-06").replace('-', "/");
+    format!("+CCLK: \"{date},{}+00\"", time.trim_end_matches('Z'))
+}
+
 pub fn answer_generic(radio: &mut Radio, cmd: &str) -> Option<Answer> {
     let c = norm(cmd);
     let line = |s: String| Some(Answer::line(s));
@@ -134,6 +150,7 @@ pub fn answer_generic(radio: &mut Radio, cmd: &str) -> Option<Answer> {
         "AT+CNUM" => sim_error(radio, true).or_else(|| Some(cnum(radio))),
         "AT+COPS?" => line(cops(radio)),
         "AT+CSQ" => line(format!("+CSQ: {},99", csq_index(radio.rssi_dbm))),
+        "AT+CCLK?" => line(cclk(radio.nitz_offset)),
         "AT+CESQ" => line(cesq(radio)),
         "AT+CSCS?" => line(format!(
             "+CSCS: \"{}\"",

@@ -48,6 +48,9 @@ pub struct Radio {
     pub imsi: String,
     /// Own number; empty = the SIM stores none (`+CNUM` answers nothing).
     pub msisdn: String,
+    /// The network time the modem heard (NITZ), as seconds from the host clock; `None`: it
+    /// heard none and its clock still shows the power-up default (`+CCLK: "80/01/06,…"`).
+    pub nitz_offset: Option<i64>,
     /// TS 27.007 `<stat>`: 0 not registered, 1 home, 2 searching, 3 denied, 4 unknown, 5 roaming.
     pub reg_state: u8,
     pub tech: RadioTech,
@@ -101,6 +104,7 @@ impl Default for Radio {
             iccid: "8981100022152467221".into(),
             imsi: "440101234567890".into(),
             msisdn: "+819012345678".into(),
+            nitz_offset: Some(0),
             reg_state: 1,
             tech: RadioTech::Lte,
             operator: "NTT DOCOMO".into(),
@@ -169,6 +173,16 @@ impl Radio {
             "iccid" => self.iccid = digits(v, 18, 22)?,
             "imsi" => self.imsi = digits(v, 6, 15)?,
             "msisdn" => self.msisdn = v.into(),
+            // `nitz=off`: no network time; `nitz=-10800`: the network's clock 3 h behind ours.
+            "nitz" => {
+                self.nitz_offset = match v {
+                    "off" => None,
+                    n => Some(
+                        n.parse()
+                            .map_err(|_| format!("nitz: off or seconds, not {n:?}"))?,
+                    ),
+                }
+            }
             "reg" | "reg_state" => self.reg_state = reg_state(v)?,
             "tech" => self.tech = tech(v)?,
             "operator" => self.operator = v.into(),
@@ -234,6 +248,7 @@ pub const KEYS: &[&str] = &[
     "iccid",
     "imsi",
     "msisdn",
+    "nitz",
     "reg",
     "tech",
     "operator",
