@@ -342,6 +342,9 @@ impl TopupAgent {
     ) {
         let Some(cfg) = &self.cfg else { return };
         let words = match d {
+            Decision::Buy { reason, .. } if cfg.dry_run => {
+                format!("buy (dry run: nothing is sent): {reason}")
+            }
             Decision::Buy { reason, .. } => format!("buy: {reason}"),
             Decision::Hold { reason } => format!("hold: {reason}"),
         };
@@ -352,7 +355,11 @@ impl TopupAgent {
             .filter(|c| !c.is_ascii_digit() && *c != '.')
             .collect();
         if shape != self.last_logged {
-            tracing::info!("top-up policy: {words}");
+            if cfg.enabled {
+                tracing::info!("top-up policy: {words}");
+            } else {
+                tracing::debug!("top-up policy: {words}");
+            }
             self.last_logged = shape;
         }
         let in_cycle: Vec<_> = rows
@@ -435,9 +442,15 @@ pub async fn settle_after_restart(
     entry: &LedgerEntry,
     balance: &runner::BalanceProbe,
     window: Duration,
+    receipt: Option<String>,
     now: impl Fn() -> i64,
 ) -> AttemptState {
     let mut d = AttemptDetail::from_entry(entry);
+    if let Some(r) = &receipt {
+        d.heard(&format!(
+            "receipt found in the inbox after the restart: {r}"
+        ));
+    }
     let deadline = tokio::time::Instant::now() + window;
     let gap = (window / 6).clamp(Duration::from_secs(1), Duration::from_secs(60));
     // Two readings in a row must show the rise: the first answer after a restart may be the
@@ -481,7 +494,12 @@ pub async fn settle_after_restart(
         }
         tokio::time::sleep(gap.min(deadline - t)).await;
     };
-    d.note = note;
+    d.note = match (&receipt, state) {
+        (Some(_), AttemptState::Unknown) => {
+            format!("{note}; the carrier's receipt is in the inbox, but the balance never showed the data")
+        }
+        _ => note,
+    };
     let _ = store
         .ledger_update_state(entry.id, now(), state.as_str(), Some(d.to_json()))
         .await;

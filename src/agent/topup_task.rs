@@ -55,7 +55,8 @@ pub fn start_decision(
         .filter_map(|&i| cfg.flows.get(i).map(|f| f.name.as_str()))
         .collect();
     if dry_run {
-        tracing::info!(flows = ?names, "top-up dry run: would buy now ({reason}); nothing sent");
+        // The policy's own log line already says "buy (dry run…)" when its words change.
+        tracing::debug!(flows = ?names, "top-up dry run: would buy now ({reason}); nothing sent");
         return None;
     }
     let key = topups.decision_key(&iccid, view, now, manual);
@@ -124,14 +125,42 @@ pub fn spawn_recovery(
                 .unwrap_or(runner::DEFAULT_VERIFY)
         })
         .collect();
+    // The receipts each flow waits for: (sender, what the receipt says).
+    let receipts: Vec<Vec<(String, regex_lite::Regex)>> = entries
+        .iter()
+        .map(|e| {
+            cfg.and_then(|c| c.flows.iter().find(|f| f.name == e.method))
+                .map(|f| {
+                    f.steps
+                        .iter()
+                        .filter_map(|s| match s {
+                            crate::config::Step::Sms {
+                                to,
+                                expect: Some(x),
+                                ..
+                            } => Some((to.clone(), x.clone())),
+                            crate::config::Step::WaitSms {
+                                from,
+                                expect: Some(x),
+                                ..
+                            } => Some((from.clone(), x.clone())),
+                            _ => None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        })
+        .collect();
     tokio::spawn(async move {
         let mut ends = Vec::new();
-        for (e, window) in entries.into_iter().zip(windows) {
+        for ((e, window), receipts) in entries.into_iter().zip(windows).zip(receipts) {
+            let receipt = receipt_in_inbox(&store, &e, &receipts).await;
             let state = super::topup::settle_after_restart(
                 &store,
                 &e,
                 &probe,
                 window,
+                receipt,
                 super::status::unix_now,
             )
             .await;
@@ -143,6 +172,30 @@ pub fn spawn_recovery(
             });
         }
         let _ = done.send(ends).await;
+    })
+}
+
+/// A receipt for `entry` that the inbox stored after it began (not proof of a purchase — a
+/// carrier's "done" may never be credited — but worth telling the owner).
+async fn receipt_in_inbox(
+    store: &StoreHandle,
+    entry: &LedgerEntry,
+    receipts: &[(String, regex_lite::Regex)],
+) -> Option<String> {
+    if receipts.is_empty() {
+        return None;
+    }
+    let inbox = store
+        .list_sms(Some(crate::store::SmsDirection::Received), 50)
+        .await
+        .ok()?;
+    inbox.into_iter().find_map(|m| {
+        let s = &m.sms;
+        let matches = s.t >= entry.created
+            && receipts
+                .iter()
+                .any(|(from, x)| runner::sender_matches(&s.peer, from) && x.is_match(&s.body));
+        matches.then(|| format!("{}: {}", s.peer, crate::topup::menu::short(&s.body, 120)))
     })
 }
 
