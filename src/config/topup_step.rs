@@ -61,9 +61,31 @@ impl TemplateText {
                 "the control character {c:?} is not allowed (it would end or split the request line)"
             ));
         }
+        // Shape first, with messages that show only the placeholder (never the whole value,
+        // which may be a header holding a token written inline).
+        let mut rest = text;
+        while let Some(i) = rest.find("${") {
+            let after = rest.get(i + 2..).unwrap_or("");
+            let Some(end) = after.find('}') else {
+                let open: String = rest.get(i..).unwrap_or("").chars().take(40).collect();
+                return Err(format!("{open:?} has no closing \"}}\""));
+            };
+            let name = after.get(..end).unwrap_or("");
+            let secret_ok = name.strip_prefix("secret:").is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+            if !(secret_ok || matches!(name, "sim.iccid" | "sim.imsi" | "sim.msisdn")) {
+                return Err(format!(
+                    "unknown placeholder \"${{{name}}}\": use ${{secret:NAME}}, ${{sim.iccid}}, ${{sim.imsi}} or ${{sim.msisdn}}"
+                ));
+            }
+            rest = after.get(end + 1..).unwrap_or("");
+        }
         crate::template::Template::parse(text)
             .map(TemplateText)
-            .map_err(|e| e.to_string())
+            .map_err(|_| "not a valid template".to_string())
     }
 
     pub fn as_str(&self) -> &str {
