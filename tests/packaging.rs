@@ -807,9 +807,13 @@ fn readme_table(path: &Path) -> Vec<(String, String)> {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
             let target = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
             let label = cells.get(2)?.strip_prefix('`')?.strip_suffix('`')?;
-            target
-                .contains('/')
-                .then(|| (target.to_string(), label.to_string()))
+            // An OpenWrt target/subtarget and an arch label: `ramips/mt7621` | `mipsel_24kc`
+            // (not an API path such as `GET /api/v1/…` in another table).
+            let is_target = target.contains('/') && !target.contains(' ');
+            let is_label = label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            (is_target && is_label).then(|| (target.to_string(), label.to_string()))
         })
         .collect()
 }
