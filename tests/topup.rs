@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use simkeep::config::Config;
 use simkeep::sim::Personality;
-use support::Rig;
+use support::{flows, Rig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A free loopback port for the agent's API.
@@ -19,29 +19,14 @@ fn free_port() -> String {
     l.local_addr().unwrap().to_string()
 }
 
-/// The vodacom-style menu purchase chosen by text, as in the issue.
-const VODACOM_FLOW: &str = r#"
-[[topup.flow]]
-name = "vodacom-monthly"
-price = 10000
-adds = "4920MB"
-steps = [
-  { ussd = "*149*01#", expect = "Internet" },
-  { choose = "Internet" },
-  { choose = "Monthly" },
-  { choose = "4920MB", expect = "M-Pesa|Airtime" },
-  { choose = "Airtime", expect = "(?i)received", timeout = "5s" },
-  { verify = "20s" },
-]
-"#;
+/// The issue's flows, verified within 20 s.
+fn vodacom() -> String {
+    flows::with_verify(flows::USSD_FLOW, "20s")
+}
 
-const SMS_FLOW: &str = r#"
-[[topup.flow]]
-name = "sms-keyword"
-price = 500
-adds = "1GB"
-steps = [ { sms = "KTLL1G", to = "10086", expect = "成功|(?i)success", fail = "失败|余额不足|(?i)insufficient", timeout = "20s" }, { verify = "20s" } ]
-"#;
+fn sms_keyword() -> String {
+    flows::with_verify(flows::SMS_FLOW, "20s")
+}
 
 fn config(rig: &Rig, listen: &str, topup: &str, flows: &str) -> String {
     format!(
@@ -110,7 +95,7 @@ async fn low_data_buys_through_a_reordered_ussd_menu_chosen_by_text_and_verifies
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("menu_order", "shuffle").unwrap();
-    let agent = support::run_agent(start(&rig, "", VODACOM_FLOW)).await;
+    let agent = support::run_agent(start(&rig, "", &vodacom())).await;
     let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["state"], "succeeded", "{rows:?}");
@@ -129,8 +114,8 @@ async fn a_ussd_flow_that_surely_failed_falls_back_to_the_sms_keyword() {
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("lang", "zh").unwrap();
     // The menu no longer offers what the flow looks for: nothing is sent, nothing charged.
-    let broken = VODACOM_FLOW.replace("{ choose = \"Monthly\" }", "{ choose = \"Quarterly\" }");
-    let agent = support::run_agent(start(&rig, "", &format!("{broken}\n{SMS_FLOW}"))).await;
+    let broken = vodacom().replace("{ choose = \"Monthly\" }", "{ choose = \"Quarterly\" }");
+    let agent = support::run_agent(start(&rig, "", &format!("{broken}\n{}", sms_keyword()))).await;
     let rows = wait_settled(agent.addr, 2, Duration::from_secs(60)).await;
     assert_eq!(rows[0]["state"], "failed", "{rows:?}");
     assert!(
@@ -153,7 +138,12 @@ async fn a_reply_lost_after_the_carrier_charged_is_verified_not_retried() {
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("reply", "lost").unwrap();
-    let agent = support::run_agent(start(&rig, "", &format!("{VODACOM_FLOW}\n{SMS_FLOW}"))).await;
+    let agent = support::run_agent(start(
+        &rig,
+        "",
+        &format!("{}\n{}", vodacom(), sms_keyword()),
+    ))
+    .await;
     let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
     assert_eq!(rows.len(), 1, "never retried with the next flow: {rows:?}");
     assert_eq!(rows[0]["state"], "succeeded", "{rows:?}");
@@ -166,7 +156,7 @@ async fn a_carrier_that_says_done_and_never_credits_is_charged_once_and_pauses_t
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("credit", "never").unwrap();
-    let flow = VODACOM_FLOW.replace("verify = \"20s\"", "verify = \"4s\"");
+    let flow = flows::with_verify(flows::USSD_FLOW, "4s");
     let agent = support::run_agent(start(&rig, "", &flow)).await;
     let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
     assert_eq!(rows[0]["state"], "unverified", "{rows:?}");
@@ -187,7 +177,7 @@ async fn a_carrier_that_says_done_and_never_credits_is_charged_once_and_pauses_t
 async fn dry_run_and_a_foreign_sim_buy_nothing_and_say_why() {
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
-    let agent = support::run_agent(start(&rig, "dry_run = true", VODACOM_FLOW)).await;
+    let agent = support::run_agent(start(&rig, "dry_run = true", &vodacom())).await;
     let plan = wait_plan(agent.addr, "buy").await;
     assert!(plan.starts_with("buy"), "{plan}");
     // A few more polls with the policy saying "buy": still nothing may go out.
@@ -206,7 +196,7 @@ async fn dry_run_and_a_foreign_sim_buy_nothing_and_say_why() {
     let agent = support::run_agent(start(
         &rig,
         "iccids = [\"8944500000000000001\"]",
-        VODACOM_FLOW,
+        &vodacom(),
     ))
     .await;
     let plan = wait_plan(agent.addr, "topup.iccids").await;
@@ -255,7 +245,7 @@ async fn wait_plan(addr: SocketAddr, needle: &str) -> String {
 async fn writes_need_the_token_and_resume_lifts_a_pause() {
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "9000").unwrap();
-    let cfg = start(&rig, "", VODACOM_FLOW);
+    let cfg = start(&rig, "", &vodacom());
     let token_file = cfg.http.token_file.clone();
     let agent = support::run_agent(cfg).await;
     let (code, body) = request(agent.addr, "POST", "/api/v1/topup", None).await;
@@ -288,7 +278,7 @@ async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_fo
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("nitz", "off").unwrap();
-    let cfg = start(&rig, "", VODACOM_FLOW);
+    let cfg = start(&rig, "", &vodacom());
     let text = std::fs::read_to_string(&cfg.path).unwrap();
     std::fs::write(
         &cfg.path,
@@ -311,7 +301,7 @@ async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_fo
     // The network's time agrees with ours: the clock is trusted and the purchase goes ahead.
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
-    let cfg = start(&rig, "", VODACOM_FLOW);
+    let cfg = start(&rig, "", &vodacom());
     let text = std::fs::read_to_string(&cfg.path).unwrap();
     std::fs::write(
         &cfg.path,

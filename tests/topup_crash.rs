@@ -23,31 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use simkeep::sim::Personality;
-use support::Rig;
-
-/// The vodacom-style menu purchase chosen by text, as in tests/topup.rs.
-const USSD_FLOW: &str = r#"
-[[topup.flow]]
-name = "vodacom-monthly"
-price = 10000
-adds = "4920MB"
-steps = [
-  { ussd = "*149*01#", expect = "Internet" },
-  { choose = "Internet" },
-  { choose = "Monthly" },
-  { choose = "4920MB", expect = "M-Pesa|Airtime" },
-  { choose = "Airtime", expect = "(?i)received", timeout = "5s" },
-  { verify = "8s" },
-]
-"#;
-
-const SMS_FLOW: &str = r#"
-[[topup.flow]]
-name = "sms-keyword"
-price = 500
-adds = "1GB"
-steps = [ { sms = "KTLL1G", to = "10086", expect = "成功|(?i)success", fail = "失败|余额不足|(?i)insufficient", timeout = "20s" }, { verify = "8s" } ]
-"#;
+use support::{flows, Rig};
 
 /// How long the SMS carrier takes to credit and send its receipt: long enough that "sent, the
 /// receipt not yet here" is a moment a kill can land in.
@@ -338,12 +314,15 @@ fn run_case(case: &Case) -> Outcome {
         rig.sim.set("credit", "never").unwrap();
     }
     let listen = free_port();
-    let flow = match case.kind {
-        Kind::Ussd => USSD_FLOW,
-        Kind::Sms => SMS_FLOW,
-    };
+    let flow = flows::with_verify(
+        match case.kind {
+            Kind::Ussd => flows::USSD_FLOW,
+            Kind::Sms => flows::SMS_FLOW,
+        },
+        "8s",
+    );
     let cfg = rig.dir.path().join("config.toml");
-    std::fs::write(&cfg, config(&rig, listen, flow)).unwrap();
+    std::fs::write(&cfg, config(&rig, listen, &flow)).unwrap();
     let mut problems = Vec::new();
 
     // The first life: killed at the chosen moment.

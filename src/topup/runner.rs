@@ -299,12 +299,12 @@ async fn steps(
                 close(session.take()).await;
                 return (
                     AttemptState::Failed,
-                    format!("step {} ({}): {why}", n + 1, step_name(step)),
+                    format!("step {} ({}): {why}", n + 1, step.kind()),
                 );
             }
             Outcome::Unclear(why) => {
                 close(session.take()).await;
-                let why = format!("step {} ({}): {why}", n + 1, step_name(step));
+                let why = format!("step {} ({}): {why}", n + 1, step.kind());
                 return settle_unclear(env, id, detail, verify_after, why).await;
             }
         }
@@ -448,18 +448,6 @@ async fn close(session: Option<UssdSession>) {
     }
 }
 
-fn step_name(step: &Step) -> &'static str {
-    match step {
-        Step::Ussd { .. } => "ussd",
-        Step::Choose { .. } => "choose",
-        Step::Reply { .. } => "reply",
-        Step::Sms { .. } => "sms",
-        Step::WaitSms { .. } => "wait_sms",
-        Step::Http { .. } => "http",
-        Step::Verify { .. } => "verify",
-    }
-}
-
 async fn run_step(
     env: &mut Env,
     step: &Step,
@@ -497,49 +485,35 @@ async fn run_step(
             pattern,
             expect,
             fail,
-            timeout: _,
+            timeout,
         } => {
-            let Some(s) = session.as_mut().filter(|s| s.is_open()) else {
-                return Outcome::SureFail("no USSD menu is open to choose from".into());
-            };
             let item = match choose(last_text, pattern) {
                 Ok(i) => i,
                 // Nothing sent: the menu changed beyond what the flow recognises.
                 Err(e) => return Outcome::SureFail(e.to_string()),
             };
             tracing::info!("top-up: choosing {:?} ({})", item.label, item.key);
-            match s.reply(&item.key).await {
-                Ok(reply) => heard_ussd(
-                    env,
-                    detail,
-                    last_text,
-                    &reply,
-                    expect.as_ref(),
-                    fail.as_ref(),
-                ),
-                Err(e) => ussd_error(&e),
-            }
+            let answer = MenuAnswer {
+                text: &item.key,
+                expect: expect.as_ref(),
+                fail: fail.as_ref(),
+                timeout: *timeout,
+            };
+            answer_menu(env, session, answer, last_text, detail).await
         }
         Step::Reply {
             text,
             expect,
             fail,
-            timeout: _,
+            timeout,
         } => {
-            let Some(s) = session.as_mut().filter(|s| s.is_open()) else {
-                return Outcome::SureFail("no USSD menu is open to answer".into());
+            let answer = MenuAnswer {
+                text,
+                expect: expect.as_ref(),
+                fail: fail.as_ref(),
+                timeout: *timeout,
             };
-            match s.reply(text).await {
-                Ok(reply) => heard_ussd(
-                    env,
-                    detail,
-                    last_text,
-                    &reply,
-                    expect.as_ref(),
-                    fail.as_ref(),
-                ),
-                Err(e) => ussd_error(&e),
-            }
+            answer_menu(env, session, answer, last_text, detail).await
         }
         Step::Sms {
             text,
@@ -593,6 +567,31 @@ async fn run_step(
             http_step(env, step, detail).await
         }
         Step::Verify { .. } => Outcome::Done,
+    }
+}
+
+/// An answer to the open USSD menu, and how to judge what comes back.
+struct MenuAnswer<'a> {
+    text: &'a str,
+    expect: Option<&'a regex_lite::Regex>,
+    fail: Option<&'a regex_lite::Regex>,
+    timeout: Duration,
+}
+
+async fn answer_menu(
+    env: &Env,
+    session: &mut Option<UssdSession>,
+    a: MenuAnswer<'_>,
+    last_text: &mut String,
+    detail: &mut AttemptDetail,
+) -> Outcome {
+    let Some(s) = session.as_mut().filter(|s| s.is_open()) else {
+        return Outcome::SureFail("no USSD menu is open to answer".into());
+    };
+    s.set_timeout(a.timeout);
+    match s.reply(a.text).await {
+        Ok(reply) => heard_ussd(env, detail, last_text, &reply, a.expect, a.fail),
+        Err(e) => ussd_error(&e),
     }
 }
 

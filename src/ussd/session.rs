@@ -254,6 +254,11 @@ impl UssdSession {
         self.open
     }
 
+    /// How long the network gets to answer the next choice.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.client.timeout = timeout;
+    }
+
     /// Answers a menu (`"1"`); the network's next answer.
     pub async fn reply(&mut self, choice: &str) -> Result<UssdReply, UssdError> {
         if !self.open {
