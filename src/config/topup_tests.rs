@@ -4,10 +4,9 @@
 use super::*;
 use std::path::Path;
 
-/// The example config of issue 9, verbatim but for one thing: the `http` step of the "api" flow
-/// is joined onto one line. The issue breaks that inline table over two lines, which TOML 1.1
-/// allows but TOML 1.0 (the `toml` 0.8 crate we use) refuses with "invalid inline table"; see
-/// `the_issue_example_as_printed_needs_toml_1_1`.
+/// The example config of issue 9, with the `http` step of the "api" flow on one line (valid
+/// TOML 1.0); `the_issue_example_as_printed_loads` checks the issue's own two-line form, which
+/// needs TOML 1.1 (the `toml` 1.x crate).
 const ISSUE_EXAMPLE: &str = r#"
 [secrets]
 path = "/etc/simkeep/secrets.toml"    # TOML of NAME = "value"; must be 0600 and owned by the
@@ -100,6 +99,23 @@ fn err(text: &str) -> String {
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
+}
+
+#[test]
+fn the_issue_example_as_printed_loads() {
+    let joined = r#"  { http = "POST", api = "main", url = "/v1/sims/${sim.iccid}/topup?payment_method=creditcard", expect_status = 201, timeout = "20s" },"#;
+    let printed = "  { http = \"POST\", api = \"main\", url = \"/v1/sims/${sim.iccid}/topup?payment_method=creditcard\",\n    expect_status = 201, timeout = \"20s\" },";
+    assert!(ISSUE_EXAMPLE.contains(joined));
+    let as_printed = ISSUE_EXAMPLE.replace(joined, printed);
+    let c =
+        crate::config::Config::parse(&as_printed, Path::new("/etc/simkeep/config.toml")).unwrap();
+    let api = c.topup.flows.iter().find(|f| f.name == "api").unwrap();
+    assert!(matches!(
+        &api.steps[0],
+        Step::Http { expect_status, .. } if expect_status == &[201]
+    ));
+    assert_eq!(c.apis.len(), 1);
+    assert!(c.usage.unwrap().carrier.unwrap().api.is_some());
 }
 
 #[test]
