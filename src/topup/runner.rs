@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::ledger::AttemptDetail;
-use super::menu::{choose, judge_text, short, Outcome};
+use super::menu::{choose, judge_http, judge_text, short, Outcome};
 use super::policy::AttemptState;
 use crate::at::AtClient;
 use crate::carrier_api::{ApiError, CarrierApis};
@@ -739,57 +739,6 @@ fn api_request(
     })
 }
 
-/// Judges a carrier API's answer: the expected status (2xx when none is given) and JSON
-/// values mean done; a refusal the API states (4xx other than 408 and 429, or the flow's
-/// `fail` pattern on the body) means nothing was bought; a server error or anything else may
-/// have charged.
-pub fn judge_http(
-    status: u16,
-    body: &str,
-    expect_status: &[u16],
-    expect_json: &[(String, serde_json::Value)],
-    fail: Option<&regex_lite::Regex>,
-) -> Outcome {
-    if fail.is_some_and(|f| f.is_match(body)) {
-        return Outcome::SureFail(format!(
-            "the carrier refused (HTTP {status}): {}",
-            short(body, 160)
-        ));
-    }
-    let status_ok = if expect_status.is_empty() {
-        (200..300).contains(&status)
-    } else {
-        expect_status.contains(&status)
-    };
-    if status_ok {
-        if expect_json.is_empty() {
-            return Outcome::Done;
-        }
-        let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
-        let all = expect_json.iter().all(|(path, want)| {
-            parsed
-                .as_ref()
-                .and_then(|v| crate::carrier_api::json_path(v, path))
-                .is_some_and(|got| got == want)
-        });
-        return if all {
-            Outcome::Done
-        } else {
-            Outcome::Unclear(format!(
-                "HTTP {status} but the reply lacks the expected values: {}",
-                short(body, 160)
-            ))
-        };
-    }
-    if (400..500).contains(&status) && status != 408 && status != 429 {
-        return Outcome::SureFail(format!(
-            "the carrier refused with HTTP {status}: {}",
-            short(body, 160)
-        ));
-    }
-    Outcome::Unclear(format!("HTTP {status}: {}", short(body, 160)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -815,45 +764,5 @@ mod tests {
             !rose(Some(u64::MAX), u64::MAX, gb),
             "no overflow, no confirmation"
         );
-    }
-
-    #[test]
-    fn http_answers_are_judged_by_what_they_prove() {
-        let re = regex_lite::Regex::new("(?i)insufficient").unwrap();
-        assert_eq!(judge_http(201, "", &[201], &[], None), Outcome::Done);
-        assert_eq!(judge_http(200, "", &[], &[], None), Outcome::Done);
-        assert!(matches!(
-            judge_http(200, "", &[201], &[], None),
-            Outcome::Unclear(_)
-        ));
-        assert!(matches!(
-            judge_http(422, "{}", &[201], &[], None),
-            Outcome::SureFail(_)
-        ));
-        assert!(matches!(
-            judge_http(403, "", &[], &[], None),
-            Outcome::SureFail(_)
-        ));
-        assert!(matches!(
-            judge_http(500, "", &[201], &[], None),
-            Outcome::Unclear(_)
-        ));
-        assert!(matches!(
-            judge_http(408, "", &[201], &[], None),
-            Outcome::Unclear(_)
-        ));
-        assert!(matches!(
-            judge_http(200, "Insufficient credit", &[], &[], Some(&re)),
-            Outcome::SureFail(_)
-        ));
-        let want = vec![("data.status".to_string(), serde_json::json!("OK"))];
-        assert_eq!(
-            judge_http(200, r#"{"data":{"status":"OK"}}"#, &[], &want, None),
-            Outcome::Done
-        );
-        assert!(matches!(
-            judge_http(200, r#"{"data":{"status":"PROCESSING"}}"#, &[], &want, None),
-            Outcome::Unclear(_)
-        ));
     }
 }
