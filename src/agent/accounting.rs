@@ -160,7 +160,7 @@ impl Accounting {
         };
         let every = i64::try_from(c.interval.as_secs()).unwrap_or(i64::MAX);
         self.last_carrier_query
-            .map_or(true, |t| now.saturating_sub(t) >= every)
+            .is_none_or(|t| now.saturating_sub(t) >= every)
     }
 
     pub fn carrier_asked(&mut self, now: i64) {

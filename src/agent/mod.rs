@@ -337,7 +337,7 @@ impl Agent {
                         }
                     }
                     if topups.config().is_some() {
-                        if topups.wants_nitz() && last_nitz_ask.map_or(true, |t| t.elapsed() >= NITZ_EVERY) {
+                        if topups.wants_nitz() && last_nitz_ask.is_none_or(|t| t.elapsed() >= NITZ_EVERY) {
                             last_nitz_ask = Some(tokio::time::Instant::now());
                             let nitz = network_time(&client).await;
                             topups.check_clock(now, nitz);

@@ -87,7 +87,7 @@ proptest! {
         // Concat IE plus a filler IE (IEI 0x70, reserved/kept raw) of `pad` octets: header sizes
         // 6..=19 octets cover every fill-bit count 0..=6.
         let mut udh = vec![0x00, 3, 0x11, 2, 1, 0x70, u8::try_from(pad).unwrap()];
-        udh.extend(std::iter::repeat(0xAB).take(pad));
+        udh.extend(std::iter::repeat_n(0xAB, pad));
         udh.insert(0, u8::try_from(udh.len()).unwrap());
         let septets = gsm7::encode(&text).unwrap();
         let header_septets = (udh.len() * 8).div_ceil(7);

@@ -128,7 +128,7 @@ pub fn decode_ussd_reply(payload: &str, dcs: Option<u8>) -> String {
         let Some(text) = text else { return };
         let bonus = if hint == Some(alphabet) { 0.05 } else { 0.0 };
         let score = text_score(&text) + bonus;
-        if best.as_ref().map_or(true, |(s, _)| score > *s) {
+        if best.as_ref().is_none_or(|(s, _)| score > *s) {
             best = Some((score, text));
         }
     };

@@ -295,7 +295,7 @@ impl Worker {
         let stale = self
             .sims_written
             .get(&u.iccid)
-            .map_or(true, |w| u.t.saturating_sub(*w) >= SIM_SEEN_RESOLUTION);
+            .is_none_or(|w| u.t.saturating_sub(*w) >= SIM_SEEN_RESOLUTION);
         if stale {
             self.touch_sim(&u.iccid, u.t);
         }
@@ -333,7 +333,7 @@ impl Worker {
         };
         let by_age = self
             .last_age_prune
-            .map_or(true, |t| now.duration_since(t) >= AGE_PRUNE_EVERY);
+            .is_none_or(|t| now.duration_since(t) >= AGE_PRUNE_EVERY);
         if self.signal.is_empty() && self.usage.is_empty() && self.sims.is_empty() && !by_age {
             return durable;
         }

@@ -608,7 +608,7 @@ async fn await_sms(
     // Only answers the flow recognises count: other messages from the carrier (adverts, a
     // balance warning) are not the receipt.
     let accept =
-        |t: &str| fail.is_some_and(|f| f.is_match(t)) || expect.map_or(true, |e| e.is_match(t));
+        |t: &str| fail.is_some_and(|f| f.is_match(t)) || expect.is_none_or(|e| e.is_match(t));
     match seen.wait(from, deadline, accept).await {
         Some(m) => {
             let text = (env.redact)(&m.text);
