@@ -19,7 +19,14 @@ pub struct Accounting {
     restored: bool,
     last_iface_error: Option<String>,
     last_carrier_query: Option<i64>,
+    /// The last balance reading written to the store: (ICCID, when, bytes left).
+    last_recorded: Option<(String, i64, Option<u64>)>,
 }
+
+/// Balance readings are synced to flash at most this often per SIM, unless the figure rose (a
+/// top-up landed) or the SIM changed: a carrier API read every 15 minutes would otherwise sync
+/// 96 times a day. Every reading still reaches the estimator.
+const BALANCE_RECORD_EVERY: i64 = 3600;
 
 impl Accounting {
     pub fn new(cfg: Option<UsageConfig>, store: StoreHandle) -> Self {
@@ -31,6 +38,7 @@ impl Accounting {
             restored: false,
             last_iface_error: None,
             last_carrier_query: None,
+            last_recorded: None,
         }
     }
 
@@ -184,9 +192,7 @@ impl Accounting {
             remaining_bytes: remaining,
             raw_text: text.to_string(),
         };
-        if let Err(e) = self.store.record_balance(reading).await {
-            tracing::warn!("balance reading not stored: {e}");
-        }
+        self.record_balance(reading).await;
         match parsed {
             Ok(r) => {
                 self.est.record_carrier(&r, now);
@@ -213,9 +219,7 @@ impl Accounting {
             remaining_bytes: Some(remaining),
             raw_text: format!("api: {remaining} bytes"),
         };
-        if let Err(e) = self.store.record_balance(reading).await {
-            tracing::warn!("balance reading not stored: {e}");
-        }
+        self.record_balance(reading).await;
         let r = CarrierReading {
             remaining_bytes: remaining,
             matched_text: format!("{remaining} bytes (carrier API)"),
@@ -224,7 +228,78 @@ impl Accounting {
         tracing::info!(remaining_bytes = remaining, "carrier balance from its API");
     }
 
+    /// Writes a reading to the store when it is news (see [`BALANCE_RECORD_EVERY`]).
+    async fn record_balance(&mut self, reading: BalanceReading) {
+        let news = match &self.last_recorded {
+            None => true,
+            Some((iccid, t, left)) => {
+                iccid != &reading.iccid
+                    || reading.t.saturating_sub(*t) >= BALANCE_RECORD_EVERY
+                    || reading.remaining_bytes > *left
+                    || (left.is_some() && reading.remaining_bytes.is_none())
+            }
+        };
+        if !news {
+            return;
+        }
+        self.last_recorded = Some((reading.iccid.clone(), reading.t, reading.remaining_bytes));
+        if let Err(e) = self.store.record_balance(reading).await {
+            tracing::warn!("balance reading not stored: {e}");
+        }
+    }
+
     pub fn report(&self, now: i64) -> Option<UsageReport> {
         self.est.report(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+
+    /// The balance readings in the store, straight from the file.
+    fn rows(path: &std::path::Path) -> Vec<(i64, Option<i64>)> {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut st = c
+            .prepare("SELECT t, remaining_bytes FROM carrier_balance ORDER BY t")
+            .unwrap();
+        let out = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        out
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn balance_readings_reach_flash_hourly_unless_a_top_up_landed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut sc = StoreConfig::new(path.clone());
+        sc.exclusive = false;
+        let store = StoreHandle::start(sc).unwrap();
+        let mut acc = Accounting::new(None, store.clone());
+        let sim = "8981100022152467221";
+        // Recent times: the store prunes old history.
+        let t0 = super::super::status::unix_now() - 10 * 3600;
+        // Every 15 minutes for an hour, the line using data: one row.
+        for (i, left) in [900u64, 850, 800, 750].into_iter().enumerate() {
+            acc.carrier_bytes(sim, left, t0 + 900 * i as i64).await;
+        }
+        // A top-up landed: recorded at once.
+        acc.carrier_bytes(sim, 5_000, t0 + 2_800).await;
+        // An hour after the last row: recorded again.
+        acc.carrier_bytes(sim, 4_900, t0 + 2_900).await;
+        acc.carrier_bytes(sim, 4_800, t0 + 2_800 + 3_600).await;
+        store.shutdown().await.unwrap();
+        assert_eq!(
+            rows(&path),
+            vec![
+                (t0, Some(900)),
+                (t0 + 2_800, Some(5_000)),
+                (t0 + 6_400, Some(4_800))
+            ]
+        );
     }
 }
