@@ -21,13 +21,48 @@ pub async fn daemon_request(
     path: &str,
     body: Option<&Value>,
 ) -> Option<Result<Value, AppError>> {
+    let auth = method != "GET";
+    Some(match daemon_call(cfg, method, path, body, auth).await? {
+        Ok((code, v)) if (200..300).contains(&code) => Ok(v),
+        Ok((_, v)) => Err(refusal(&v)),
+        Err(e) => Err(e),
+    })
+}
+
+/// A GET that needs the API token (message bodies, USSD history, events).
+pub async fn daemon_get_auth(cfg: &Config, path: &str) -> Option<Result<(u16, Value), AppError>> {
+    daemon_call(cfg, "GET", path, None, true).await
+}
+
+/// The daemon's refusal as an error: its `error`, and its `detail` when it has one.
+pub fn refusal(v: &Value) -> AppError {
+    let error = v
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("the daemon refused the request");
+    let msg = match v.get("detail").and_then(Value::as_str) {
+        Some(d) => format!("{error}: {d}"),
+        None => error.to_string(),
+    };
+    AppError::new(ExitKind::Failure, msg)
+}
+
+/// One request: (status code, JSON body); `None` when nothing answers on `http.listen`.
+/// With `auth`, the token from `http.token_file` goes along (an unreadable file is an error).
+pub async fn daemon_call(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    auth: bool,
+) -> Option<Result<(u16, Value), AppError>> {
     let addr = cfg.http.listen?;
     let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
         .await
         .ok()?
         .ok()?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if method != "GET" {
+    if auth {
         match std::fs::read_to_string(&cfg.http.token_file) {
             Ok(t) => req.push_str(&format!("Authorization: Bearer {}\r\n", t.trim())),
             Err(e) => {
@@ -64,16 +99,13 @@ pub async fn daemon_request(
     };
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let ok = head.starts_with("HTTP/1.1 2");
+    let code = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse::<u16>().ok())
+        .unwrap_or(0);
     Some(match serde_json::from_str::<Value>(body) {
-        Ok(v) if ok => Ok(v),
-        Ok(v) => Err(AppError::new(
-            ExitKind::Failure,
-            v.get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("the daemon refused the request")
-                .to_string(),
-        )),
+        Ok(v) => Ok((code, v)),
         Err(e) => Err(AppError::new(
             ExitKind::Failure,
             format!("the daemon at {addr} sent bad JSON for {path}: {e}"),

@@ -3,7 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::store::{SignalSample, UsageSample};
+use crate::store::{Event, SignalSample, SmsDirection, StoredSms, UsageSample, UssdSession};
+use crate::usage::civil::utc_string;
 
 pub fn usage_json(samples: &[UsageSample]) -> Value {
     Value::Array(
@@ -24,4 +25,24 @@ pub fn signal_json(samples: &[SignalSample]) -> Value {
             })
             .collect(),
     )
+}
+
+/// One stored message: `GET /api/v1/sms` and `simkeep sms list --json` print the same.
+pub fn sms_json(s: &StoredSms) -> Value {
+    let dir = match s.sms.direction {
+        SmsDirection::Received => "received",
+        SmsDirection::Sent => "sent",
+    };
+    json!({"id": s.id.0, "direction": dir, "peer": s.sms.peer,
+           "sent_at": s.sms.sent_at.map(utc_string), "stored_at": utc_string(s.sms.t),
+           "text": s.sms.body, "iccid": s.sms.iccid})
+}
+
+pub fn ussd_json(u: &UssdSession) -> Value {
+    json!({"started_at": utc_string(u.t_start), "ended_at": u.t_end.map(utc_string),
+           "iccid": u.iccid, "request": u.request, "response": u.response, "status": u.status})
+}
+
+pub fn event_json(e: &Event) -> Value {
+    json!({"at": utc_string(e.t), "kind": e.kind, "detail": e.detail})
 }

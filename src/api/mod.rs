@@ -1,13 +1,17 @@
 //! The local status port: `GET /api/v1/status` (JSON), `GET /metrics` (Prometheus text),
-//! `GET /` (a small page for a browser).
+//! `GET /` (a small page for a browser), the read endpoints in `reads` (signal, SMS, USSD,
+//! events, `/healthz`) and the top-up endpoints in `topup`.
 //!
 //! A deliberately small HTTP/1.1 server on tokio's TcpListener: one request per connection,
 //! GET and HEAD only, bounded header size, a read deadline and a cap on connections. It saves
 //! the flash a general HTTP stack would cost; everything it serves is read from the status
 //! snapshot, so a slow or malicious client can never stall the modem or the poller.
 
+pub mod auth;
 pub mod client;
 pub mod json;
+pub mod params;
+pub mod reads;
 pub mod topup;
 
 use std::fmt::Write as _;
@@ -124,20 +128,32 @@ async fn handle(
                 .await
         }
     };
-    let reply = if let Some(h) = topup::parse_head(&head) {
-        topup::serve(
-            h,
-            &mut stream,
-            shared.store.as_ref(),
-            shared.control.as_ref(),
-            shared.token.as_deref(),
-        )
-        .await
-    } else {
-        match (history_request(&head), &shared.store) {
+    let reply = match auth::parse_head(&head) {
+        Some(h) if h.path.starts_with("/api/v1/topup") => {
+            topup::serve(
+                h,
+                &mut stream,
+                shared.store.as_ref(),
+                shared.control.as_ref(),
+                shared.token.as_deref(),
+            )
+            .await
+        }
+        Some(h) if reads::serves(h.path) => {
+            // A clone, so no borrow of the watch channel is held across the store's answer.
+            let snapshot = status.borrow().clone();
+            reads::serve(
+                &h,
+                &snapshot,
+                shared.store.as_ref(),
+                shared.token.as_deref(),
+            )
+            .await
+        }
+        _ => match (history_request(&head), &shared.store) {
             (Some((kind, since)), Some(store)) => history(store, kind, since).await,
             _ => route(&head, &status.borrow()),
-        }
+        },
     };
     stream.write_all(&reply).await?;
     stream.shutdown().await

@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
+use super::auth::{authorized, Head};
 use super::response;
 use crate::agent::topup::{AttemptJson, Control};
 use crate::store::StoreHandle;
@@ -24,67 +25,6 @@ const MAX_BODY: usize = 4096;
 const AGENT_ANSWER: Duration = Duration::from_secs(10);
 /// Rows per `GET /api/v1/topups` (newest last); the ledger is small, but bounded anyway.
 const MAX_ROWS: usize = 1000;
-
-/// The parts of a request head these endpoints need.
-pub struct Head<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub query: &'a str,
-    pub authorization: Option<&'a str>,
-    pub content_length: usize,
-    /// Bytes after the head that were read with it (the start of the body).
-    pub body_start: &'a [u8],
-}
-
-/// Splits a raw head; `None` when it is not a request these endpoints serve.
-pub fn parse_head(raw: &[u8]) -> Option<Head<'_>> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(raw.get(..end)?).ok()?;
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let (method, target) = (first.next()?, first.next()?);
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    if !path.starts_with("/api/v1/topup") {
-        return None;
-    }
-    let mut authorization = None;
-    let mut content_length = 0usize;
-    for l in lines {
-        let Some((k, v)) = l.split_once(':') else {
-            continue;
-        };
-        let v = v.trim();
-        if k.eq_ignore_ascii_case("authorization") {
-            authorization = Some(v);
-        } else if k.eq_ignore_ascii_case("content-length") {
-            content_length = v.parse().unwrap_or(usize::MAX);
-        }
-    }
-    Some(Head {
-        method,
-        path,
-        query,
-        authorization,
-        content_length,
-        body_start: raw.get(end + 4..).unwrap_or(&[]),
-    })
-}
-
-/// Compares in time that does not depend on where the strings differ.
-pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn authorized(head: &Head<'_>, token: Option<&str>) -> bool {
-    let (Some(token), Some(auth)) = (token, head.authorization) else {
-        return false;
-    };
-    auth.strip_prefix("Bearer ")
-        .is_some_and(|given| same_secret(given.trim().as_bytes(), token.as_bytes()))
-}
 
 fn reply(code: u16, value: serde_json::Value) -> Vec<u8> {
     response(
@@ -128,7 +68,7 @@ pub async fn serve(
         }
         ("POST", "/api/v1/topup") | ("POST", "/api/v1/topup/resume") => {
             if !authorized(&head, token) {
-                return error(401, "this needs the API token: Authorization: Bearer <token from http.token_file>");
+                return error(401, super::auth::NEEDS_TOKEN);
             }
             if head.content_length > MAX_BODY {
                 return error(413, "request body too large (top-up requests are under 4 KB)");
@@ -270,34 +210,6 @@ pub fn ensure_token(path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"abc", b"abc"));
-        assert!(!same_secret(b"abc", b"abd"));
-        assert!(!same_secret(b"abc", b"abcd"));
-        assert!(!same_secret(b"", b"a"));
-    }
-
-    #[test]
-    fn heads_are_split_and_only_topup_paths_taken() {
-        let raw = b"POST /api/v1/topup HTTP/1.1\r\nauthorization: Bearer t0k\r\nContent-Length: 2\r\n\r\n{}";
-        let h = parse_head(raw).unwrap();
-        assert_eq!((h.method, h.path), ("POST", "/api/v1/topup"));
-        assert_eq!(h.authorization, Some("Bearer t0k"));
-        assert_eq!(h.content_length, 2);
-        assert_eq!(h.body_start, b"{}");
-        assert!(authorized(&h, Some("t0k")));
-        assert!(!authorized(&h, Some("t0K")));
-        assert!(!authorized(&h, None));
-        assert!(parse_head(b"GET /api/v1/status HTTP/1.1\r\n\r\n").is_none());
-        let bad = parse_head(b"POST /api/v1/topup HTTP/1.1\r\nContent-Length: x\r\n\r\n").unwrap();
-        assert_eq!(
-            bad.content_length,
-            usize::MAX,
-            "an unreadable length is too large, not zero"
-        );
-    }
 
     #[test]
     fn a_token_is_created_private_and_read_back() {

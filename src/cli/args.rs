@@ -115,6 +115,13 @@ pub enum Cmd {
         #[arg(long)]
         timeout: Option<u64>,
     },
+    /// One screen from the running agent: link, SIM, operator, signal, data left, cycle,
+    /// top-ups and what needs attention. Exit status 1 when no agent answers on http.listen.
+    Status {
+        /// The agent's status document (JSON) instead of the screen.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show modem identity, SIM and network registration.
     Info {
         /// Machine-readable JSON instead of a table.

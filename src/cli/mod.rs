@@ -10,6 +10,7 @@ pub mod history;
 pub mod report;
 pub mod run;
 pub mod sms;
+pub mod status;
 pub mod topup;
 pub mod ussd;
 

@@ -66,6 +66,7 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             println!("config {} is valid", cfg.path.display());
             Ok(())
         }
+        Cmd::Status { json } => crate::cli::status::status(&load_config(&cli)?, *json).await,
         Cmd::Sms { cmd } => sms(&cli, cmd).await,
         Cmd::Topup { cmd } => crate::cli::topup::topup(&load_config(&cli)?, cmd).await,
         Cmd::Ussd { code, replies } => {
@@ -130,10 +131,8 @@ async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
         SmsCmd::Delete { id } if cli.port.is_some() => {
             s::sms_delete_modem(&connect(cli).await?, index(*id)?).await
         }
-        SmsCmd::List { json } => s::sms_list_store(&load_config(cli)?.store.path, *json).await,
-        SmsCmd::Read { id, json } => {
-            s::sms_read_store(&load_config(cli)?.store.path, *id, *json).await
-        }
+        SmsCmd::List { json } => s::sms_list(&load_config(cli)?, *json).await,
+        SmsCmd::Read { id, json } => s::sms_read(&load_config(cli)?, *id, *json).await,
         SmsCmd::Delete { id } => s::sms_delete_store(&load_config(cli)?.store.path, *id).await,
     }
 }

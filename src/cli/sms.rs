@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::api::client::{daemon_get_auth, refusal};
+use crate::api::json::sms_json;
 use crate::at::AtClient;
 use crate::codec::{decode_pdu_hex, SmsPdu};
+use crate::config::Config;
 use crate::error::{AppError, ExitKind};
 use crate::sms::parse::{parse_cmgl, parse_cmgr};
 use crate::sms::{send_sms, SmsError};
-use crate::store::{SmsDirection, SmsId, StoreConfig, StoreHandle, StoredSms};
+use crate::store::{SmsId, StoreConfig, StoreHandle};
 
 pub async fn sms_send(at: &AtClient, number: &str, text: &str) -> Result<(), AppError> {
     let sent = send_sms(at, number, text).await?;
@@ -136,60 +139,91 @@ async fn open_store(path: &Path) -> Result<StoreHandle, AppError> {
     }
 }
 
-fn stored_json(s: &StoredSms) -> serde_json::Value {
-    let dir = match s.sms.direction {
-        SmsDirection::Received => "received",
-        SmsDirection::Sent => "sent",
-    };
-    json!({"id": s.id.0, "direction": dir, "peer": s.sms.peer, "sent_at": s.sms.sent_at.map(utc),
-           "stored_at": utc(s.sms.t), "text": s.sms.body, "iccid": s.sms.iccid})
-}
-
-fn print_stored(s: &StoredSms) {
-    let when = utc(s.sms.sent_at.unwrap_or(s.sms.t));
-    let dir = if s.sms.direction == SmsDirection::Received {
+/// One stored message for people, from its JSON (the daemon's or the store's: the same).
+fn print_stored(m: &serde_json::Value) {
+    let text = |k: &str| m[k].as_str().unwrap_or("").to_string();
+    let when = m["sent_at"]
+        .as_str()
+        .map_or_else(|| text("stored_at"), str::to_string);
+    let dir = if m["direction"] == "received" {
         "from"
     } else {
         "to"
     };
-    println!("#{} {dir} {} at {when}", s.id.0, printable(&s.sms.peer));
-    println!("  {}", printable(&s.sms.body));
+    println!("#{} {dir} {} at {when}", m["id"], printable(&text("peer")));
+    println!("  {}", printable(&text("text")));
+}
+
+fn print_list(all: &[serde_json::Value], json: bool) {
+    if json {
+        println!("{}", serde_json::Value::Array(all.to_vec()));
+    } else if all.is_empty() {
+        println!("no stored messages");
+    } else {
+        all.iter().for_each(print_stored);
+    }
 }
 
 fn store_err(e: crate::store::StoreError) -> AppError {
     AppError::new(ExitKind::Failure, e.to_string())
 }
 
-pub async fn sms_list_store(store_path: &Path, json: bool) -> Result<(), AppError> {
-    let store = open_store(store_path).await?;
-    let all = store.list_sms(None, 1000).await.map_err(store_err)?;
-    if json {
-        println!(
-            "{}",
-            serde_json::Value::Array(all.iter().map(stored_json).collect())
-        );
-    } else if all.is_empty() {
-        println!("no stored messages");
-    } else {
-        all.iter().for_each(print_stored);
-    }
-    let _ = store.shutdown().await;
+/// How many messages `sms list` shows (newest first).
+const LIST_LIMIT: u32 = 1000;
+
+/// `sms list` without `--port`: through the running daemon, or the store when none answers.
+pub async fn sms_list(cfg: &Config, json: bool) -> Result<(), AppError> {
+    let path = format!("/api/v1/sms?limit={LIST_LIMIT}");
+    let all = match daemon_get_auth(cfg, &path).await {
+        Some(r) => match r? {
+            (200, serde_json::Value::Array(rows)) => rows,
+            (_, v) => return Err(refusal(&v)),
+        },
+        None => return sms_list_store(&cfg.store.path, json).await,
+    };
+    print_list(&all, json);
     Ok(())
 }
 
+/// `sms list` from the store itself (no daemon answers).
+pub async fn sms_list_store(store_path: &Path, json: bool) -> Result<(), AppError> {
+    let store = open_store(store_path).await?;
+    let rows = store.sms_since(0, LIST_LIMIT).await.map_err(store_err);
+    let _ = store.shutdown().await;
+    let all: Vec<_> = rows?.iter().map(sms_json).collect();
+    print_list(&all, json);
+    Ok(())
+}
+
+/// `sms read ID` without `--port`: through the running daemon, or the store when none answers.
+pub async fn sms_read(cfg: &Config, id: i64, json: bool) -> Result<(), AppError> {
+    let m = match daemon_get_auth(cfg, &format!("/api/v1/sms/{id}")).await {
+        Some(r) => match r? {
+            (200, v) => v,
+            (404, _) => return Err(no_such(id)),
+            (_, v) => return Err(refusal(&v)),
+        },
+        None => return sms_read_store(&cfg.store.path, id, json).await,
+    };
+    print_one(&m, json);
+    Ok(())
+}
+
+/// `sms read ID` from the store itself (no daemon answers).
 pub async fn sms_read_store(store_path: &Path, id: i64, json: bool) -> Result<(), AppError> {
     let store = open_store(store_path).await?;
-    let found = store.get_sms(SmsId(id)).await.map_err(store_err)?;
+    let found = store.get_sms(SmsId(id)).await.map_err(store_err);
     let _ = store.shutdown().await;
-    let Some(s) = found else {
-        return Err(no_such(id));
-    };
-    if json {
-        println!("{}", stored_json(&s));
-    } else {
-        print_stored(&s);
-    }
+    print_one(&sms_json(&found?.ok_or_else(|| no_such(id))?), json);
     Ok(())
+}
+
+fn print_one(m: &serde_json::Value, json: bool) {
+    if json {
+        println!("{m}");
+    } else {
+        print_stored(m);
+    }
 }
 
 pub async fn sms_delete_store(store_path: &Path, id: i64) -> Result<(), AppError> {

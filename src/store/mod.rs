@@ -205,6 +205,12 @@ impl StoreHandle {
             .await?
     }
 
+    /// Messages stored at or after `since`, newest first, at most `limit` (on disk only).
+    pub async fn sms_since(&self, since: i64, limit: u32) -> Result<Vec<StoredSms>, StoreError> {
+        self.call(move |w| w.query(|db| db.sms_since(since, limit)))
+            .await?
+    }
+
     pub async fn get_sms(&self, id: SmsId) -> Result<Option<StoredSms>, StoreError> {
         self.call(move |w| w.query(|db| db.get_sms(id))).await?
     }
@@ -235,6 +241,12 @@ impl StoreHandle {
 
     pub async fn ussd_recent(&self, limit: u32) -> Result<Vec<UssdSession>, StoreError> {
         self.call(move |w| w.query(|db| db.ussd_recent(limit)))
+            .await?
+    }
+
+    /// USSD sessions started at or after `since`, newest first, at most `limit` (on disk only).
+    pub async fn ussd_since(&self, since: i64, limit: u32) -> Result<Vec<UssdSession>, StoreError> {
+        self.call(move |w| w.query(|db| db.ussd_since(since, limit)))
             .await?
     }
 

@@ -147,6 +147,15 @@ impl Db {
         rows.collect()
     }
 
+    /// Messages stored at or after `since`, newest first, at most `limit`.
+    pub fn sms_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<StoredSms>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {SMS_COLS} FROM sms WHERE t >= ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = st.query_map(params![since, limit], sms_row)?;
+        rows.collect()
+    }
+
     pub fn get_sms(&self, id: SmsId) -> rusqlite::Result<Option<StoredSms>> {
         self.conn
             .query_row(
@@ -205,6 +214,25 @@ impl Db {
              ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = st.query_map([limit], |r| {
+            Ok(UssdSession {
+                t_start: r.get(0)?,
+                t_end: r.get(1)?,
+                iccid: r.get(2)?,
+                request: r.get(3)?,
+                response: r.get(4)?,
+                status: r.get(5)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Sessions started at or after `since`, newest first, at most `limit`.
+    pub fn ussd_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<UssdSession>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT t_start, t_end, iccid, request, response, status FROM ussd_sessions \
+             WHERE t_start >= ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![since, limit], |r| {
             Ok(UssdSession {
                 t_start: r.get(0)?,
                 t_end: r.get(1)?,
