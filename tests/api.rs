@@ -24,6 +24,11 @@ const LONG: &str =
 SMS part so that it travels as a concatenated message (TS 23.040 §9.2.3.24.1) of three parts, and \
 it must show as one text in every listing.\nSecond line: thanks for staying with us.";
 
+/// A long message the simulator delivers in parts while the agent runs.
+const ARRIVING: &str = "Top-up confirmed: 5 GB added to your plan, valid until the end of this \
+month. Your balance is now 7.2 GB. Reply STOP to end these messages or call 123 for help with \
+your account; this text is longer than 160 characters so it arrives in more than one part.";
+
 struct Setup {
     rig: Rig,
     config: PathBuf,
@@ -301,6 +306,28 @@ async fn the_cli_reads_sms_and_status_through_the_running_agent_and_the_same_fro
     let agent = support::run_agent(setup.cfg()).await;
     wait_polled(agent.addr).await;
 
+    // A long message arrives in three parts, last part first; the agent's inbox stores it whole.
+    setup.rig.sim.set("reply_order", "reverse").unwrap();
+    setup
+        .rig
+        .sim
+        .set("deliver_sms", &format!("Carrier|{ARRIVING}"))
+        .unwrap();
+    let token = setup.token();
+    let arrived = async {
+        loop {
+            let (_, v, _) = get(agent.addr, "/api/v1/sms", Some(&token)).await;
+            if v.as_array().is_some_and(|a| a.len() == 3) {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let v = tokio::time::timeout(Duration::from_secs(20), arrived)
+        .await
+        .expect("the long message is stored within 20 s");
+    assert_eq!(v[0]["text"], ARRIVING, "stored whole, parts in order");
+
     let live_list = setup.cli(&["sms", "list", "--json"]).await;
     assert!(
         live_list.status.success(),
@@ -308,8 +335,9 @@ async fn the_cli_reads_sms_and_status_through_the_running_agent_and_the_same_fro
         String::from_utf8_lossy(&live_list.stderr)
     );
     let rows: Value = serde_json::from_slice(&live_list.stdout).unwrap();
-    assert_eq!(rows[0]["text"], LONG, "the long message in one piece");
-    let id = rows[1]["id"].to_string();
+    assert_eq!(rows[0]["text"], ARRIVING, "the long message in one piece");
+    assert_eq!(rows[1]["text"], LONG);
+    let id = rows[2]["id"].to_string();
     let live_read = setup.cli(&["sms", "read", &id, "--json"]).await;
     assert!(live_read.status.success());
     let live_text = setup.cli(&["sms", "list"]).await;
