@@ -180,6 +180,7 @@ async fn token_protected_reads_refuse_a_missing_or_wrong_token_without_a_hint() 
             assert_eq!(code, 401, "{path} with {auth:?}: {raw}");
             assert!(v["error"].is_string() && v["detail"].is_string(), "{raw}");
             assert!(!raw.contains(&token) && !raw.contains(&token[..8]), "{raw}");
+            assert!(raw.contains("WWW-Authenticate: Bearer\r\n"), "{raw}");
         }
         let (code, _, raw) = get(agent.addr, path, Some(&token)).await;
         assert_eq!(code, 200, "{path} with the token: {raw}");
@@ -281,6 +282,11 @@ async fn signal_and_healthz_answer_once_the_modem_is_polled() {
     let (code, v, raw) = get(agent.addr, "/healthz", None).await;
     assert_eq!(code, 200, "{raw}");
     assert_eq!(v["status"], "ok");
+    let (code, _, raw) = request(agent.addr, "GET", "/healthz HTTP/9.9\r\nX:", None).await;
+    assert_eq!(
+        code, 505,
+        "one verdict on the version for every path: {raw}"
+    );
     let (code, _, raw) = request(agent.addr, "HEAD", "/healthz", None).await;
     assert!(code == 200 && raw.ends_with("\r\n\r\n"), "{raw}");
     agent.stop().await;

@@ -16,13 +16,18 @@ pub struct Head<'a> {
 }
 
 /// Splits a raw head (`METHOD target HTTP/1.x`, then `Name: value` lines, then a blank line);
-/// `None` when it is not complete or not UTF-8.
+/// `None` when it is not complete, not UTF-8, or not HTTP/1.x.
 pub fn parse_head(raw: &[u8]) -> Option<Head<'_>> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = std::str::from_utf8(raw.get(..end)?).ok()?;
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
-    let (method, target) = (first.next()?, first.next()?);
+    let (method, target, version) = (first.next()?, first.next()?, first.next()?);
+    // Anything but `METHOD target HTTP/1.x` is left to `route`, which answers 400 or 505: one
+    // verdict on a request line whichever endpoint it names.
+    if first.next().is_some() || !version.starts_with("HTTP/1.") {
+        return None;
+    }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut authorization = None;
     let mut content_length = 0usize;
@@ -98,6 +103,16 @@ mod tests {
             parse_head(b"GET /api/v1/status HTTP/1.1\r\n").is_none(),
             "incomplete"
         );
+        for other in [
+            &b"GET /healthz HTTP/9.9\r\n\r\n"[..],
+            b"GET /healthz\r\n\r\n",
+            b"GET /healthz HTTP/1.1 x\r\n\r\n",
+        ] {
+            assert!(
+                parse_head(other).is_none(),
+                "{other:?} is route's to refuse"
+            );
+        }
         let bad = parse_head(b"POST /api/v1/topup HTTP/1.1\r\nContent-Length: x\r\n\r\n").unwrap();
         assert_eq!(
             bad.content_length,

@@ -314,7 +314,11 @@ fn response(code: u16, content_type: &str, body: &[u8], head_only: bool) -> Vec<
     let mut out = format!(
         "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n{}\r\n",
         body.len(),
-        if code == 405 { "Allow: GET, HEAD\r\n" } else { "" }
+        match code {
+            405 => "Allow: GET, HEAD\r\n",
+            401 => "WWW-Authenticate: Bearer\r\n",
+            _ => "",
+        }
     )
     .into_bytes();
     if !head_only {
