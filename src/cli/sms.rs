@@ -1,5 +1,8 @@
 //! `simkeep sms …`: send, and list/read/delete either the modem's own storage (with `--port`)
-//! or the messages the daemon stored (without). Prints for people, or JSON with `--json`.
+//! or the messages the daemon stored (without): `list` and `read` ask the running daemon
+//! (`GET /api/v1/sms`, with the API token) and open the store only when no daemon answers; both
+//! paths render the same JSON (`api::json::sms_json`), so the output is the same either way.
+//! Prints for people, or JSON with `--json`.
 //!
 //! Must not: print raw control characters from a message (they are escaped), or open the
 //! database exclusively (the daemon may be running).
