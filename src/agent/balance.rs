@@ -173,33 +173,11 @@ async fn ask_by_sms(
             }
         };
         match msg {
-            Ok(m) if same_number(&m.sender, to) || readable(&m.text) => return Ok(m.text),
+            Ok(m) if crate::sms::sender_matches(&m.sender, to) || readable(&m.text) => {
+                return Ok(m.text)
+            }
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return Err("the SMS inbox stopped".into()),
         }
-    }
-}
-
-/// `+81 1234` vs `1234`, `+8190…` vs `090…`: compare the trailing digits.
-fn same_number(a: &str, b: &str) -> bool {
-    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-    let (a, b) = (digits(a), digits(b));
-    if a.is_empty() || b.is_empty() {
-        return false;
-    }
-    let n = a.len().min(b.len()).min(9);
-    a[a.len() - n..] == b[b.len() - n..]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_match_by_trailing_digits() {
-        assert!(same_number("1234", "1234"));
-        assert!(same_number("+819012345678", "09012345678"));
-        assert!(!same_number("1234", "5678"));
-        assert!(!same_number("SimCarrier", "1234"));
     }
 }

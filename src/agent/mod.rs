@@ -14,6 +14,7 @@ pub mod status;
 pub mod topup;
 mod topup_task;
 
+use crate::topup::policy::Decision;
 use accounting::Accounting;
 use balance::{
     start_balance, BalanceAnswer, BalanceAsker, BalanceResult, BalanceWaiter, MAX_BALANCE_WAITERS,
@@ -206,9 +207,9 @@ impl Agent {
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poller = Poller::default();
-        let mut topups = TopupAgent::new(Some(cfg.topup.clone()), store.clone());
+        let mut topups = TopupAgent::new(cfg.topup.clone(), store.clone());
         topups.check_clock(unix_now(), None);
-        topups.reload(unix_now()).await;
+        topups.reload().await;
         // The decision being carried out (or the crash recovery), and its report channel.
         let (topup_done_tx, mut topup_done_rx) =
             mpsc::channel::<Vec<crate::topup::runner::AttemptEnd>>(1);
@@ -298,7 +299,7 @@ impl Agent {
                 Some(ends) = topup_done_rx.recv() => {
                     topup_task = None;
                     let now = unix_now();
-                    topups.finished(&ends, now).await;
+                    topups.finished(&ends).await;
                     // Say at once what the policy thinks now (spent, count, paused), not a poll later.
                     if let Some(snap) = poller.last.as_ref() {
                         let report = accounting.report(now);
@@ -336,39 +337,30 @@ impl Agent {
                             }
                         }
                     }
-                    if topups.config().is_some() {
-                        if topups.wants_nitz() && last_nitz_ask.is_none_or(|t| t.elapsed() >= NITZ_EVERY) {
-                            last_nitz_ask = Some(tokio::time::Instant::now());
-                            let nitz = network_time(&client).await;
-                            topups.check_clock(now, nitz);
+                    let nitz = if topups.wants_nitz() && last_nitz_ask.is_none_or(|t| t.elapsed() >= NITZ_EVERY) {
+                        last_nitz_ask = Some(tokio::time::Instant::now());
+                        network_time(&client).await
+                    } else {
+                        None
+                    };
+                    topups.check_clock(now, nitz);
+                    // While a decision runs, the policy waits for it (its ledger row is not reloaded yet).
+                    if let (Ok((snap, _)), None) = (&result, &topup_task) {
+                        let in_flight = topups.in_flight();
+                        if topups.enabled() && !recovered && !in_flight.is_empty() {
+                            topup_task = Some(spawn_recovery(in_flight, topups.config(), &store, &probe_tx, &topup_done_tx));
                         } else {
-                            topups.check_clock(now, None);
-                        }
-                    }
-                    if let Ok((snap, _)) = &result {
-                        if topups.enabled() && topup_task.is_none() {
-                            let report = accounting.report(now);
-                            let in_flight = topups.in_flight();
-                            if !recovered && !in_flight.is_empty() {
-                                recovered = true;
-                                topup_task = Some(spawn_recovery(in_flight, topups.config(), &store, &probe_tx, &topup_done_tx));
-                            } else {
-                                recovered = true;
-                                let view = PollView { snap, usage: report.as_ref() };
-                                if let Some(crate::topup::policy::Decision::Buy { flows, reason }) = topups.decide(&view, now, None) {
-                                    let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
-                                    let dry = topups.config().is_some_and(|c| c.dry_run);
-                                    topup_task = start_decision(&mut topups, ctx, &view, flows, reason, false, dry, now);
-                                }
-                            }
-                        } else if topups.config().is_some() {
                             let report = accounting.report(now);
                             let view = PollView { snap, usage: report.as_ref() };
-                            let _ = topups.decide(&view, now, None);
+                            let decision = topups.decide(&view, now, None);
+                            if let (true, Decision::Buy { flows, reason }) = (topups.enabled(), decision) {
+                                let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
+                                let dry = topups.config().dry_run;
+                                topup_task = start_decision(&mut topups, ctx, &view, flows, reason, false, dry, now);
+                            }
                         }
-                        if topups.config().is_some() {
-                            status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
-                        }
+                        recovered |= topups.enabled();
+                        status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
                     store_health(&store, &status_tx).await;

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::oneshot;
 
 use crate::config::TopupConfig;
 use crate::modem::driver::Snapshot;
@@ -117,7 +117,7 @@ pub struct PollView<'a> {
 }
 
 pub struct TopupAgent {
-    cfg: Option<TopupConfig>,
+    cfg: TopupConfig,
     store: StoreHandle,
     ledger: Vec<LedgerEntry>,
     resumed_at: i64,
@@ -129,20 +129,18 @@ pub struct TopupAgent {
     clock: ClockStatus,
     nitz: Option<(i64, Instant)>,
     last_logged: String,
-    loaded: bool,
 }
 
 impl TopupAgent {
-    pub fn new(cfg: Option<TopupConfig>, store: StoreHandle) -> Self {
+    /// `cfg` is `[topup]`; without the table it is the disabled default, so status still says
+    /// whether top-ups are on.
+    pub fn new(cfg: TopupConfig, store: StoreHandle) -> Self {
         let status = TopupStatus {
-            enabled: cfg.as_ref().is_some_and(|c| c.enabled),
-            dry_run: cfg.as_ref().is_some_and(|c| c.dry_run),
-            currency: cfg.as_ref().map(|c| c.currency.clone()).unwrap_or_default(),
-            max_per_cycle: cfg.as_ref().map_or(0, |c| c.max_per_cycle),
-            max_spend_per_cycle: cfg
-                .as_ref()
-                .and_then(|c| c.max_spend_per_cycle)
-                .map(|m| m.to_string()),
+            enabled: cfg.enabled,
+            dry_run: cfg.dry_run,
+            currency: cfg.currency.clone(),
+            max_per_cycle: cfg.max_per_cycle,
+            max_spend_per_cycle: cfg.max_spend_per_cycle.map(|m| m.to_string()),
             ..TopupStatus::default()
         };
         Self {
@@ -161,20 +159,19 @@ impl TopupAgent {
             },
             nitz: None,
             last_logged: String::new(),
-            loaded: false,
         }
     }
 
-    pub fn config(&self) -> Option<&TopupConfig> {
-        self.cfg.as_ref()
+    pub fn config(&self) -> &TopupConfig {
+        &self.cfg
     }
 
     pub fn enabled(&self) -> bool {
-        self.cfg.as_ref().is_some_and(|c| c.enabled)
+        self.cfg.enabled
     }
 
     /// Reads the ledger and the owner's marks from the store (at start, and after each change).
-    pub async fn reload(&mut self, now: i64) {
+    pub async fn reload(&mut self) {
         match self.store.ledger_since(0).await {
             Ok(rows) => self.ledger = rows,
             Err(e) => tracing::warn!("top-up ledger not readable: {e}"),
@@ -184,20 +181,6 @@ impl TopupAgent {
         }
         if let Ok(Some(ev)) = self.store.last_event(EVENT_SIM_BOUND).await {
             self.bound_sim = Some(ev.detail);
-        }
-        if !self.loaded {
-            self.loaded = true;
-            // A process that just started cannot know how long ago its predecessor bought:
-            // an attempt recorded within the cooldown (by the wall clock, or any attempt when
-            // that clock is not trusted yet) starts the cooldown afresh.
-            let cooldown = self.cfg.as_ref().map_or(0, |c| secs(c.cooldown));
-            let recent = self
-                .ledger
-                .iter()
-                .any(|e| !self.clock.trusted || now.saturating_sub(e.created) < cooldown);
-            if recent && !self.ledger.is_empty() {
-                self.last_attempt = Some(Instant::now());
-            }
         }
     }
 
@@ -212,8 +195,7 @@ impl TopupAgent {
 
     /// A carrier warning SMS that says "act now".
     pub fn on_sms(&mut self, sms: &ReceivedSms) {
-        let Some(cfg) = &self.cfg else { return };
-        if cfg.trigger_sms.iter().any(|r| r.is_match(&sms.text)) {
+        if self.cfg.trigger_sms.iter().any(|r| r.is_match(&sms.text)) {
             tracing::warn!(from = %sms.sender, "carrier warning SMS: {:?}", crate::topup::menu::short(&sms.text, 120));
             self.trigger = Some(sms.text.clone());
         }
@@ -229,7 +211,7 @@ impl TopupAgent {
         let nitz_now = self.nitz.and_then(|(t, at)| {
             t.checked_add(i64::try_from(at.elapsed().as_secs()).unwrap_or(i64::MAX))
         });
-        let owner = self.cfg.as_ref().is_some_and(|c| c.trust_clock);
+        let owner = self.cfg.trust_clock;
         self.clock = clock::evaluate(clock::kernel_synced(), nitz_now, now, owner);
         self.status.clock_trusted = self.clock.trusted;
     }
@@ -271,8 +253,8 @@ impl TopupAgent {
         view: &PollView<'_>,
         now: i64,
         manual: Option<&ManualRequest>,
-    ) -> Option<Decision> {
-        let cfg = self.cfg.as_ref()?;
+    ) -> Decision {
+        let cfg = &self.cfg;
         let iccid = view.snap.sim.iccid.as_deref();
         if cfg.iccids.is_empty() && self.bound_sim.is_none() && cfg.enabled {
             if let Some(i) = iccid {
@@ -330,7 +312,7 @@ impl TopupAgent {
             },
         );
         self.publish(&rows, usage.as_ref(), paused, &d);
-        Some(d)
+        d
     }
 
     fn publish(
@@ -340,7 +322,7 @@ impl TopupAgent {
         paused: Option<String>,
         d: &Decision,
     ) {
-        let Some(cfg) = &self.cfg else { return };
+        let cfg = &self.cfg;
         let words = match d {
             Decision::Buy { reason, .. } if cfg.dry_run => {
                 format!("buy (dry run: nothing is sent): {reason}")
@@ -393,12 +375,12 @@ impl TopupAgent {
         self.status.running = true;
     }
 
-    pub async fn finished(&mut self, ends: &[AttemptEnd], now: i64) {
+    pub async fn finished(&mut self, ends: &[AttemptEnd]) {
         self.status.running = false;
         for e in ends {
             tracing::debug!(flow = %e.flow, state = e.state.as_str(), "top-up attempt recorded");
         }
-        self.reload(now).await;
+        self.reload().await;
         self.status.last_attempt = self.ledger.last().map(AttemptJson::from_entry);
     }
 
@@ -511,10 +493,3 @@ pub async fn settle_after_restart(
     );
     state
 }
-
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// Messages stored by the inbox, for the trigger patterns and the runner.
-pub type SmsFeed = broadcast::Sender<ReceivedSms>;

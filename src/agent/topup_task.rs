@@ -48,7 +48,7 @@ pub fn start_decision(
     dry_run: bool,
     now: i64,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let cfg = topups.config()?.clone();
+    let cfg = topups.config().clone();
     let iccid = view.snap.sim.iccid.clone()?;
     let names: Vec<&str> = flows
         .iter()
@@ -101,7 +101,7 @@ pub fn start_decision(
 /// Verifies attempts found under way at start, one after the other.
 pub fn spawn_recovery(
     entries: Vec<LedgerEntry>,
-    cfg: Option<&crate::config::TopupConfig>,
+    cfg: &crate::config::TopupConfig,
     store: &StoreHandle,
     probe: &mpsc::Sender<BalanceWaiter>,
     done: &mpsc::Sender<Vec<AttemptEnd>>,
@@ -115,7 +115,9 @@ pub fn spawn_recovery(
     let windows: Vec<Duration> = entries
         .iter()
         .map(|e| {
-            cfg.and_then(|c| c.flows.iter().find(|f| f.name == e.method))
+            cfg.flows
+                .iter()
+                .find(|f| f.name == e.method)
                 .and_then(|f| {
                     f.steps.iter().find_map(|s| match s {
                         crate::config::Step::Verify { timeout } => Some(*timeout),
@@ -129,7 +131,9 @@ pub fn spawn_recovery(
     let receipts: Vec<Vec<(String, regex_lite::Regex)>> = entries
         .iter()
         .map(|e| {
-            cfg.and_then(|c| c.flows.iter().find(|f| f.name == e.method))
+            cfg.flows
+                .iter()
+                .find(|f| f.name == e.method)
                 .map(|f| {
                     f.steps
                         .iter()
@@ -194,7 +198,7 @@ async fn receipt_in_inbox(
         let matches = s.t >= entry.created
             && receipts
                 .iter()
-                .any(|(from, x)| runner::sender_matches(&s.peer, from) && x.is_match(&s.body));
+                .any(|(from, x)| crate::sms::sender_matches(&s.peer, from) && x.is_match(&s.body));
         matches.then(|| format!("{}: {}", s.peer, crate::topup::menu::short(&s.body, 120)))
     })
 }
@@ -216,9 +220,6 @@ pub async fn control(
         }
         Control::Plan { reply } => {
             let words = match poller.last.as_ref() {
-                _ if topups.config().is_none() => {
-                    "top-ups are not configured ([topup] in the config)".to_string()
-                }
                 None => "hold: no poll of the modem has succeeded yet".to_string(),
                 Some(snap) => {
                     let report = accounting.report(now);
@@ -226,11 +227,9 @@ pub async fn control(
                         snap,
                         usage: report.as_ref(),
                     };
-                    match topups.decide(&view, now, None) {
-                        Some(Decision::Buy { reason, .. }) => format!("buy: {reason}"),
-                        Some(Decision::Hold { reason }) => format!("hold: {reason}"),
-                        None => "top-ups are not configured".into(),
-                    }
+                    // The policy's words, as status shows them.
+                    topups.decide(&view, now, None);
+                    topups.status.plan.clone()
                 }
             };
             let words = if task.is_some() {
@@ -260,13 +259,12 @@ pub async fn control(
             };
             let manual = ManualRequest { flow };
             let answer = match topups.decide(&view, now, Some(&manual)) {
-                None => Err("top-ups are not configured ([topup] in the config)".into()),
-                Some(Decision::Hold { reason }) => Err(format!("held back: {reason}")),
-                Some(Decision::Buy { flows, reason }) => {
-                    let dry = dry_run || topups.config().is_some_and(|c| c.dry_run);
+                Decision::Hold { reason } => Err(format!("held back: {reason}")),
+                Decision::Buy { flows, reason } => {
+                    let dry = dry_run || topups.config().dry_run;
                     let names: Vec<String> = flows
                         .iter()
-                        .filter_map(|&i| topups.config()?.flows.get(i).map(|f| f.name.clone()))
+                        .filter_map(|&i| topups.config().flows.get(i).map(|f| f.name.clone()))
                         .collect();
                     *task =
                         start_decision(topups, ctx, &view, flows, reason.clone(), true, dry, now);

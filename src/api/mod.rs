@@ -388,38 +388,53 @@ pub fn metrics(s: &Status) -> String {
         }
     }
     if let Some(t) = &s.topup {
-        let _ = writeln!(
-            out,
-            "# HELP simkeep_topup_enabled 1 when automatic top-ups are enabled\n# TYPE simkeep_topup_enabled gauge\nsimkeep_topup_enabled {}",
-            u8::from(t.enabled)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP simkeep_topup_paused 1 while automatic top-ups are paused by an unconfirmed attempt\n# TYPE simkeep_topup_paused gauge\nsimkeep_topup_paused {}",
-            u8::from(t.paused)
-        );
-        if let Ok(spent) = t.spent_this_cycle.parse::<f64>() {
-            let _ = writeln!(
-                out,
-                "# HELP simkeep_topup_spent_this_cycle money spent on top-ups in this billing cycle\n# TYPE simkeep_topup_spent_this_cycle gauge\nsimkeep_topup_spent_this_cycle{{currency=\"{}\"}} {spent}",
-                label(&t.currency)
-            );
-        }
-        if !t.attempts_by_state.is_empty() {
-            let _ = writeln!(
-                out,
-                "# HELP simkeep_topup_attempts_total top-up attempts by how they ended\n# TYPE simkeep_topup_attempts_total counter"
-            );
-            for (state, n) in &t.attempts_by_state {
-                let _ = writeln!(
-                    out,
-                    "simkeep_topup_attempts_total{{state=\"{}\"}} {n}",
-                    label(state)
-                );
-            }
-        }
+        topup_metrics(&mut out, t);
     }
     out
+}
+
+/// Top-up gauges and the attempts counter.
+fn topup_metrics(out: &mut String, t: &crate::agent::topup::TopupStatus) {
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (labels, v) in samples {
+            let _ = writeln!(out, "{name}{labels} {v}");
+        }
+    };
+    let flag = |b: bool| vec![(String::new(), f64::from(u8::from(b)))];
+    metric(
+        "simkeep_topup_enabled",
+        "gauge",
+        "1 when automatic top-ups are enabled",
+        &flag(t.enabled),
+    );
+    metric(
+        "simkeep_topup_paused",
+        "gauge",
+        "1 while automatic top-ups are paused by an unconfirmed attempt",
+        &flag(t.paused),
+    );
+    if let Ok(spent) = t.spent_this_cycle.parse::<f64>() {
+        metric(
+            "simkeep_topup_spent_this_cycle",
+            "gauge",
+            "money spent on top-ups in this billing cycle",
+            &[(format!("{{currency=\"{}\"}}", label(&t.currency)), spent)],
+        );
+    }
+    if !t.attempts_by_state.is_empty() {
+        let samples: Vec<(String, f64)> = t
+            .attempts_by_state
+            .iter()
+            .map(|(state, n)| (format!("{{state=\"{}\"}}", label(state)), f64::from(*n)))
+            .collect();
+        metric(
+            "simkeep_topup_attempts_total",
+            "counter",
+            "top-up attempts by how they ended",
+            &samples,
+        );
+    }
 }
 
 /// A Prometheus label value: backslash, quote and newline escaped.
@@ -591,6 +606,31 @@ mod tests {
         assert!(
             text(route(b"GET /etc/passwd HTTP/1.1\r\n\r\n", &status())).starts_with("HTTP/1.1 404")
         );
+    }
+
+    #[test]
+    fn top_up_metrics_carry_spend_by_currency_and_attempts_by_state() {
+        let mut s = status();
+        let mut t = crate::agent::topup::TopupStatus {
+            enabled: true,
+            spent_this_cycle: "10.50".into(),
+            currency: "EUR".into(),
+            ..Default::default()
+        };
+        t.attempts_by_state.insert("succeeded".into(), 2);
+        t.attempts_by_state.insert("unknown".into(), 1);
+        s.topup = Some(t);
+        let m = metrics(&s);
+        for line in [
+            "simkeep_topup_enabled 1",
+            "simkeep_topup_paused 0",
+            "simkeep_topup_spent_this_cycle{currency=\"EUR\"} 10.5",
+            "# TYPE simkeep_topup_attempts_total counter",
+            "simkeep_topup_attempts_total{state=\"succeeded\"} 2",
+            "simkeep_topup_attempts_total{state=\"unknown\"} 1",
+        ] {
+            assert!(m.lines().any(|l| l == line), "{line} missing in:\n{m}");
+        }
     }
 
     #[test]

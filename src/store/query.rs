@@ -35,6 +35,14 @@ fn sms_row(r: &Row) -> rusqlite::Result<StoredSms> {
 const LEDGER_COLS: &str =
     "id, decision_key, state, amount_minor, currency, method, created, updated, detail";
 
+fn event_row(r: &Row) -> rusqlite::Result<Event> {
+    Ok(Event {
+        t: r.get(0)?,
+        kind: r.get(1)?,
+        detail: r.get(2)?,
+    })
+}
+
 fn ledger_row(r: &Row) -> rusqlite::Result<LedgerEntry> {
     Ok(LedgerEntry {
         id: LedgerId(r.get(0)?),
@@ -118,13 +126,7 @@ impl Db {
             .query_row(
                 "SELECT t, kind, detail FROM events WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
                 [kind],
-                |r| {
-                    Ok(Event {
-                        t: r.get(0)?,
-                        kind: r.get(1)?,
-                        detail: r.get(2)?,
-                    })
-                },
+                event_row,
             )
             .optional()
     }
@@ -197,33 +199,13 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT t, kind, detail FROM events WHERE t >= ?1 ORDER BY id DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![since, limit], |r| {
-            Ok(Event {
-                t: r.get(0)?,
-                kind: r.get(1)?,
-                detail: r.get(2)?,
-            })
-        })?;
+        let rows = st.query_map(params![since, limit], event_row)?;
         rows.collect()
     }
 
     /// Newest first.
     pub fn ussd_recent(&self, limit: u32) -> rusqlite::Result<Vec<UssdSession>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT t_start, t_end, iccid, request, response, status FROM ussd_sessions \
-             ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = st.query_map([limit], |r| {
-            Ok(UssdSession {
-                t_start: r.get(0)?,
-                t_end: r.get(1)?,
-                iccid: r.get(2)?,
-                request: r.get(3)?,
-                response: r.get(4)?,
-                status: r.get(5)?,
-            })
-        })?;
-        rows.collect()
+        self.ussd_since(i64::MIN, limit)
     }
 
     /// Sessions started at or after `since`, newest first, at most `limit`.

@@ -21,7 +21,7 @@ use super::policy::AttemptState;
 use crate::at::AtClient;
 use crate::carrier_api::{ApiError, CarrierApis};
 use crate::config::{FlowConfig, Step, TopupConfig};
-use crate::sms::{ReceivedSms, SmsError};
+use crate::sms::{sender_matches, ReceivedSms, SmsError};
 use crate::store::{Durable, LedgerId, NewLedgerEntry, StoreHandle};
 use crate::template::SimVars;
 use crate::ussd::{UssdClient, UssdError, UssdReply, UssdSession, UssdStatus};
@@ -125,18 +125,6 @@ impl SmsSeen {
             }
         }
     }
-}
-
-/// A sender matches a number by its trailing digits (`+8610086` ~ `10086`) and a name
-/// ("Vodacom") case-insensitively, also inside a longer name ("VODACOM-TZ").
-pub fn sender_matches(sender: &str, wanted: &str) -> bool {
-    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
-    let (a, b) = (digits(sender), digits(wanted));
-    if !b.is_empty() && b.len() == wanted.trim_start_matches('+').len() {
-        let n = a.len().min(b.len()).min(9);
-        return n > 0 && a.len() >= n && a[a.len() - n..] == b[b.len() - n..];
-    }
-    sender.to_lowercase().contains(&wanted.to_lowercase())
 }
 
 /// Runs the decision's flows in order until one did not surely fail. Returns each attempt.
@@ -742,16 +730,6 @@ fn api_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn senders_match_by_number_tail_or_by_name() {
-        assert!(sender_matches("+8610086", "10086"));
-        assert!(sender_matches("10086", "10086"));
-        assert!(!sender_matches("10010", "10086"));
-        assert!(sender_matches("Vodacom", "Vodacom"));
-        assert!(sender_matches("VODACOM-TZ", "vodacom"));
-        assert!(!sender_matches("M-Pesa", "Vodacom"));
-    }
 
     #[test]
     fn a_rise_is_half_of_what_the_flow_adds() {
