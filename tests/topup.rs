@@ -35,7 +35,9 @@ fn config(rig: &Rig, listen: &str, topup: &str, flows: &str) -> String {
          [usage]\nquota = \"10GB\"\nunit_base = 1000\ntimezone = \"UTC\"\n\
          [usage.carrier]\nussd = \"*100#\"\ninterval = \"1m\"\n\
          [topup]\nenabled = true\nthreshold = \"500MB\"\nmax_per_cycle = 3\nmax_spend_per_cycle = 30000\n\
-         currency = \"TZS\"\ntrust_clock = true\n{cooldown}{topup}\n{flows}",
+         currency = \"TZS\"\n{trust}{cooldown}{topup}\n{flows}",
+        // Defaults the test may override in `topup`.
+        trust = if topup.contains("trust_clock") { "" } else { "trust_clock = true\n" },
         cooldown = if topup.contains("cooldown") { "" } else { "cooldown = \"1h\"\n" },
         port = rig.link().display(),
         lock = rig.lock_dir().display(),
@@ -278,14 +280,7 @@ async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_fo
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
     rig.sim.set("nitz", "off").unwrap();
-    let cfg = start(&rig, "", &vodacom());
-    let text = std::fs::read_to_string(&cfg.path).unwrap();
-    std::fs::write(
-        &cfg.path,
-        text.replace("trust_clock = true", "trust_clock = false"),
-    )
-    .unwrap();
-    let agent = support::run_agent(Config::load(&cfg.path).unwrap()).await;
+    let agent = support::run_agent(start(&rig, "trust_clock = false", &vodacom())).await;
     if synced {
         // This machine's kernel says NTP set the clock: that alone is enough.
         let plan = wait_plan(agent.addr, "buy").await;
@@ -301,14 +296,7 @@ async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_fo
     // The network's time agrees with ours: the clock is trusted and the purchase goes ahead.
     let rig = Rig::new(Personality::QuectelEc25);
     rig.sim.set("balance_mb", "300").unwrap();
-    let cfg = start(&rig, "", &vodacom());
-    let text = std::fs::read_to_string(&cfg.path).unwrap();
-    std::fs::write(
-        &cfg.path,
-        text.replace("trust_clock = true", "trust_clock = false"),
-    )
-    .unwrap();
-    let agent = support::run_agent(Config::load(&cfg.path).unwrap()).await;
+    let agent = support::run_agent(start(&rig, "trust_clock = false", &vodacom())).await;
     let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
     assert_eq!(rows[0]["state"], "succeeded", "{rows:?}");
     assert_eq!(status(agent.addr).await["topup"]["clock_trusted"], true);

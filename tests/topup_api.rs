@@ -8,16 +8,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use simkeep::sim::Personality;
+use support::child::Agent;
 use support::tls_api::{Endpoint, Fault, TlsApi, TlsApiOptions};
 use support::{flows, Rig};
 
@@ -128,62 +128,6 @@ trust_clock = true
     }
 }
 
-/// `simkeep run -v` as a child, its log collected.
-struct Agent {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Agent {
-    fn start(cfg: &Path) -> Agent {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_simkeep"))
-            .args(["run", "-v", "--config"])
-            .arg(cfg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("simkeep run starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Agent { child, log }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    /// SIGTERM, and the agent exits cleanly.
-    fn stop(mut self) -> String {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(
-                Instant::now() < deadline,
-                "the agent did not stop on SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        self.log()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn get(addr: SocketAddr, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -233,7 +177,7 @@ fn issued_tokens(api: &TlsApi) -> Vec<String> {
 #[test]
 fn an_api_purchase_over_https_with_oauth2_is_verified_by_the_apis_own_quota_and_leaks_no_secret() {
     let s = setup(API_FLOW, 100);
-    let agent = Agent::start(&s.config);
+    let agent = Agent::start(&s.config, &["-v".to_string()]);
     let rows = wait_settled(&s, &agent, 1);
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["state"], "succeeded", "{rows:?}\n{}", agent.log());
@@ -272,7 +216,7 @@ fn an_api_purchase_over_https_with_oauth2_is_verified_by_the_apis_own_quota_and_
 fn a_declined_api_order_falls_back_to_the_next_flow() {
     let s = setup(&format!("{API_FLOW}\n{}", sms_flow()), 100);
     s.api.set_fault(Endpoint::Topup, Fault::Declined);
-    let agent = Agent::start(&s.config);
+    let agent = Agent::start(&s.config, &["-v".to_string()]);
     let rows = wait_settled(&s, &agent, 2);
     assert_eq!(rows[0]["flow"], "api");
     assert_eq!(rows[0]["state"], "failed", "{rows:?}");
@@ -330,7 +274,7 @@ fn a_non_private_secrets_file_stops_the_agent_with_a_clear_error() {
 fn an_order_charged_whose_answer_was_lost_is_verified_and_never_sent_again() {
     let s = setup(&format!("{API_FLOW}\n{}", sms_flow()), 100);
     s.api.set_fault(Endpoint::Topup, Fault::ChargedNoReply);
-    let agent = Agent::start(&s.config);
+    let agent = Agent::start(&s.config, &["-v".to_string()]);
     let rows = wait_settled(&s, &agent, 1);
     assert_eq!(
         rows.len(),

@@ -13,16 +13,16 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use simkeep::sim::Personality;
+use support::child::Agent;
 use support::{flows, Rig};
 
 /// How long the SMS carrier takes to credit and send its receipt: long enough that "sent, the
@@ -134,66 +134,13 @@ fn config(rig: &Rig, listen: SocketAddr, flow: &str) -> String {
     )
 }
 
-/// `simkeep run` as a child, its log lines collected (and streamed to `lines`) as it writes them.
-struct Agent {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-    lines: Receiver<String>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Agent {
-    fn start(cfg: &Path) -> Agent {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_simkeep"))
-            .args(["run", "--config"])
-            .arg(cfg)
-            .args(
-                std::env::var("SIMKEEP_CRASH_VERBOSE")
-                    .ok()
-                    .map(|v| format!("-{v}")),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("simkeep run starts");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, lines) = mpsc::channel();
-        let log2 = log.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                log2.lock().unwrap().push(line.clone());
-                let _ = tx.send(line);
-            }
-        });
-        Agent {
-            child,
-            log,
-            lines,
-            reader: Some(reader),
-        }
-    }
-
-    /// SIGKILL (no cleanup of any kind), then reaped: a zombie would still own the port lock.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
-        }
-    }
-
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// `SIMKEEP_CRASH_VERBOSE=v|vv` runs the agents with `-v`/`-vv`.
+fn verbose() -> Vec<String> {
+    std::env::var("SIMKEEP_CRASH_VERBOSE")
+        .ok()
+        .map(|v| format!("-{v}"))
+        .into_iter()
+        .collect()
 }
 
 /// The carrier's charge count (the simulator only answers "exactly n?").
@@ -326,19 +273,19 @@ fn run_case(case: &Case) -> Outcome {
     let mut problems = Vec::new();
 
     // The first life: killed at the chosen moment.
-    let mut first = Agent::start(&cfg);
+    let mut first = Agent::start(&cfg, &verbose());
     let reached = wait_kill_point(&rig, &first, case.kill, Duration::from_secs(40));
     first.kill();
     let charges_at_kill = charges(&rig);
     if let Err(e) = &reached {
         problems.push(format!(
             "kill point {e}; first agent's log:\n{}",
-            first.log_text()
+            first.log()
         ));
     }
 
     // The second life: the same config, until no ledger row is in flight.
-    let mut second = Agent::start(&cfg);
+    let mut second = Agent::start(&cfg, &verbose());
     let deadline = Instant::now() + Duration::from_secs(60);
     let rows = loop {
         let rows = get(listen, "/api/v1/topups")
@@ -350,7 +297,7 @@ fn run_case(case: &Case) -> Outcome {
         if Instant::now() >= deadline {
             problems.push(format!(
                 "the restarted agent left rows in flight (or none): {rows:?}\nits log:\n{}",
-                second.log_text()
+                second.log()
             ));
             break rows;
         }
@@ -384,8 +331,8 @@ fn run_case(case: &Case) -> Outcome {
             Path::new(&dir).join(format!("{name}.log")),
             format!(
                 "first life:\n{}\n\nsecond life:\n{}\n\ncommands:\n{}\n",
-                first.log_text(),
-                second.log_text(),
+                first.log(),
+                second.log(),
                 rig.sim.commands_seen().join("\n")
             ),
         );

@@ -2,6 +2,7 @@
 //! temp dir, and an engine talking to it through the real serial path.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod flows;
 pub mod scripted;
 pub mod tls_api;

@@ -1,0 +1,88 @@
+//! `simkeep run` as a child process, for tests that kill it, restart it, or read its log: its
+//! stderr is collected line by line (and streamed on `lines` as it is written).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Agent {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    pub lines: Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Agent {
+    /// `simkeep run --config CFG` plus `extra` arguments (e.g. `-v`).
+    pub fn start(cfg: &Path, extra: &[String]) -> Agent {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_simkeep"))
+            .args(["run", "--config"])
+            .arg(cfg)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("simkeep run starts");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, lines) = mpsc::channel();
+        let sink = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Agent {
+            child,
+            log,
+            lines,
+            reader: Some(reader),
+        }
+    }
+
+    /// Everything it logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL (no cleanup of any kind), then reaped: a zombie would still own the port lock.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.join_reader();
+    }
+
+    /// SIGTERM; the agent must exit on its own within 30 s. Returns its whole log.
+    pub fn stop(mut self) -> String {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the agent did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.join_reader();
+        self.log()
+    }
+
+    fn join_reader(&mut self) {
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
