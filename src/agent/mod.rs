@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub mod accounting;
 pub mod balance;
+pub mod ops;
 pub mod status;
 pub mod topup;
 mod topup_task;
@@ -142,14 +143,13 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     };
     let (http_task, http_addr) = match cfg.http.listen {
         Some(addr) => {
-            let (task, bound) = crate::api::serve(
-                addr,
-                status_rx,
-                Some(store.clone()),
-                Some(control_tx),
+            let ctx = crate::api::ApiContext {
+                store: Some(store.clone()),
+                control: Some(control_tx),
                 token,
-            )
-            .await?;
+                ..Default::default()
+            };
+            let (task, bound) = crate::api::serve(addr, status_rx, ctx).await?;
             (Some(task), Some(bound))
         }
         None => (None, None),

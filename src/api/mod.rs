@@ -9,12 +9,15 @@
 
 pub mod auth;
 pub mod client;
+pub mod http;
 pub mod json;
+pub mod metrics;
+pub mod page;
 pub mod params;
 pub mod reads;
 pub mod topup;
+pub mod writes;
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +39,7 @@ const READ_DEADLINE: Duration = Duration::from_secs(5);
 pub async fn serve(
     addr: SocketAddr,
     status: watch::Receiver<Status>,
-    store: Option<StoreHandle>,
-    control: Option<mpsc::Sender<Control>>,
-    token: Option<String>,
+    ctx: ApiContext,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr), AppError> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         let hint = match e.kind() {
@@ -55,23 +56,32 @@ pub async fn serve(
     })?;
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("status on http://{bound}/");
-    let shared = Arc::new(Shared {
-        store,
-        control,
-        token,
-    });
-    Ok((tokio::spawn(accept_loop(listener, status, shared)), bound))
+    Ok((
+        tokio::spawn(accept_loop(listener, status, Arc::new(ctx))),
+        bound,
+    ))
 }
 
-/// What every connection may use besides the status snapshot.
-struct Shared {
-    store: Option<StoreHandle>,
-    control: Option<mpsc::Sender<Control>>,
+/// What the routes may use besides the status snapshot: the store, the agent's channels, the
+/// API token. Everything is optional so one-shot tools and tests can serve a subset.
+#[derive(Default)]
+pub struct ApiContext {
+    pub store: Option<StoreHandle>,
+    /// Top-up requests (now, plan, resume) to the agent.
+    pub control: Option<mpsc::Sender<Control>>,
+    /// Modem work the owner asks for (USSD, SMS, raw AT, balance refresh, reload).
+    pub ops: Option<mpsc::Sender<crate::agent::ops::OwnerOp>>,
     /// The API token writes need; `None` refuses every write.
-    token: Option<String>,
+    pub token: Option<String>,
+    /// `http.allow_raw_at`: `POST /api/v1/at` is refused unless the owner turned it on.
+    pub allow_raw_at: bool,
 }
 
-async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>, shared: Arc<Shared>) {
+async fn accept_loop(
+    listener: TcpListener,
+    status: watch::Receiver<Status>,
+    shared: Arc<ApiContext>,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _peer) = match listener.accept().await {
@@ -107,7 +117,7 @@ async fn accept_loop(listener: TcpListener, status: watch::Receiver<Status>, sha
 async fn handle(
     mut stream: TcpStream,
     status: watch::Receiver<Status>,
-    shared: &Shared,
+    shared: &ApiContext,
 ) -> std::io::Result<()> {
     let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut stream)).await {
         Ok(Ok(Some(h))) => h,
@@ -255,7 +265,7 @@ pub fn route(head: &[u8], status: &Status) -> Vec<u8> {
         "/metrics" => response(
             200,
             "text/plain; version=0.0.4",
-            metrics(status).as_bytes(),
+            metrics::metrics(status).as_bytes(),
             head_only,
         ),
         "/api/v1/history/usage" | "/api/v1/history/signal" => response(
@@ -267,7 +277,7 @@ pub fn route(head: &[u8], status: &Status) -> Vec<u8> {
         "/" | "/index.html" => response(
             200,
             "text/html; charset=utf-8",
-            page(status).as_bytes(),
+            page::page(status).as_bytes(),
             head_only,
         ),
         _ => response(
@@ -325,221 +335,6 @@ fn response(code: u16, content_type: &str, body: &[u8], head_only: bool) -> Vec<
         out.extend_from_slice(body);
     }
     out
-}
-
-/// Prometheus text exposition format 0.0.4; absent values are left out, never made up.
-pub fn metrics(s: &Status) -> String {
-    let mut out = String::new();
-    let mut gauge = |name: &str, help: &str, v: Option<f64>| {
-        if let Some(v) = v {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
-    };
-    gauge(
-        "simkeep_up",
-        "1 while the modem answers",
-        Some(if s.link == "connected" { 1.0 } else { 0.0 }),
-    );
-    if let Some(p) = &s.last_poll {
-        let sig = &p.signal;
-        gauge("simkeep_signal_rssi_dbm", "RSSI in dBm", sig.rssi_dbm);
-        gauge("simkeep_signal_rsrp_dbm", "RSRP in dBm", sig.rsrp_dbm);
-        gauge("simkeep_signal_rsrq_db", "RSRQ in dB", sig.rsrq_db);
-        gauge("simkeep_signal_sinr_db", "SINR in dB", sig.sinr_db);
-        gauge(
-            "simkeep_signal_quality_percent",
-            "signal quality 0-100",
-            sig.quality_pct.map(f64::from),
-        );
-        gauge(
-            "simkeep_signal_band",
-            "LTE/NR band number",
-            sig.band.map(f64::from),
-        );
-        if let Some(nr) = &sig.nr {
-            gauge(
-                "simkeep_signal_nr_rsrp_dbm",
-                "NR leg RSRP in dBm",
-                nr.rsrp_dbm,
-            );
-            gauge("simkeep_signal_nr_sinr_db", "NR leg SINR in dB", nr.sinr_db);
-        }
-        gauge(
-            "simkeep_registered",
-            "1 when registered (home or roaming)",
-            p.registration
-                .state
-                .map(|r| if r.is_registered() { 1.0 } else { 0.0 }),
-        );
-        gauge(
-            "simkeep_last_poll_timestamp_seconds",
-            "unix time of the last successful poll",
-            Some(p.taken_at as f64),
-        );
-    }
-    if let Some(u) = &s.usage {
-        for key in ["used_bytes", "quota_bytes", "remaining_bytes"] {
-            let name = format!("simkeep_data_{key}");
-            gauge(
-                &name,
-                "data in the current billing cycle",
-                u.get(key).and_then(|v| v.as_f64()),
-            );
-        }
-    }
-    if let Some(t) = &s.topup {
-        topup_metrics(&mut out, t);
-    }
-    out
-}
-
-/// Top-up gauges and the attempts counter.
-fn topup_metrics(out: &mut String, t: &crate::agent::topup::TopupStatus) {
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
-        }
-    };
-    let flag = |b: bool| vec![(String::new(), f64::from(u8::from(b)))];
-    metric(
-        "simkeep_topup_enabled",
-        "gauge",
-        "1 when automatic top-ups are enabled",
-        &flag(t.enabled),
-    );
-    metric(
-        "simkeep_topup_paused",
-        "gauge",
-        "1 while automatic top-ups are paused by an unconfirmed attempt",
-        &flag(t.paused),
-    );
-    if let Ok(spent) = t.spent_this_cycle.parse::<f64>() {
-        metric(
-            "simkeep_topup_spent_this_cycle",
-            "gauge",
-            "money spent on top-ups in this billing cycle",
-            &[(format!("{{currency=\"{}\"}}", label(&t.currency)), spent)],
-        );
-    }
-    if !t.attempts_by_state.is_empty() {
-        let samples: Vec<(String, f64)> = t
-            .attempts_by_state
-            .iter()
-            .map(|(state, n)| (format!("{{state=\"{}\"}}", label(state)), f64::from(*n)))
-            .collect();
-        metric(
-            "simkeep_topup_attempts_total",
-            "counter",
-            "top-up attempts by how they ended",
-            &samples,
-        );
-    }
-}
-
-/// A Prometheus label value: backslash, quote and newline escaped.
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn opt<T: std::fmt::Display>(v: &Option<T>, unit: &str) -> String {
-    match v {
-        Some(v) => esc(&format!("{v}{unit}")),
-        None => "–".into(),
-    }
-}
-
-/// A page that reads well on a phone, refreshes itself and needs no JavaScript.
-fn page(s: &Status) -> String {
-    let mut rows = String::new();
-    let mut row = |k: &str, v: String| {
-        let _ = write!(rows, "<tr><th>{k}</th><td>{v}</td></tr>");
-    };
-    row("Modem link", esc(&s.link));
-    if let Some(e) = &s.link_error {
-        row("Problem", esc(e));
-    }
-    for a in &s.attention {
-        row("Needs attention", esc(a));
-    }
-    if let Some(p) = &s.last_poll {
-        row(
-            "Modem",
-            format!(
-                "{} {}",
-                opt(&p.modem.manufacturer, ""),
-                opt(&p.modem.model, "")
-            ),
-        );
-        row(
-            "SIM",
-            format!(
-                "{} {}",
-                opt(&p.sim.state.map(|x| format!("{x:?}")), ""),
-                opt(&p.sim.iccid, "")
-            ),
-        );
-        row(
-            "Network",
-            format!(
-                "{} {} {}",
-                opt(&p.registration.operator, ""),
-                opt(&p.registration.tech.map(|t| format!("{t:?}")), ""),
-                opt(&p.registration.state.map(|x| format!("{x:?}")), "")
-            ),
-        );
-        let sig = &p.signal;
-        row(
-            "Signal",
-            format!(
-                "{} · RSRP {} · RSRQ {} · SINR {} · band {}",
-                opt(&sig.quality_pct, " %"),
-                opt(&sig.rsrp_dbm, " dBm"),
-                opt(&sig.rsrq_db, " dB"),
-                opt(&sig.sinr_db, " dB"),
-                opt(&sig.band, "")
-            ),
-        );
-        if let Some(nr) = &sig.nr {
-            row(
-                "5G leg",
-                format!(
-                    "RSRP {} · SINR {} · band n{}",
-                    opt(&nr.rsrp_dbm, " dBm"),
-                    opt(&nr.sinr_db, " dB"),
-                    opt(&nr.band, "")
-                ),
-            );
-        }
-    }
-    if let Some(u) = &s.usage {
-        let gb = |k: &str| {
-            u.get(k)
-                .and_then(|v| v.as_f64())
-                .map(|b| format!("{:.2} GB", b / 1e9))
-                .unwrap_or_else(|| "–".into())
-        };
-        row(
-            "Data left",
-            format!("{} of {}", gb("remaining_bytes"), gb("quota_bytes")),
-        );
-    }
-    format!(
-        "<!doctype html><html><head><meta charset=utf-8><meta name=viewport content=\"width=device-width\">\
-<meta http-equiv=refresh content=30><title>simkeep</title><style>body{{font:16px system-ui,sans-serif;margin:1em;max-width:40em}}\
-th{{text-align:left;padding-right:1em;vertical-align:top}}td,th{{padding:.2em}}</style></head><body><h1>simkeep</h1>\
-<table>{rows}</table><p><a href=/api/v1/status>JSON</a> · <a href=/metrics>metrics</a> · v{}</p></body></html>\n",
-        s.version
-    )
 }
 
 #[cfg(test)]
@@ -605,41 +400,6 @@ mod tests {
     fn unknown_paths_are_404() {
         assert!(
             text(route(b"GET /etc/passwd HTTP/1.1\r\n\r\n", &status())).starts_with("HTTP/1.1 404")
-        );
-    }
-
-    #[test]
-    fn top_up_metrics_carry_spend_by_currency_and_attempts_by_state() {
-        let mut s = status();
-        let mut t = crate::agent::topup::TopupStatus {
-            enabled: true,
-            spent_this_cycle: "10.50".into(),
-            currency: "EUR".into(),
-            ..Default::default()
-        };
-        t.attempts_by_state.insert("succeeded".into(), 2);
-        t.attempts_by_state.insert("unknown".into(), 1);
-        s.topup = Some(t);
-        let m = metrics(&s);
-        for line in [
-            "simkeep_topup_enabled 1",
-            "simkeep_topup_paused 0",
-            "simkeep_topup_spent_this_cycle{currency=\"EUR\"} 10.5",
-            "# TYPE simkeep_topup_attempts_total counter",
-            "simkeep_topup_attempts_total{state=\"succeeded\"} 2",
-            "simkeep_topup_attempts_total{state=\"unknown\"} 1",
-        ] {
-            assert!(m.lines().any(|l| l == line), "{line} missing in:\n{m}");
-        }
-    }
-
-    #[test]
-    fn metrics_leave_out_unknown_values() {
-        let m = metrics(&status());
-        assert!(m.contains("simkeep_up 1"));
-        assert!(
-            !m.contains("rsrp"),
-            "no poll yet, so no signal figures: {m}"
         );
     }
 
