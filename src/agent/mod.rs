@@ -147,6 +147,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
                 store: Some(store.clone()),
                 control: Some(control_tx),
                 token,
+                timezone: cfg.usage.as_ref().map(|u| u.plan.tz.clone()),
                 ..Default::default()
             };
             let (task, bound) = crate::api::serve(addr, status_rx, ctx).await?;

@@ -8,10 +8,9 @@
 
 use serde_json::{json, Value};
 
-use super::auth::{authorized, Head, NEEDS_TOKEN};
+use super::http::{Reply, Request};
 use super::json::{event_json, sms_json, ussd_json};
 use super::params::{paging, Paging};
-use super::response;
 use crate::agent::status::Status;
 use crate::store::{SmsId, StoreHandle};
 use crate::usage::civil::utc_string;
@@ -24,46 +23,29 @@ pub fn serves(path: &str) -> bool {
     ) || path.starts_with("/api/v1/sms/")
 }
 
-fn reply(code: u16, value: &Value, head_only: bool) -> Vec<u8> {
-    response(
-        code,
-        "application/json",
-        format!("{value}\n").as_bytes(),
-        head_only,
-    )
+fn reply(code: u16, value: &Value, head_only: bool) -> Reply {
+    Reply::json(code, value).for_head(head_only)
 }
 
-/// The one error shape of the API.
-pub fn error(code: u16, error: &str, detail: &str, head_only: bool) -> Vec<u8> {
-    reply(
-        code,
-        &json!({ "error": error, "detail": detail }),
-        head_only,
-    )
+fn error(code: u16, error: &str, detail: &str, head_only: bool) -> Reply {
+    Reply::error(code, error, detail).for_head(head_only)
 }
 
 /// Serves one read; `status` is a clone of the snapshot taken when the request came in.
 pub async fn serve(
-    head: &Head<'_>,
+    head: &Request,
     status: &Status,
     store: Option<&StoreHandle>,
     token: Option<&str>,
-) -> Vec<u8> {
-    let head_only = match head.method {
+) -> Reply {
+    let head_only = match head.method.as_str() {
         "GET" => false,
         "HEAD" => true,
-        _ => {
-            return error(
-                405,
-                "method not allowed",
-                "these are read endpoints: GET or HEAD",
-                false,
-            )
-        }
+        _ => return Reply::method_not_allowed("Allow: GET, HEAD\r\n"),
     };
     let r = |code, v: Value| reply(code, &v, head_only);
     let e = |code, err: &str, detail: &str| error(code, err, detail, head_only);
-    match head.path {
+    match head.path.as_str() {
         "/healthz" => return healthz(status, store, head_only).await,
         "/api/v1/signal" => {
             return match &status.last_poll {
@@ -83,8 +65,8 @@ pub async fn serve(
         }
         _ => {}
     }
-    if !authorized(head, token) {
-        return e(401, "unauthorized", NEEDS_TOKEN);
+    if !head.authorized(token) {
+        return Reply::needs_token();
     }
     let Some(store) = store else {
         return e(
@@ -111,11 +93,11 @@ pub async fn serve(
             Err(err) => e(503, "store unavailable", &err.to_string()),
         };
     }
-    let Paging { limit, since } = match paging(head.query) {
+    let Paging { limit, since } = match paging(&head.query) {
         Ok(p) => p,
         Err(bad) => return e(400, bad.error, &bad.detail),
     };
-    let rows = match head.path {
+    let rows = match head.path.as_str() {
         "/api/v1/sms" => store
             .sms_since(since, limit)
             .await
@@ -136,7 +118,7 @@ pub async fn serve(
 }
 
 /// 200 when the modem answers and the store is writable; otherwise 503 with every reason.
-async fn healthz(status: &Status, store: Option<&StoreHandle>, head_only: bool) -> Vec<u8> {
+async fn healthz(status: &Status, store: Option<&StoreHandle>, head_only: bool) -> Reply {
     let mut problems = Vec::new();
     if status.link != "connected" {
         let why = status.link_error.as_deref().unwrap_or("no answer yet");

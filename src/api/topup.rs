@@ -10,33 +10,33 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-use super::auth::{authorized, Head};
-use super::response;
+use super::http::{Reply, Request};
 use crate::agent::topup::{AttemptJson, Control};
 use crate::store::StoreHandle;
 
-/// Bodies of top-up requests are a few bytes; anything larger is refused (413).
-const MAX_BODY: usize = 4096;
 /// How long a write waits for the agent's answer.
 const AGENT_ANSWER: Duration = Duration::from_secs(10);
 /// Rows per `GET /api/v1/topups` (newest last); the ledger is small, but bounded anyway.
 const MAX_ROWS: usize = 1000;
 
-fn reply(code: u16, value: serde_json::Value) -> Vec<u8> {
-    response(
-        code,
-        "application/json",
-        format!("{value}\n").as_bytes(),
-        false,
-    )
+fn reply(code: u16, value: serde_json::Value) -> Reply {
+    Reply::json(code, &value)
 }
 
-fn error(code: u16, msg: &str) -> Vec<u8> {
-    reply(code, json!({ "error": msg }))
+/// `{"error": <what went wrong, in a few words>, "detail": <the agent's own words>}`.
+fn error(code: u16, msg: &str) -> Reply {
+    let short = match code {
+        400 => "bad request",
+        401 => "unauthorized",
+        404 => "not found",
+        405 => "method not allowed",
+        409 => "not done",
+        503 => "unavailable",
+        _ => "failed",
+    };
+    Reply::error(code, short, msg)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -49,14 +49,13 @@ struct NowBody {
 
 /// Serves one top-up request.
 pub async fn serve(
-    head: Head<'_>,
-    stream: &mut TcpStream,
+    head: &Request,
     store: Option<&StoreHandle>,
     control: Option<&mpsc::Sender<Control>>,
     token: Option<&str>,
-) -> Vec<u8> {
-    match (head.method, head.path) {
-        ("GET", "/api/v1/topups") => ledger(store, head.query).await,
+) -> Reply {
+    match (head.method.as_str(), head.path.as_str()) {
+        ("GET", "/api/v1/topups") => ledger(store, &head.query).await,
         ("GET", "/api/v1/topup/plan") => {
             let Some(control) = control else {
                 return error(503, "the agent is not running");
@@ -67,18 +66,11 @@ pub async fn serve(
                 .map_or_else(|e| error(503, &e), |plan| reply(200, json!({ "plan": plan })))
         }
         ("POST", "/api/v1/topup") | ("POST", "/api/v1/topup/resume") => {
-            if !authorized(&head, token) {
-                return error(401, super::auth::NEEDS_TOKEN);
-            }
-            if head.content_length > MAX_BODY {
-                return error(413, "request body too large (top-up requests are under 4 KB)");
+            if !head.authorized(token) {
+                return Reply::needs_token();
             }
             let Some(control) = control else {
                 return error(503, "the agent is not running");
-            };
-            let body = match read_body(stream, head.body_start, head.content_length).await {
-                Ok(b) => b,
-                Err(e) => return error(400, &e),
             };
             if head.path.ends_with("/resume") {
                 let (tx, rx) = oneshot::channel();
@@ -88,14 +80,10 @@ pub async fn serve(
                     Err(e) => error(503, &e),
                 };
             }
-            let req: NowBody = if body.iter().all(u8::is_ascii_whitespace) {
-                NowBody::default()
-            } else {
-                match serde_json::from_slice(&body) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        return error(400, &format!("body must be JSON like {{\"flow\":\"api\",\"dry_run\":true}}: {e}"))
-                    }
+            let req: NowBody = match head.json_body() {
+                Ok(r) => r,
+                Err(_) => {
+                    return error(400, "body must be JSON like {\"flow\":\"api\",\"dry_run\":true} (both optional)")
                 }
             };
             let (tx, rx) = oneshot::channel();
@@ -110,7 +98,13 @@ pub async fn serve(
                 Err(e) => error(503, &e),
             }
         }
-        ("GET" | "POST" | "HEAD", _) => error(404, "not found: /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume"),
+        ("GET" | "HEAD", "/api/v1/topup" | "/api/v1/topup/resume") => {
+            Reply::method_not_allowed("Allow: POST\r\n")
+        }
+        (_, "/api/v1/topups" | "/api/v1/topup/plan") => {
+            Reply::method_not_allowed("Allow: GET\r\n")
+        }
+        ("GET" | "POST" | "HEAD", _) => error(404, "no such endpoint; try /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume"),
         _ => error(405, "method not allowed"),
     }
 }
@@ -130,40 +124,21 @@ async fn ask<T>(
     }
 }
 
-async fn read_body(stream: &mut TcpStream, start: &[u8], len: usize) -> Result<Vec<u8>, String> {
-    let mut body = start.get(..len.min(start.len())).unwrap_or(&[]).to_vec();
-    let mut chunk = [0u8; 1024];
-    let read = async {
-        while body.len() < len {
-            let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("the body ended early".to_string());
-            }
-            body.extend_from_slice(chunk.get(..n.min(len - body.len())).unwrap_or(&[]));
-        }
-        Ok(())
-    };
-    tokio::time::timeout(Duration::from_secs(5), read)
-        .await
-        .map_err(|_| "the body did not arrive in time".to_string())??;
-    Ok(body)
-}
-
-async fn ledger(store: Option<&StoreHandle>, query: &str) -> Vec<u8> {
+async fn ledger(store: Option<&StoreHandle>, query: &str) -> Reply {
     let Some(store) = store else {
         return error(503, "the ledger needs the store");
     };
-    let since = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("since="))
-        .map(|v| v.parse::<i64>())
-        .transpose();
-    let Ok(since) = since else {
-        return error(400, "since must be unix seconds");
+    let paging = match super::params::paging(query) {
+        Ok(p) => p,
+        Err(bad) => return Reply::error(400, bad.error, &bad.detail),
     };
-    match store.ledger_since(since.unwrap_or(0)).await {
+    match store.ledger_since(paging.since).await {
         Ok(rows) => {
-            let skip = rows.len().saturating_sub(MAX_ROWS);
+            // The newest `limit` attempts, oldest first (the ledger is small; bounded anyway).
+            let limit = usize::try_from(paging.limit)
+                .unwrap_or(MAX_ROWS)
+                .min(MAX_ROWS);
+            let skip = rows.len().saturating_sub(limit);
             let items: Vec<AttemptJson> = rows
                 .iter()
                 .skip(skip)
@@ -171,7 +146,7 @@ async fn ledger(store: Option<&StoreHandle>, query: &str) -> Vec<u8> {
                 .collect();
             reply(200, serde_json::to_value(items).unwrap_or_default())
         }
-        Err(e) => error(500, &e.to_string()),
+        Err(e) => error(503, &e.to_string()),
     }
 }
 

@@ -195,6 +195,33 @@ impl StoreHandle {
         self.call(move |w| w.signal_since(since)).await?
     }
 
+    /// One page of usage samples with `t >= since`, oldest first, after skipping `skip` of
+    /// them (those at exactly `since` already seen), at most `limit`.
+    pub async fn usage_page(
+        &self,
+        since: i64,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<UsageSample>, StoreError> {
+        self.call(move |w| w.usage_page(since, skip, limit)).await?
+    }
+
+    /// One page of signal samples, as [`StoreHandle::usage_page`].
+    pub async fn signal_page(
+        &self,
+        since: i64,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<SignalSample>, StoreError> {
+        self.call(move |w| w.signal_page(since, skip, limit))
+            .await?
+    }
+
+    /// Bytes used in each period `[bounds[i], bounds[i+1])` (e.g. local days).
+    pub async fn usage_daily(&self, bounds: Vec<i64>) -> Result<Vec<u64>, StoreError> {
+        self.call(move |w| w.usage_daily(&bounds)).await?
+    }
+
     /// Messages, newest first; `direction: None` lists both.
     pub async fn list_sms(
         &self,

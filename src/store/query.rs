@@ -88,6 +88,84 @@ impl Db {
         Ok(out)
     }
 
+    /// Usage samples at or after `since` in file order, enough of them to hold the `need`
+    /// earliest: reading stops once `need` samples are in hand and the next packed row starts
+    /// after the latest of them. Unsorted; the worker sorts and cuts. Bounded by `need` plus one
+    /// packed row, however long the history.
+    pub fn usage_page(&self, since: i64, need: usize) -> rusqlite::Result<Vec<UsageSample>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT s.iccid, u.source, u.packed, u.t_first FROM usage_samples u \
+             JOIN sims s ON s.id = u.sim_id WHERE u.t_last >= ?1 ORDER BY u.id",
+        )?;
+        let mut rows = st.query([since])?;
+        let mut out: Vec<UsageSample> = Vec::new();
+        let mut cutoff: Option<i64> = None;
+        while let Some(r) = rows.next()? {
+            let t_first: i64 = r.get(3)?;
+            if cutoff.is_some_and(|c| t_first > c) {
+                break;
+            }
+            let iccid: String = r.get(0)?;
+            let source: String = r.get(1)?;
+            let packed: Vec<u8> = r.get(2)?;
+            match unpack_usage(&packed) {
+                Ok(v) => out.extend(v.into_iter().filter(|c| c.t >= since).map(|c| UsageSample {
+                    t: c.t,
+                    iccid: iccid.clone(),
+                    rx_bytes: u64::try_from(c.rx).unwrap_or(0),
+                    tx_bytes: u64::try_from(c.tx).unwrap_or(0),
+                    source: source.clone(),
+                })),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "usage row skipped")
+                }
+            }
+            if cutoff.is_none() && out.len() >= need {
+                cutoff = out.iter().map(|u| u.t).max();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Signal samples at or after `since`, bounded like [`Db::usage_page`].
+    pub fn signal_page(&self, since: i64, need: usize) -> rusqlite::Result<Vec<SignalSample>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT packed, t_first FROM signal_samples WHERE t_last >= ?1 ORDER BY id",
+        )?;
+        let mut rows = st.query([since])?;
+        let mut out: Vec<SignalSample> = Vec::new();
+        let mut cutoff: Option<i64> = None;
+        while let Some(r) = rows.next()? {
+            let t_first: i64 = r.get(1)?;
+            if cutoff.is_some_and(|c| t_first > c) {
+                break;
+            }
+            let packed: Vec<u8> = r.get(0)?;
+            match unpack_signal(&packed) {
+                Ok(v) => out.extend(
+                    v.into_iter()
+                        .filter(|s| s.t >= since)
+                        .map(|s| SignalSample {
+                            t: s.t,
+                            rssi_dbm: s.rssi,
+                            rsrp_dbm: s.rsrp,
+                            rsrq_db: s.rsrq10.map(|x| x as f32 / 10.0),
+                            sinr_db: s.sinr10.map(|x| x as f32 / 10.0),
+                            band: s.band,
+                            tech: s.tech,
+                        }),
+                ),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "signal row skipped")
+                }
+            }
+            if cutoff.is_none() && out.len() >= need {
+                cutoff = out.iter().map(|s| s.t).max();
+            }
+        }
+        Ok(out)
+    }
+
     /// Samples at or after `since`, oldest first; damaged rows skipped as for usage.
     pub fn signal_since(&self, since: i64) -> rusqlite::Result<Vec<SignalSample>> {
         let mut st = self

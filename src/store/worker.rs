@@ -563,6 +563,99 @@ impl Worker {
         Ok(v)
     }
 
+    /// One page of usage history: samples with `t >= since`, oldest first, the first `skip`
+    /// dropped (those already sent with time `since`), at most `limit`, memory buffer included.
+    pub fn usage_page(
+        &mut self,
+        since: i64,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<UsageSample>, StoreError> {
+        let need = skip.saturating_add(limit);
+        let mut v = self.query(|db| db.usage_page(since, need))?;
+        v.extend(
+            self.usage
+                .iter()
+                .filter(|u| u.t >= since)
+                .take(need)
+                .cloned(),
+        );
+        v.sort_by_key(|u| u.t);
+        v.truncate(need);
+        Ok(v.split_off(skip.min(v.len())))
+    }
+
+    /// One page of signal history, as [`Worker::usage_page`].
+    pub fn signal_page(
+        &mut self,
+        since: i64,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<SignalSample>, StoreError> {
+        let need = skip.saturating_add(limit);
+        let mut v = self.query(|db| db.signal_page(since, need))?;
+        v.extend(
+            self.signal
+                .iter()
+                .filter(|s| s.t >= since)
+                .take(need)
+                .cloned(),
+        );
+        v.sort_by_key(|s| s.t);
+        v.truncate(need);
+        Ok(v.split_off(skip.min(v.len())))
+    }
+
+    /// Bytes used in each period `[bounds[i], bounds[i+1])` (local days: their lengths vary
+    /// with DST), summed over SIMs and sources from the differences between consecutive counter
+    /// samples; a counter that went down (modem restart) counts from zero. Pages through the
+    /// history, so memory stays bounded however long it is.
+    pub fn usage_daily(&mut self, bounds: &[i64]) -> Result<Vec<u64>, StoreError> {
+        const PAGE: usize = 2000;
+        let (Some(&since), Some(&until)) = (bounds.first(), bounds.last()) else {
+            return Ok(Vec::new());
+        };
+        let mut totals = vec![0u64; bounds.len().saturating_sub(1)];
+        let mut last: std::collections::HashMap<(String, String), (i64, u64)> =
+            std::collections::HashMap::new();
+        // Start a day early so the first sample of the window has a predecessor.
+        let mut cursor = since.saturating_sub(86_400);
+        let mut skip = 0usize;
+        loop {
+            let page = self.usage_page(cursor, skip, PAGE)?;
+            let n = page.len();
+            for u in &page {
+                let total = u.rx_bytes.saturating_add(u.tx_bytes);
+                let key = (u.iccid.clone(), u.source.clone());
+                if let Some((_, prev)) = last.get(&key) {
+                    let used = if total >= *prev { total - prev } else { total };
+                    if (since..until).contains(&u.t) {
+                        // bounds[idx] <= t < bounds[idx + 1]
+                        let idx = bounds.partition_point(|b| *b <= u.t).saturating_sub(1);
+                        if let Some(slot) = totals.get_mut(idx) {
+                            *slot = slot.saturating_add(used);
+                        }
+                    }
+                }
+                last.insert(key, (u.t, total));
+            }
+            let Some(t_last) = page.last().map(|u| u.t) else {
+                break;
+            };
+            let same = page.iter().rev().take_while(|u| u.t == t_last).count();
+            skip = if t_last == cursor {
+                skip.saturating_add(same)
+            } else {
+                same
+            };
+            cursor = t_last;
+            if n < PAGE || cursor >= until {
+                break;
+            }
+        }
+        Ok(totals)
+    }
+
     /// The ledger entry for a decision, including one still waiting in memory.
     pub fn ledger_by_key(&mut self, key: &str) -> Result<Option<LedgerEntry>, StoreError> {
         let mut found = self.query(|db| db.ledger_by_key(key)).ok().flatten();
