@@ -90,7 +90,10 @@ fn wait_command(rig: &Rig, skip: usize, prefix: &str, limit: Duration) {
 fn term_and_time(agent: Agent) -> (Duration, String) {
     let started = Instant::now();
     let log = agent.stop();
-    (started.elapsed(), log)
+    let took = started.elapsed();
+    // Printed for the record (`-- --nocapture`): the figure procd's window is measured against.
+    println!("exit {took:?} after SIGTERM");
+    (took, log)
 }
 
 fn start(rig: &Rig) -> Agent {
