@@ -1,6 +1,7 @@
 //! The agent: one task owns the modem (the AT engine), this loop polls it on a schedule,
 //! publishes a status snapshot on a `watch` channel for the HTTP server, and logs what changes.
-//! On SIGTERM/SIGINT it stops polling, lets the running AT command finish, and exits.
+//! On SIGTERM/SIGINT it stops polling at once (even mid-poll), flushes the store, and exits
+//! within procd's ~5 s kill window (every stop wait is capped).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -317,11 +318,22 @@ impl Agent {
                 // Time to poll.
                 _ = tick.tick() => {
                     let now = unix_now();
-                    let result = driver.snapshot(now).await;
+                    // The poll races shutdown: a hung or slow modem can hold one poll for many
+                    // AT timeouts (30 s and more), and procd kills us ~5 s after SIGTERM. Dropping
+                    // the poll only drops our wait for the answer; the engine still owns the port.
+                    let result = tokio::select! {
+                        biased;
+                        _ = &mut shutdown => break,
+                        r = driver.snapshot(now) => r,
+                    };
                     if let Ok((snap, events)) = &result {
                         record_events(&store, events, now);
                         let traffic = match &cfg.usage {
-                            Some(u) if u.modem_counters => driver.data_counters().await.map(|t| (t, generation)),
+                            Some(u) if u.modem_counters => tokio::select! {
+                                biased;
+                                _ = &mut shutdown => break,
+                                t = driver.data_counters() => t.map(|t| (t, generation)),
+                            },
                             _ => None,
                         };
                         publish_usage(&status_tx, accounting.on_poll(snap, traffic, now).await);
@@ -340,7 +352,11 @@ impl Agent {
                     }
                     let nitz = if topups.wants_nitz() && last_nitz_ask.is_none_or(|t| t.elapsed() >= NITZ_EVERY) {
                         last_nitz_ask = Some(tokio::time::Instant::now());
-                        network_time(&client).await
+                        tokio::select! {
+                            biased;
+                            _ = &mut shutdown => break,
+                            t = network_time(&client) => t,
+                        }
                     } else {
                         None
                     };
@@ -369,6 +385,10 @@ impl Agent {
             }
         }
         tracing::info!("simkeep stopping");
+        let stopping = tokio::time::Instant::now();
+        // procd sends SIGKILL ~5 s after SIGTERM (its default term_timeout), so every wait below
+        // is capped and the caps add up to well under that: inbox ≤ 1 s, store flush ≤ 2.5 s,
+        // engine ≤ 1 s. Nothing here may wait on the modem without a cap.
         // A top-up under way stops where it is: its ledger row says how far it got, and the
         // next start verifies it instead of running it again.
         if let Some(t) = topup_task.take() {
@@ -389,24 +409,41 @@ impl Agent {
         drop(driver);
         drop(client);
         // Telemetry buffered since the last flush goes to disk now, not lost with the process.
-        if let Err(e) = store.shutdown().await {
-            tracing::warn!("store did not shut down cleanly: {e}");
+        match tokio::time::timeout(STORE_FLUSH_CAP, store.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("store did not shut down cleanly: {e}"),
+            Err(_) => tracing::warn!(
+                "store did not finish flushing within {}s; stopping anyway",
+                STORE_FLUSH_CAP.as_secs_f32()
+            ),
         }
         // The engine finishes the command on the wire, then stops when its last client is gone.
-        // If something still holds a client, stop it anyway: a lingering engine would keep the
-        // port (and its lock) from the agent a reload starts next.
+        // A USSD dialogue or a hung modem can keep that command open for its whole timeout
+        // (30 s and more), so after a short grace the engine is aborted: dropping it closes the
+        // port and removes the UUCP lock, which also frees both for the agent a reload starts.
         let mut engine_task = engine_task;
-        if tokio::time::timeout(Duration::from_secs(10), &mut engine_task)
+        if tokio::time::timeout(ENGINE_STOP_CAP, &mut engine_task)
             .await
             .is_err()
         {
-            tracing::warn!("AT engine still busy after 10s; closing the port");
+            tracing::warn!(
+                "AT engine still busy after {}s; closing the port",
+                ENGINE_STOP_CAP.as_secs()
+            );
             engine_task.abort();
             let _ = engine_task.await;
         }
+        tracing::info!("simkeep stopped in {} ms", stopping.elapsed().as_millis());
         Ok(())
     }
 }
+
+/// How long shutdown waits for the inbox to finish the command on the wire before aborting it.
+const INBOX_STOP_CAP: Duration = Duration::from_secs(1);
+/// How long shutdown waits for the store to write what it buffered.
+const STORE_FLUSH_CAP: Duration = Duration::from_millis(2500);
+/// How long shutdown waits for the engine to finish its command before closing the port.
+const ENGINE_STOP_CAP: Duration = Duration::from_secs(1);
 
 /// Stores received messages, then tells the balance query (an SMS reply may be what it waits for).
 #[derive(Clone)]
@@ -460,14 +497,25 @@ impl InboxTask {
         }
     }
 
-    /// Lets the command on the wire finish; storing before deleting makes this safe anywhere.
+    /// Asks the inbox to stop and gives it [`INBOX_STOP_CAP`] to finish the command on the wire,
+    /// then aborts it. Aborting is safe at any await point because the inbox stores a message
+    /// and waits for the store to say it is durable *before* it sends `AT+CMGD`: cut before the
+    /// store answers, the message is still on the modem and the next scan stores it again (the
+    /// store keeps one row); cut after, it is on disk and only the delete is left undone. Waiting
+    /// longer (a `+CMGR` on a hung modem can take a minute) would blow procd's kill window.
     async fn stop(self) {
         let _ = self.stop.send(());
-        if tokio::time::timeout(Duration::from_secs(70), self.handle)
+        let mut handle = self.handle;
+        if tokio::time::timeout(INBOX_STOP_CAP, &mut handle)
             .await
             .is_err()
         {
-            tracing::warn!("SMS inbox did not stop in time");
+            tracing::warn!(
+                "SMS inbox still busy after {}s; stopping it (unstored messages stay on the modem)",
+                INBOX_STOP_CAP.as_secs()
+            );
+            handle.abort();
+            let _ = handle.await;
         }
     }
 }

@@ -25,7 +25,7 @@ pub enum OpenError {
         "no permission to open modem port {0} — run simkeep as root or give it the dialout group"
     )]
     Permission(String),
-    #[error("modem port {0} is busy: another program holds it open exclusively (ModemManager?)")]
+    #[error("modem port {0} is in use by another program (is the simkeep agent running? use the API / run without --port; or ModemManager?)")]
     Busy(String),
     #[error("cannot open modem port {path}: {cause}")]
     Other { path: String, cause: String },
@@ -38,7 +38,8 @@ impl OpenError {
             Some(libc::ENOENT) | Some(libc::ENODEV) | Some(libc::ENXIO) => OpenError::Missing(p),
             Some(libc::EISDIR) => OpenError::Directory(p),
             Some(libc::EACCES) | Some(libc::EPERM) => OpenError::Permission(p),
-            Some(libc::EBUSY) => OpenError::Busy(p),
+            // EBUSY: another opener set TIOCEXCL; EWOULDBLOCK: another opener holds the flock.
+            Some(libc::EBUSY) | Some(libc::EWOULDBLOCK) => OpenError::Busy(p),
             _ => OpenError::Other {
                 path: p,
                 cause: e.to_string(),
@@ -64,13 +65,22 @@ pub fn open(path: &Path, baud: u32) -> Result<Port, OpenError> {
         .open(path)
         .map_err(|e| OpenError::from_io(path, &e))?;
     let is_tty = unsafe { libc::isatty(probe.as_raw_fd()) } == 1;
-    drop(probe);
     if !is_tty {
         return Err(OpenError::Other {
             path: path.display().to_string(),
             cause: "it is not a serial device (not a tty)".into(),
         });
     }
+    // Someone else (the agent, when this is a one-shot command) may already have the port. Its
+    // TIOCEXCL does not stop us: simkeep runs as root on a router and root passes TIOCEXCL. Its
+    // exclusive flock (tokio-serial takes one; so does `RawTty::open`) does, whoever we are, and
+    // the kernel drops it when the holder dies, so it never goes stale. Ask here, before
+    // tokio-serial, whose failure would otherwise send us down the fallback path and onto the
+    // port beside the agent, reading its replies.
+    exclusive_lock(probe.as_raw_fd()).map_err(|e| OpenError::from_io(path, &e))?;
+    // Our own flock would stand in tokio-serial's way (locks belong to the open file, not the
+    // process): let it go just before opening for real.
+    drop(probe);
     let builder = tokio_serial::new(path.to_string_lossy(), baud);
     match tokio_serial::SerialStream::open(&builder) {
         Ok(s) => Ok(Port::Serial(s)),
@@ -86,9 +96,14 @@ pub fn open(path: &Path, baud: u32) -> Result<Port, OpenError> {
 /// A tty opened with plain termios, non-blocking, registered with tokio.
 pub struct RawTty {
     fd: AsyncFd<OwnedFd>,
+    /// We set TIOCEXCL on it and must clear it on close (see `Drop`).
+    exclusive: bool,
 }
 
 impl RawTty {
+    /// Opens a port for ourselves alone, as tokio-serial does: an exclusive flock (refused with
+    /// EWOULDBLOCK when another program holds one) and TIOCEXCL (later non-root openers get
+    /// EBUSY), then raw mode.
     pub fn open(path: &Path, baud: u32) -> io::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -96,15 +111,45 @@ impl RawTty {
             .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
             .open(path)?;
         let fd: OwnedFd = file.into();
+        exclusive_lock(fd.as_raw_fd())?;
+        // SAFETY: TIOCEXCL takes no argument and only sets a flag on the tty behind a valid fd.
+        let exclusive = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCEXCL) } == 0;
         set_raw(fd.as_raw_fd(), baud)?;
-        Ok(Self { fd: register(fd)? })
+        Ok(Self {
+            fd: register(fd)?,
+            exclusive,
+        })
     }
 
     /// Wraps an fd that is already a raw, non-blocking tty (the simulator's pty master).
     pub fn from_owned(fd: OwnedFd) -> io::Result<Self> {
         set_nonblocking(fd.as_raw_fd())?;
-        Ok(Self { fd: register(fd)? })
+        Ok(Self {
+            fd: register(fd)?,
+            exclusive: false,
+        })
     }
+}
+
+impl Drop for RawTty {
+    fn drop(&mut self) {
+        // The flag lives on the tty, not on our fd: where the tty outlives our close (a pty
+        // whose other side stays open, as the simulator's does) it would lock out the next
+        // non-root opener. serialport clears it the same way.
+        if self.exclusive {
+            // SAFETY: TIOCNXCL takes no argument; the fd is still open here.
+            unsafe { libc::ioctl(self.fd.get_ref().as_raw_fd(), libc::TIOCNXCL) };
+        }
+    }
+}
+
+/// An exclusive, non-blocking flock: EWOULDBLOCK when another open file holds one.
+fn exclusive_lock(fd: i32) -> io::Result<()> {
+    // SAFETY: flock on a valid descriptor; LOCK_NB makes it return at once.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
@@ -328,6 +373,30 @@ mod tests {
         let f = tempfile::NamedTempFile::new().unwrap();
         let err = open(f.path(), 115200).err().unwrap();
         assert!(err.to_string().contains("not a serial device"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_second_opener_of_a_held_pty_is_told_the_port_is_in_use() {
+        let (_m, _s, path) = open_pty().unwrap();
+        let first = open(&path, 115200).expect("the first opener gets the port");
+        for second in [
+            open(&path, 115200).err(),
+            RawTty::open(&path, 115200)
+                .err()
+                .map(|e| OpenError::from_io(&path, &e)),
+        ] {
+            let err = second.expect("the second opener is refused");
+            assert!(matches!(err, OpenError::Busy(_)), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            assert!(msg.contains("in use by another program"), "{msg}");
+            assert!(msg.contains("simkeep agent running"), "{msg}");
+        }
+        drop(first);
+        // Released on close: the next opener gets it (TIOCEXCL cleared, flock gone).
+        let again = RawTty::open(&path, 115200).expect("free again once the first closed");
+        drop(again);
+        assert!(open(&path, 115200).is_ok());
     }
 
     #[tokio::test]

@@ -105,6 +105,9 @@ pub enum Cmd {
         /// Stop after this many seconds (default: run until Ctrl-C).
         #[arg(long)]
         seconds: Option<u64>,
+        /// HTTP address of the demo agent (default: http.listen of --config, else 127.0.0.1:8787).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Send one raw AT command and print the reply lines. Exit status 3 on ERROR/+CME ERROR,
     /// 4 when the modem cannot be reached or does not answer.
@@ -175,8 +178,9 @@ pub enum Cmd {
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,
-    /// Run a simulated modem on a pseudo-terminal and print its path. Reads control lines on
-    /// stdin: `set rsrp=-95`, `hang 10`, `unplug 3`, `reboot`, `urc +CMTI: "ME",1`, `garbage`.
+    /// Run a simulated modem on a pseudo-terminal and print its path. Reads control lines from
+    /// the terminal (in the foreground) or --control: `set rsrp=-95`, `hang 10`, `unplug 3`,
+    /// `reboot`, `urc +CMTI: "ME",1`, `garbage`. Ctrl-C or SIGTERM stops it and removes --link.
     #[cfg(feature = "sim")]
     Sim {
         /// Keep a symlink to the current pty here (it follows the pty across `unplug`).
@@ -194,6 +198,10 @@ pub enum Cmd {
         /// Emit the modem's unsolicited noise (Huawei ^RSSI…) every this many seconds.
         #[arg(long)]
         noise: Option<u64>,
+        /// Create a FIFO here and read control lines from it (for scripts and `simkeep sim &`):
+        /// echo 'set rsrp=-95' > PATH.
+        #[arg(long, value_name = "PATH")]
+        control: Option<PathBuf>,
     },
 }
 

@@ -34,7 +34,9 @@ fn table(rows: &[(&str, String)]) {
 
 pub async fn info(at: &AtClient, cfg: &Config, as_json: bool) -> Result<(), AppError> {
     let mut d = driver(at, cfg);
-    let (modem, sim, registration, _events) = d.info().await?;
+    let (modem, sim, registration, _events) =
+        crate::modem::sim_wait::info_when_sim_ready(&mut d, crate::modem::sim_wait::SIM_BUSY_WAIT)
+            .await?;
     if as_json {
         let v = json!({ "modem": modem, "sim": sim, "registration": registration });
         println!("{v}");

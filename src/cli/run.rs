@@ -97,12 +97,29 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             set,
             sim_busy,
             noise,
-        } => crate::cli::demo::sim(link.clone(), personality, set, *sim_busy, *noise).await,
+            control,
+        } => {
+            crate::cli::demo::sim(
+                link.clone(),
+                personality,
+                set,
+                *sim_busy,
+                *noise,
+                control.clone(),
+            )
+            .await
+        }
         #[cfg(feature = "sim")]
         Cmd::Demo {
             personality,
             seconds,
-        } => crate::cli::demo::demo(personality, *seconds).await,
+            listen,
+        } => {
+            // Only a config the user named: the demo's own story is the point otherwise.
+            let named = cli.config != std::path::Path::new("/etc/simkeep/config.toml");
+            let config = named.then_some(cli.config.as_path());
+            crate::cli::demo::demo(personality, *seconds, config, *listen).await
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod profile;
 pub mod quectel;
 pub mod sierra;
 pub mod sim_gate;
+pub mod sim_wait;
 pub mod simcom;
 pub mod urc;
 

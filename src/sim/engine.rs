@@ -84,6 +84,9 @@ pub struct SimHandle {
     path: Arc<Mutex<PathBuf>>,
     seen: Arc<Mutex<Vec<String>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The symlink we made (removed on stop: a dangling link would send the next client to a
+    /// pty that no longer exists, or to someone else's).
+    link: Option<PathBuf>,
 }
 
 impl SimHandle {
@@ -125,6 +128,12 @@ impl SimHandle {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Some(link) = self.link.take() {
+            // Only a symlink: never remove a file someone put there after us.
+            if std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()) {
+                let _ = std::fs::remove_file(&link);
+            }
+        }
     }
 }
 
@@ -144,6 +153,7 @@ pub fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         }
         None => pty_path.clone(),
     };
+    let link = opts.link.clone();
     let path = Arc::new(Mutex::new(visible));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::unbounded_channel();
@@ -169,6 +179,7 @@ pub fn start(opts: SimOptions) -> std::io::Result<SimHandle> {
         path,
         seen,
         thread: Some(thread),
+        link,
     })
 }
 

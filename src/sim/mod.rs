@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod carrier;
+pub mod control;
 pub mod engine;
 pub mod generic;
 pub mod radio;
