@@ -116,6 +116,8 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         version: env!("CARGO_PKG_VERSION"),
         started_at: unix_now(),
         link: "connecting".into(),
+        stale: true,
+        stale_reason: Some("no reading from the modem yet".into()),
         ..Status::default()
     });
     let mut store_cfg = crate::store::StoreConfig::new(cfg.store.path.clone());

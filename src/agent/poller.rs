@@ -82,6 +82,10 @@ impl Poller {
                 }
                 self.last = Some(snap.clone());
                 status.send_modify(|s| {
+                    // Fresh now; `publish` re-evaluates the rest after this poll's other work.
+                    s.stale = false;
+                    s.stale_reason = None;
+                    s.age_secs = Some(0);
                     s.as_of = Some(snap.taken_at);
                     s.set_readings(&snap);
                     s.last_poll = Some(snap);
