@@ -89,7 +89,7 @@ impl Code {
     }
 
     /// Conditions read from the modem's own answers: frozen while those answers are stale.
-    fn from_modem(self) -> bool {
+    fn read_from_modem(self) -> bool {
         matches!(
             self,
             Code::SignalWeak
@@ -257,7 +257,7 @@ impl AttentionModel {
         let mut changes = Vec::new();
         let codes: Vec<Code> = self.active.keys().copied().collect();
         for code in codes {
-            if stale && code.from_modem() {
+            if stale && code.read_from_modem() {
                 continue; // no evidence either way: keep it as it was
             }
             match found.remove(&code) {

@@ -111,7 +111,12 @@ pub struct Agent {
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
 pub async fn start(cfg: Config) -> Result<Agent, AppError> {
-    tracing::info!(port = %cfg.modem.port.display(), poll = ?cfg.modem.poll_interval, "simkeep {} starting", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        "simkeep {} starting: modem on {}, polled every {}s",
+        env!("CARGO_PKG_VERSION"),
+        cfg.modem.port.display(),
+        cfg.modem.poll_interval.as_secs()
+    );
     let (status_tx, status_rx) = watch::channel(Status {
         version: env!("CARGO_PKG_VERSION"),
         started_at: unix_now(),
@@ -432,7 +437,12 @@ impl SmsSink for DaemonSink {
         async move {
             this.store.save(sms.clone()).await?;
             Counters::bump(&this.counters.sms_received);
-            tracing::info!(from = %sms.sender, parts = sms.parts, complete = sms.complete, "SMS received and stored");
+            let parts = match (sms.parts, sms.complete) {
+                (1, true) => String::new(),
+                (n, true) => format!(" ({n} parts)"),
+                (n, false) => format!(" ({n} parts, some missing)"),
+            };
+            tracing::info!("SMS from {} received and stored{parts}", sms.sender);
             let _ = this.received.send(sms);
             Ok(())
         }

@@ -6,7 +6,7 @@
 //! and carry display strings in the plan's unit base beside them, so the page, `simkeep status`
 //! and `simkeep usage` print the same figure in the same unit.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -300,26 +300,27 @@ pub fn network_text(tech: Option<&str>, reg: Option<RegState>, operator: Option<
 }
 
 /// Totals since the daemon started, for `/metrics`. Saturating: release builds have overflow
-/// checks on, and a counter must never be what stops the daemon.
+/// checks on, and a counter must never be what stops the daemon. 32-bit because 32-bit MIPS
+/// routers have no 64-bit atomics; at one poll a second that is 136 years.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub polls: AtomicU64,
-    pub poll_failures: AtomicU64,
-    pub reconnects: AtomicU64,
-    pub at_timeouts: AtomicU64,
-    pub sms_received: AtomicU64,
-    pub sms_sent: AtomicU64,
-    pub ussd_sessions: AtomicU64,
+    pub polls: AtomicU32,
+    pub poll_failures: AtomicU32,
+    pub reconnects: AtomicU32,
+    pub at_timeouts: AtomicU32,
+    pub sms_received: AtomicU32,
+    pub sms_sent: AtomicU32,
+    pub ussd_sessions: AtomicU32,
 }
 
 impl Counters {
-    /// Adds one, stopping at `u64::MAX`.
-    pub fn bump(c: &AtomicU64) {
+    /// Adds one, stopping at `u32::MAX`.
+    pub fn bump(c: &AtomicU32) {
         let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_add(1));
     }
 
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
+    pub fn get(c: &AtomicU32) -> u64 {
+        u64::from(c.load(Ordering::Relaxed))
     }
 }
 
@@ -447,9 +448,9 @@ mod tests {
     #[test]
     fn counters_saturate_instead_of_overflowing() {
         let c = Counters::default();
-        c.polls.store(u64::MAX - 1, Ordering::Relaxed);
+        c.polls.store(u32::MAX - 1, Ordering::Relaxed);
         Counters::bump(&c.polls);
         Counters::bump(&c.polls);
-        assert_eq!(Counters::get(&c.polls), u64::MAX);
+        assert_eq!(Counters::get(&c.polls), u64::from(u32::MAX));
     }
 }
