@@ -550,6 +550,39 @@ mod tests {
     }
 
     #[test]
+    fn alerts_default_and_parse_in_the_plans_units() {
+        let c = parse("").unwrap();
+        assert_eq!(c.alerts, crate::agent::attention::AlertsConfig::default());
+        assert_eq!(c.alerts.rsrp_below, -110.0);
+        let c = parse(
+            "[usage]\nquota = \"3GB\"\nunit_base = 1000\n[alerts]\ndata_low = \"300MB\"\nrsrp_below = -105\nroaming_expected = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Bytes(300_000_000)));
+        assert_eq!(c.alerts.rsrp_below, -105.0);
+        assert!(c.alerts.roaming_expected);
+        let c = parse("[alerts]\ndata_low = \"15%\"\n").unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Percent(1500)));
+    }
+
+    #[test]
+    fn bad_alert_levels_name_the_key_and_what_is_allowed() {
+        let msg = parse("[alerts]\nrsrp_below = -20\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("alerts.rsrp_below = \"-20\"") && msg.contains("-140 and -44"),
+            "{msg}"
+        );
+        let msg = parse("[alerts]\ndata_low = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("alerts.data_low = \"lots\""), "{msg}");
+        let msg = parse("[alerts]\nrsrp = -100\n").unwrap_err().to_string();
+        assert!(msg.contains("rsrp"), "unknown keys are refused: {msg}");
+    }
+
+    #[test]
     fn a_typo_in_a_key_names_the_key_and_the_line() {
         let err = parse("[modem]\nport = \"/dev/ttyUSB2\"\npol_interval = \"30s\"\n").unwrap_err();
         let msg = err.to_string();

@@ -61,6 +61,9 @@ pub struct Status {
 /// `sim`: the SIM in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimView {
+    /// When this was read (the poll's time).
+    #[serde(serialize_with = "rfc3339")]
+    pub as_of: i64,
     pub state: Option<SimState>,
     pub iccid: Option<String>,
     /// `SIM ready · ICCID 8981…`
@@ -70,6 +73,8 @@ pub struct SimView {
 /// `network`: who the modem is registered with, in words.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NetworkView {
+    #[serde(serialize_with = "rfc3339")]
+    pub as_of: i64,
     pub operator: Option<String>,
     /// `2G`, `3G`, `LTE`, `5G NSA`, `5G SA`.
     pub tech: Option<&'static str>,
@@ -81,6 +86,8 @@ pub struct NetworkView {
 /// `signal`: the figures, plus a plain word and bars.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalView {
+    #[serde(serialize_with = "rfc3339")]
+    pub as_of: i64,
     pub rsrp_dbm: Option<f64>,
     pub rsrq_db: Option<f64>,
     pub sinr_db: Option<f64>,
@@ -234,6 +241,7 @@ impl Status {
             None => state_words.to_string(),
         };
         self.sim = Some(SimView {
+            as_of: snap.taken_at,
             state: sim.state,
             iccid: sim.iccid.clone(),
             text,
@@ -241,6 +249,7 @@ impl Status {
         let reg = &snap.registration;
         let tech = reg.tech.map(tech_name);
         self.network = Some(NetworkView {
+            as_of: snap.taken_at,
             operator: reg.operator.clone(),
             tech,
             registration: reg.state,
@@ -250,6 +259,7 @@ impl Status {
         let registered = reg.state.is_some_and(RegState::is_registered);
         let word = signal_word(s.rsrp_dbm, s.sinr_db);
         self.signal = Some(SignalView {
+            as_of: snap.taken_at,
             rsrp_dbm: s.rsrp_dbm,
             rsrq_db: s.rsrq_db,
             sinr_db: s.sinr_db,
