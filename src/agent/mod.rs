@@ -123,6 +123,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         link: "connecting".into(),
         stale: true,
         stale_reason: Some("no reading from the modem yet".into()),
+        stale_after_secs: poller::stale_after(&cfg),
         ..Status::default()
     });
     let mut store_cfg = crate::store::StoreConfig::new(cfg.store.path.clone());

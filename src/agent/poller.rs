@@ -16,6 +16,13 @@ use crate::modem::driver::{ModemEvent, Snapshot};
 use crate::modem::model::{RegState, SimState};
 use crate::usage::{UnitBase, UsageReport};
 
+/// Seconds after which readings are stale: two polls missed, plus slack for a poll that itself
+/// waits on AT timeouts.
+pub fn stale_after(cfg: &Config) -> i64 {
+    let poll = i64::try_from(cfg.modem.poll_interval.as_secs()).unwrap_or(i64::MAX / 4);
+    poll.saturating_mul(2).saturating_add(10)
+}
+
 /// Owned by the agent loop.
 pub struct Poller {
     /// The last successful poll.
@@ -36,8 +43,6 @@ pub struct Poller {
 
 impl Poller {
     pub fn new(cfg: &Config, counters: Arc<Counters>, started_at: i64) -> Self {
-        // Two polls missed, plus slack for a poll that itself waits on AT timeouts.
-        let poll = i64::try_from(cfg.modem.poll_interval.as_secs()).unwrap_or(i64::MAX / 4);
         Poller {
             last: None,
             last_error: None,
@@ -46,7 +51,7 @@ impl Poller {
             store_error: None,
             counters,
             started_at,
-            stale_after: poll.saturating_mul(2).saturating_add(10),
+            stale_after: stale_after(cfg),
             unit_base: cfg.usage.as_ref().map(|u| u.plan.unit_base),
             topup_threshold: cfg.topup.enabled.then_some(cfg.topup.threshold),
         }
@@ -161,7 +166,9 @@ impl Poller {
         }
         let list = self.attention.current();
         let overall = self.attention.overall();
+        let stale_after = self.stale_after;
         status.send_modify(|s| {
+            s.stale_after_secs = stale_after;
             s.attention = list;
             s.overall = overall;
             s.age_secs = age;

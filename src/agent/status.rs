@@ -36,6 +36,10 @@ pub struct Status {
     /// The readings are old: the modem stopped answering, or polls fail.
     pub stale: bool,
     pub stale_reason: Option<String>,
+    /// Readings older than this many seconds are stale, even if nothing was published since
+    /// (a poll blocked on a hung modem publishes nothing until it times out): readers with a
+    /// clock (`/metrics`, the page) compare `as_of` against it themselves.
+    pub stale_after_secs: i64,
     /// `connected`, `connecting` or `down`.
     pub link: String,
     /// Why the modem is down, when it is.

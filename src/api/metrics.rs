@@ -42,7 +42,12 @@ impl Out {
 pub fn metrics(s: &Status) -> String {
     let mut out = Out(String::new());
     let now = crate::agent::status::unix_now();
-    let fresh = !s.stale && s.link == "connected" && s.poll_error.is_none();
+    // Judged again here, on this request's clock: a poll stuck on a hung modem publishes
+    // nothing until its AT timeout, and the scraper must not see those minutes as fresh.
+    let too_old = s.last_poll.as_ref().is_some_and(|p| {
+        s.stale_after_secs > 0 && now.saturating_sub(p.taken_at) > s.stale_after_secs
+    });
+    let fresh = !s.stale && !too_old && s.link == "connected" && s.poll_error.is_none();
     out.gauge(
         "simkeep_up",
         "1 while the modem answers polls and the readings are current, 0 while it does not",
@@ -404,6 +409,19 @@ mod tests {
         assert!(!m.contains("simkeep_registered"), "{m}");
         assert!(m.contains("simkeep_reading_age_seconds "), "{m}");
         assert!(m.contains("simkeep_last_poll_timestamp_seconds "), "{m}");
+    }
+
+    #[test]
+    fn a_reading_older_than_the_limit_is_not_exported_as_current() {
+        let mut s = polled();
+        s.stale_after_secs = 12;
+        if let Some(p) = s.last_poll.as_mut() {
+            p.taken_at -= 13;
+        }
+        let m = metrics(&s);
+        assert!(m.contains("simkeep_up 0"), "{m}");
+        assert!(!m.contains("simkeep_signal_rsrp_dbm"), "{m}");
+        assert!(m.contains("simkeep_reading_age_seconds 13"), "{m}");
     }
 
     #[test]
