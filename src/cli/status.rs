@@ -17,19 +17,19 @@ pub async fn status(cfg: &Config, json: bool) -> Result<(), AppError> {
         Some(r) => r?,
         None => return Err(not_running(cfg)),
     };
-    // The agent publishes after each poll; one stuck on a hung modem publishes nothing, so the
-    // age is judged on this clock too.
-    let as_of = doc["as_of"]
-        .as_str()
-        .and_then(crate::usage::civil::parse_utc);
-    if let (Some(t), Some(limit)) = (as_of, doc["stale_after_secs"].as_i64()) {
-        if crate::agent::status::unix_now().saturating_sub(t) > limit {
-            doc["stale"] = Value::Bool(true);
-        }
-    }
     if json {
         println!("{doc}");
     } else {
+        // The agent publishes after each poll; one stuck on a hung modem publishes nothing, so the
+        // age is judged on this clock too.
+        let as_of = doc["as_of"]
+            .as_str()
+            .and_then(crate::usage::civil::parse_utc);
+        if let (Some(t), Some(limit)) = (as_of, doc["stale_after_secs"].as_i64()) {
+            if crate::agent::status::unix_now().saturating_sub(t) > limit {
+                doc["stale"] = Value::Bool(true);
+            }
+        }
         let base = cfg
             .usage
             .as_ref()
