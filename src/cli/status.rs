@@ -82,123 +82,148 @@ fn time(v: &Value) -> String {
     }
 }
 
+/// One `label  value` line of the screen.
+type Line = (&'static str, String);
+
 /// The screen, one `label  value` line each; pure so it is tested without a daemon.
 pub fn render(doc: &Value, base: UnitBase) -> String {
-    let mut out = String::new();
-    let mut line = |k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
+    let mut lines: Vec<Line> = Vec::new();
     if let Some(o) = doc["overall"].as_str() {
-        line("state", o.to_string());
+        lines.push(("state", o.to_string()));
     }
     let link = s(&doc["link"]);
-    match doc["link_error"].as_str() {
-        Some(e) => line("link", format!("{link} ({e})")),
-        None => line("link", link),
-    }
-    let p = &doc["last_poll"];
-    if p.is_object() {
-        let sim = &p["sim"];
-        let sim_text = doc["sim"]["text"].as_str().map_or_else(
-            || format!("{} {}", s(&sim["state"]), s(&sim["iccid"])),
-            String::from,
-        );
-        line("SIM", sim_text);
-        let reg = &p["registration"];
-        let network = match doc["network"]["text"].as_str() {
-            Some(t) => format!("{} · {t}", s(&reg["operator"])),
-            None => format!(
-                "{} {} {}",
-                s(&reg["operator"]),
-                s(&reg["tech"]),
-                s(&reg["state"])
-            ),
-        };
-        line("operator", network);
-        let sig = &p["signal"];
-        let parts: Vec<String> = [
-            doc["signal"]["word"].as_str().map(String::from),
-            sig["quality_pct"].as_u64().map(|q| format!("{q}%")),
-            fig(&sig["rsrp_dbm"], "RSRP", " dBm"),
-            fig(&sig["rsrq_db"], "RSRQ", " dB"),
-            fig(&sig["sinr_db"], "SINR", " dB"),
-            sig["band"].as_u64().map(|b| format!("band {b}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let signal = if parts.is_empty() {
-            "-".to_string()
-        } else {
-            parts.join(" · ")
-        };
-        let at = match &p["taken_at"] {
-            Value::Null => String::new(),
-            t if doc["stale"].as_bool() == Some(true) => format!(" (STALE, as of {})", time(t)),
-            t => format!(" (at {})", time(t)),
-        };
-        line("signal", format!("{signal}{at}"));
-    } else {
-        line("SIM", "- (no poll yet)".into());
-    }
+    lines.push(match doc["link_error"].as_str() {
+        Some(e) => ("link", format!("{link} ({e})")),
+        None => ("link", link),
+    });
+    lines.extend(poll_lines(doc));
     if let Some(e) = doc["poll_error"].as_str() {
-        line("poll", format!("failed: {e}"));
+        lines.push(("poll", format!("failed: {e}")));
     }
-    let u = &doc["usage"];
-    if u.is_object() {
-        let left = match u["remaining_text"].as_str() {
-            Some(t) => t.to_string(),
-            None => format!(
-                "{} of {}",
-                size(u, "remaining", "remaining_bytes", base),
-                size(u, "quota", "quota_bytes", base)
-            ),
-        };
-        let age = if u["stale"].as_bool() == Some(true) {
-            format!(" (as of {})", time(&u["as_of"]))
-        } else {
-            String::new()
-        };
-        line("data left", format!("{left}{age}"));
-        let days = u["days_left"]
-            .as_i64()
-            .map(|d| format!(", {d} day{} left", if d == 1 { "" } else { "s" }))
-            .unwrap_or_default();
-        line(
+    lines.extend(usage_lines(&doc["usage"], base));
+    if doc["topup"].is_object() {
+        lines.push(("top-up", topup_line(&doc["topup"])));
+    }
+    lines.extend(attention_lines(&doc["attention"]));
+    lines
+        .iter()
+        .map(|(k, v)| format!("{k:<10} {v}\n"))
+        .collect()
+}
+
+/// SIM, operator and signal from the last poll, with its time (and STALE when it is).
+fn poll_lines(doc: &Value) -> Vec<Line> {
+    let p = &doc["last_poll"];
+    if !p.is_object() {
+        return vec![("SIM", "- (no poll yet)".into())];
+    }
+    let sim = &p["sim"];
+    let sim_text = doc["sim"]["text"].as_str().map_or_else(
+        || format!("{} {}", s(&sim["state"]), s(&sim["iccid"])),
+        String::from,
+    );
+    let reg = &p["registration"];
+    let network = match doc["network"]["text"].as_str() {
+        Some(t) => format!("{} · {t}", s(&reg["operator"])),
+        None => format!(
+            "{} {} {}",
+            s(&reg["operator"]),
+            s(&reg["tech"]),
+            s(&reg["state"])
+        ),
+    };
+    let sig = &p["signal"];
+    let parts: Vec<String> = [
+        doc["signal"]["word"].as_str().map(String::from),
+        sig["quality_pct"].as_u64().map(|q| format!("{q}%")),
+        fig(&sig["rsrp_dbm"], "RSRP", " dBm"),
+        fig(&sig["rsrq_db"], "RSRQ", " dB"),
+        fig(&sig["sinr_db"], "SINR", " dB"),
+        sig["band"].as_u64().map(|b| format!("band {b}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let signal = if parts.is_empty() {
+        "-".to_string()
+    } else {
+        parts.join(" · ")
+    };
+    let at = match &p["taken_at"] {
+        Value::Null => String::new(),
+        t if doc["stale"].as_bool() == Some(true) => format!(" (STALE, as of {})", time(t)),
+        t => format!(" (at {})", time(t)),
+    };
+    vec![
+        ("SIM", sim_text),
+        ("operator", network),
+        ("signal", format!("{signal}{at}")),
+    ]
+}
+
+/// Data left (the agent's own words, in the plan's unit), the cycle, the forecast.
+fn usage_lines(u: &Value, base: UnitBase) -> Vec<Line> {
+    if !u.is_object() {
+        return vec![("data left", "- (no [usage] in the config)".into())];
+    }
+    let left = match u["remaining_text"].as_str() {
+        Some(t) => t.to_string(),
+        None => format!(
+            "{} of {}",
+            size(u, "remaining", "remaining_bytes", base),
+            size(u, "quota", "quota_bytes", base)
+        ),
+    };
+    let age = if u["stale"].as_bool() == Some(true) {
+        format!(" (as of {})", time(&u["as_of"]))
+    } else {
+        String::new()
+    };
+    let days = u["days_left"]
+        .as_i64()
+        .map(|d| format!(", {d} day{} left", if d == 1 { "" } else { "s" }))
+        .unwrap_or_default();
+    let mut lines = vec![
+        ("data left", format!("{left}{age}")),
+        (
             "cycle",
             format!(
                 "{} → {}{days}",
                 time(&u["cycle_start"]),
                 time(&u["cycle_end"])
             ),
-        );
-        if !u["runs_out_at"].is_null() {
-            line("runs out", time(&u["runs_out_at"]));
-        }
+        ),
+    ];
+    if !u["runs_out_at"].is_null() {
+        lines.push(("runs out", time(&u["runs_out_at"])));
+    }
+    lines
+}
+
+fn topup_line(t: &Value) -> String {
+    let state = if t["paused"].as_bool() == Some(true) {
+        format!("paused: {}", s(&t["paused_reason"]))
+    } else if t["enabled"].as_bool() != Some(true) {
+        "off".to_string()
+    } else if t["running"].as_bool() == Some(true) {
+        "running now".to_string()
     } else {
-        line("data left", "- (no [usage] in the config)".into());
-    }
-    let t = &doc["topup"];
-    if t.is_object() {
-        let state = if t["paused"].as_bool() == Some(true) {
-            format!("paused: {}", s(&t["paused_reason"]))
-        } else if t["enabled"].as_bool() != Some(true) {
-            "off".to_string()
-        } else if t["running"].as_bool() == Some(true) {
-            "running now".to_string()
-        } else {
-            s(&t["plan"])
-        };
-        let spent = format!(
-            "{} {} spent this cycle, {} of {} top-ups",
-            s(&t["spent_this_cycle"]),
-            s(&t["currency"]),
-            s(&t["count_this_cycle"]),
-            s(&t["max_per_cycle"])
-        );
-        line("top-up", format!("{state} ({spent})"));
-    }
-    match doc["attention"].as_array() {
-        Some(a) if !a.is_empty() => {
-            for item in a {
+        s(&t["plan"])
+    };
+    format!(
+        "{state} ({} {} spent this cycle, {} of {} top-ups)",
+        s(&t["spent_this_cycle"]),
+        s(&t["currency"]),
+        s(&t["count_this_cycle"]),
+        s(&t["max_per_cycle"])
+    )
+}
+
+fn attention_lines(a: &Value) -> Vec<Line> {
+    match a.as_array() {
+        Some(a) if !a.is_empty() => a
+            .iter()
+            .map(|item| {
                 // Objects since issue 11; a plain sentence from an older agent still prints.
                 let text = match item {
                     Value::Object(_) => format!(
@@ -209,12 +234,11 @@ pub fn render(doc: &Value, base: UnitBase) -> String {
                     ),
                     other => s(other),
                 };
-                line("attention", text);
-            }
-        }
-        _ => line("attention", "nothing".into()),
+                ("attention", text)
+            })
+            .collect(),
+        _ => vec![("attention", "nothing".into())],
     }
-    out
 }
 
 #[cfg(test)]
