@@ -240,7 +240,10 @@ impl AttentionModel {
             i.store_error.map(|e| {
                 (
                     Level::Critical,
-                    format!("The database cannot be written ({e}): history and readings are not being saved."),
+                    format!(
+                        "The database has a problem, so history and readings may not be saved: {}",
+                        full_stop(e)
+                    ),
                 )
             }),
         );
@@ -496,13 +499,16 @@ impl AttentionModel {
                 (
                     Code::TopupUnverified,
                     Level::Critical,
-                    format!("A top-up was not confirmed, so top-ups are paused: {reason}."),
+                    format!(
+                        "A top-up was not confirmed, so top-ups are paused: {}",
+                        full_stop(reason)
+                    ),
                 )
             } else {
                 (
                     Code::TopupPaused,
                     Level::Warning,
-                    format!("Automatic top-ups are paused: {reason}."),
+                    format!("Automatic top-ups are paused: {}", full_stop(reason)),
                 )
             };
             put(code, Some((level, text)));
@@ -525,7 +531,7 @@ fn modem_lost(i: &Inputs<'_>) -> Found {
         .unwrap_or_else(|| "since simkeep started".into());
     Some((
         Level::Critical,
-        format!("The modem does not answer ({when}): {cause}."),
+        format!("The modem does not answer ({when}): {}", full_stop(cause)),
     ))
 }
 
@@ -541,14 +547,20 @@ pub fn overall(list: &[Attention]) -> Overall {
 /// A driver message ("the SIM asks for its PIN…") as a sentence: capital first, full stop.
 fn sentence(m: &str) -> String {
     let mut c = m.chars();
-    let mut out: String = match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
+    match c.next() {
+        Some(f) => full_stop(&f.to_uppercase().chain(c).collect::<String>()),
         None => String::new(),
-    };
-    if !out.ends_with('.') {
-        out.push('.');
     }
-    out
+}
+
+/// Ends a clause that may already end in `.`, `?` or `!` (error messages often do) exactly once.
+fn full_stop(m: &str) -> String {
+    let m = m.trim_end();
+    if m.ends_with(['.', '?', '!']) {
+        m.to_string()
+    } else {
+        format!("{m}.")
+    }
 }
 
 #[cfg(test)]
