@@ -327,7 +327,7 @@ fn a_failed_poll_marks_readings_stale_and_the_modem_is_lost_after_the_grace() {
     let s = snap(T0, -115.0);
     m.evaluate(&inputs(T0, Some(&s)));
     assert_eq!(codes(&m), vec!["signal_weak"]);
-    let err = "modem did not answer AT+CSQ within 5s on /dev/ttyUSB2";
+    let err = "modem did not answer AT+CSQ within 5s on /dev/ttyUSB2 — is another program using the port?";
     // First failure: stale at once, but no alarm for a hiccup.
     let mut i = inputs(T0 + 30, Some(&s));
     i.modem_error = Some(err);
@@ -342,9 +342,12 @@ fn a_failed_poll_marks_readings_stale_and_the_modem_is_lost_after_the_grace() {
         vec!["modem_lost", "signal_weak"],
         "critical first"
     );
-    assert!(m.current()[0]
-        .message
-        .contains("since 2026-12-01T10:00:00Z"));
+    let lost = &m.current()[0].message;
+    assert!(lost.contains("since 2026-12-01T10:00:00Z"), "{lost}");
+    assert!(
+        lost.ends_with("using the port?"),
+        "one stop, not '?.': {lost}"
+    );
     // Back, with good signal: both clear.
     let s2 = snap(T0 + 120, -90.0);
     let ch = m.evaluate(&inputs(T0 + 120, Some(&s2)));
