@@ -124,7 +124,7 @@ impl Poller {
         let (modem_error, topup) = {
             let s = status.borrow();
             let err = match (&s.link_error, &s.poll_error) {
-                (Some(l), _) if s.link != "connected" => Some(format!("the port is down ({l})")),
+                (Some(l), _) if s.link != "connected" => Some(l.clone()),
                 _ if s.link != "connected" => Some(format!("the modem link is {}", s.link)),
                 (_, Some(p)) => Some(p.clone()),
                 _ => None,

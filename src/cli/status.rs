@@ -174,10 +174,10 @@ fn usage_lines(u: &Value, base: UnitBase) -> Vec<Line> {
             size(u, "quota", "quota_bytes", base)
         ),
     };
-    let age = if u["stale"].as_bool() == Some(true) {
-        format!(" (as of {})", time(&u["as_of"]))
-    } else {
-        String::new()
+    let age = match &u["as_of"] {
+        Value::Null => " (no reading yet)".to_string(),
+        t if u["stale"].as_bool() == Some(true) => format!(" (as of {})", time(t)),
+        _ => String::new(),
     };
     let days = u["days_left"]
         .as_i64()
@@ -201,10 +201,11 @@ fn usage_lines(u: &Value, base: UnitBase) -> Vec<Line> {
 }
 
 fn topup_line(t: &Value) -> String {
+    if t["enabled"].as_bool() != Some(true) {
+        return "off".to_string();
+    }
     let state = if t["paused"].as_bool() == Some(true) {
         format!("paused: {}", s(&t["paused_reason"]))
-    } else if t["enabled"].as_bool() != Some(true) {
-        "off".to_string()
     } else if t["running"].as_bool() == Some(true) {
         "running now".to_string()
     } else {
