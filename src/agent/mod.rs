@@ -380,7 +380,9 @@ impl Agent {
                     }
                     poller.handle(result, &status_tx);
                     poller.store_error = store_health(&store).await;
-                    poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    // The raised/cleared transitions it returns are for notifications to
+                    // subscribe to; the status and the log already carry them.
+                    let _changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
                 }
             }
         }
