@@ -45,6 +45,19 @@ struct RawConfig {
     secrets: Option<RawSecrets>,
     #[serde(default)]
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
+    #[serde(default)]
+    alerts: RawAlerts,
+}
+
+/// `[alerts]`: when a reading needs the owner's attention (see `agent::attention`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    /// `"500MB"` or `"10%"` of the quota.
+    data_low: Option<String>,
+    /// dBm, e.g. -110.
+    rsrp_below: Option<f64>,
+    roaming_expected: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +134,7 @@ pub struct Config {
     pub secrets_path: Option<PathBuf>,
     /// `[carrier_api.NAME]` tables, in name order.
     pub apis: Vec<crate::carrier_api::ApiConfig>,
+    pub alerts: crate::agent::attention::AlertsConfig,
 }
 
 /// `[usage]`, validated.
@@ -297,6 +311,7 @@ impl Config {
                     message: e.to_string(),
                 }
             })?;
+        let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
         let store_path = PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into()));
         Ok(Config {
             path: path.to_path_buf(),
@@ -326,6 +341,7 @@ impl Config {
             topup,
             secrets_path,
             apis,
+            alerts,
         })
     }
 
@@ -491,6 +507,31 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `[alerts]`, validated: sizes in the plan's unit base, RSRP within what modems report.
+fn alerts_config(
+    raw: &RawAlerts,
+    base: crate::usage::UnitBase,
+    bad: &dyn Fn(&str, &str, &str) -> ConfigError,
+) -> Result<crate::agent::attention::AlertsConfig, ConfigError> {
+    let mut a = crate::agent::attention::AlertsConfig::default();
+    if let Some(t) = &raw.data_low {
+        a.data_low = Some(topup::threshold(t, base).map_err(|r| bad("alerts.data_low", t, &r))?);
+    }
+    if let Some(r) = raw.rsrp_below {
+        // TS 36.133 §9.1.4: reported RSRP spans -140 to -44 dBm.
+        if !(-140.0..=-44.0).contains(&r) {
+            return Err(bad(
+                "alerts.rsrp_below",
+                &r.to_string(),
+                "RSRP is between -140 and -44 dBm; the default is -110",
+            ));
+        }
+        a.rsrp_below = r;
+    }
+    a.roaming_expected = raw.roaming_expected.unwrap_or(false);
+    Ok(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,6 +547,39 @@ mod tests {
         assert_eq!(c.modem.poll_interval, Duration::from_secs(30));
         assert_eq!(c.store.flush_interval, Duration::from_secs(900));
         assert_eq!(c.http.listen, Some("127.0.0.1:8787".parse().unwrap()));
+    }
+
+    #[test]
+    fn alerts_default_and_parse_in_the_plans_units() {
+        let c = parse("").unwrap();
+        assert_eq!(c.alerts, crate::agent::attention::AlertsConfig::default());
+        assert_eq!(c.alerts.rsrp_below, -110.0);
+        let c = parse(
+            "[usage]\nquota = \"3GB\"\nunit_base = 1000\n[alerts]\ndata_low = \"300MB\"\nrsrp_below = -105\nroaming_expected = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Bytes(300_000_000)));
+        assert_eq!(c.alerts.rsrp_below, -105.0);
+        assert!(c.alerts.roaming_expected);
+        let c = parse("[alerts]\ndata_low = \"15%\"\n").unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Percent(1500)));
+    }
+
+    #[test]
+    fn bad_alert_levels_name_the_key_and_what_is_allowed() {
+        let msg = parse("[alerts]\nrsrp_below = -20\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("alerts.rsrp_below = \"-20\"") && msg.contains("-140 and -44"),
+            "{msg}"
+        );
+        let msg = parse("[alerts]\ndata_low = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("alerts.data_low = \"lots\""), "{msg}");
+        let msg = parse("[alerts]\nrsrp = -100\n").unwrap_err().to_string();
+        assert!(msg.contains("rsrp"), "unknown keys are refused: {msg}");
     }
 
     #[test]

@@ -381,7 +381,7 @@ fn at_line(line: Option<usize>) -> String {
 }
 
 /// `"500MB"` → bytes, `"10%"` / `"2.5%"` → basis points.
-fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
+pub(crate) fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
     if let Some(p) = s.trim().strip_suffix('%') {
         let d = Decimal::parse_plain(p.trim()).ok_or_else(|| {
             "write a size such as \"500MB\" or a share of the quota such as \"10%\"".to_string()
