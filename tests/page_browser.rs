@@ -1,8 +1,9 @@
 //! The status page in a real browser: Debian's headless Chromium loads `GET /` from the agent
 //! running on the modem simulator, lets the page's script fetch and draw, and the test reads the
 //! rendered DOM at phone (390 px) and laptop (1280 px) widths. Then the simulator is driven to a
-//! weak signal and the line to almost no data, and the page must say so. Screenshots of both
-//! states are kept under `target/page-screens/` for a person to look at.
+//! weak signal and the line to almost no data, and the page must say so; then the modem is
+//! unplugged and the page must grey its readings and say how old they are. Screenshots of each
+//! state are kept under `target/page-screens/` for a person to look at.
 //!
 //! Needs `/usr/bin/chromium` (`apt-get install chromium`). With `SIMKEEP_BROWSER_TESTS=1` (CI) a
 //! missing browser fails the test; without it the test runs when a browser is there and says it
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use simkeep::config::Config;
-use simkeep::sim::Personality;
+use simkeep::sim::{Fault, Personality};
 use support::Rig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -145,7 +146,8 @@ fn text_of(dom: &str, id: &str) -> Option<String> {
     let at = dom.find(&format!("id=\"{id}\""))?;
     let open_end = at + dom[at..].find('>')? + 1;
     let rest = &dom[open_end..];
-    Some(rest[..rest.find('<').unwrap_or(rest.len())].to_string())
+    // Chromium writes U+00A0 as `&nbsp;`; the page uses it to keep numbers with their units.
+    Some(rest[..rest.find('<').unwrap_or(rest.len())].replace("&nbsp;", " "))
 }
 
 /// The opening tag of the element with this id (to read its class and hidden attribute).
@@ -394,7 +396,28 @@ async fn the_page_shows_signal_operator_and_data_then_the_warning_in_a_real_brow
         })
         .await,
     ];
-    for s in shots.iter().chain(&shots_warn) {
+
+    // --- the modem goes away: the readings stay, greyed, with their time ---
+    rig.sim.fault(Fault::Unplug(Duration::from_secs(30)));
+    wait_status(addr, "stale readings", |v| v["stale"] == true).await;
+    let dom = blocking({
+        let (b, u) = (b.clone(), page.clone());
+        move || b.dom(390, &u)
+    })
+    .await;
+    assert!(
+        tag_of(&dom, "c-signal").contains("stale"),
+        "signal not greyed: {}",
+        tag_of(&dom, "c-signal")
+    );
+    assert!(text_of(&dom, "sig-asof").is_some_and(|t| t.starts_with("as of ")));
+    assert!(text_of(&dom, "sig-nums").is_some_and(|t| t.contains("RSRP -118 dBm")));
+    let stale_shot = blocking({
+        let (b, u) = (b.clone(), page.clone());
+        move || b.screenshot(390, 1900, &u, "stale-390.png")
+    })
+    .await;
+    for s in shots.iter().chain(&shots_warn).chain([&stale_shot]) {
         eprintln!("page_browser: screenshot {}", s.display());
     }
     agent.stop().await;
