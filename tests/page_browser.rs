@@ -117,7 +117,10 @@ impl Browser {
 
     fn dom(&self, width: u32, url: &str) -> String {
         let dom = self.run(width, 900, url, "--dump-dom");
-        assert!(dom.contains("id=\"hd\""), "no page in chromium's DOM: {dom}");
+        assert!(
+            dom.contains("id=\"hd\""),
+            "no page in chromium's DOM: {dom}"
+        );
         dom
     }
 
@@ -382,7 +385,10 @@ async fn the_page_shows_signal_operator_and_data_then_the_warning_in_a_real_brow
         assert!(nums.contains("RSRP -118 dBm"), "{nums:?}");
         assert!(text_of(&dom, "d-left").is_some_and(|t| t.contains("40 MB")));
         assert_eq!(text_of(&dom, "g-pct").as_deref(), Some("4%"));
-        assert!(tag_of(&dom, "c-data").contains("g-warning") || tag_of(&dom, "c-data").contains("g-critical"));
+        assert!(
+            tag_of(&dom, "c-data").contains("g-warning")
+                || tag_of(&dom, "c-data").contains("g-critical")
+        );
     }
     let shots_warn = [
         blocking({

@@ -55,7 +55,7 @@ fn render(v: &Value) -> String {
         "HEADLINE" => Some(headline.to_string()),
         "ATTENTION" => Some(list.clone()),
         "ASOF" => Some(esc(&as_of)),
-        "JSON" => Some(script_json(v)),
+        "JSON" => Some(script_json(&embedded(v))),
         _ => None,
     })
 }
@@ -67,7 +67,10 @@ fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     while let Some(start) = rest.find("@@") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        match after.find("@@").and_then(|end| Some((end, value(&after[..end])?))) {
+        match after
+            .find("@@")
+            .and_then(|end| Some((end, value(&after[..end])?)))
+        {
             Some((end, text)) => {
                 out.push_str(&text);
                 rest = &after[end + 2..];
@@ -111,7 +114,10 @@ fn attention(v: &Value) -> Vec<Item> {
     let modem_lost = v
         .get("attention")
         .and_then(Value::as_array)
-        .is_some_and(|l| l.iter().any(|a| a.get("code") == Some(&"modem_lost".into())));
+        .is_some_and(|l| {
+            l.iter()
+                .any(|a| a.get("code") == Some(&"modem_lost".into()))
+        });
     if let Some(e) = v.get("link_error").and_then(Value::as_str) {
         if !modem_lost && !e.is_empty() {
             let link = v.get("link").and_then(Value::as_str);
@@ -155,15 +161,30 @@ fn as_of(v: &Value) -> String {
         .or_else(|| v.get("last_poll").and_then(|p| p.get("taken_at")));
     let text = match t {
         Some(Value::String(s)) => Some(s.replace('T', " ").replace('Z', " UTC")),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .map(|secs| crate::usage::civil::utc_string(secs).replace('T', " ").replace('Z', " UTC")),
+        Some(Value::Number(n)) => n.as_i64().map(|secs| {
+            crate::usage::civil::utc_string(secs)
+                .replace('T', " ")
+                .replace('Z', " UTC")
+        }),
         _ => None,
     };
     match text {
         Some(t) => format!("as of {t}"),
         None => "waiting for the first reading".into(),
     }
+}
+
+/// The copy of the status the page starts from, without what it never shows: a top-up's USSD
+/// transcript can be kilobytes and would push the page past its size budget.
+fn embedded(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(a) = v
+        .pointer_mut("/topup/last_attempt")
+        .and_then(Value::as_object_mut)
+    {
+        a.remove("transcript");
+    }
+    v
 }
 
 /// The status as JSON that is safe inside `<script>`: `<`, `>` and `&` only occur inside JSON
@@ -220,13 +241,28 @@ mod tests {
     }
 
     #[test]
+    fn a_long_top_up_transcript_does_not_ride_along() {
+        let long = "USSD: 1. Daily\n2. Weekly\n".repeat(2000);
+        let p = render(&json!({"link": "connected",
+            "topup": {"enabled": true, "last_attempt": {"flow": "menu", "transcript": [long]}}}));
+        assert!(p.len() < 40 * 1024, "rendered page is {} bytes", p.len());
+        assert!(p.contains("\"flow\":\"menu\""));
+    }
+
+    #[test]
     fn page_loads_nothing_from_elsewhere() {
         // The only URL allowed is the SVG namespace, which the browser never fetches.
         let stripped = TEMPLATE.replace("'http://www.w3.org/2000/svg'", "");
         for needle in ["http://", "https://", "//cdn", "@import", "url("] {
             assert!(!stripped.contains(needle), "page.html contains {needle:?}");
         }
-        for attr in ["src=\"http", "href=\"http", "src=http", "href=http", "src=//"] {
+        for attr in [
+            "src=\"http",
+            "href=\"http",
+            "src=http",
+            "href=http",
+            "src=//",
+        ] {
             assert!(!TEMPLATE.contains(attr), "page.html loads {attr:?}");
         }
     }
@@ -250,8 +286,13 @@ mod tests {
         let p = render(&v);
         assert!(!p.contains("<script>alert"), "raw script tag in the page");
         assert!(!p.contains("<img src=x"), "raw img tag in the page");
-        assert!(!p.contains("</script><script>alert(3)"), "JSON closed its script tag");
-        assert!(p.contains("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&amp;amp;"));
+        assert!(
+            !p.contains("</script><script>alert(3)"),
+            "JSON closed its script tag"
+        );
+        assert!(p.contains(
+            "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;&amp;amp;"
+        ));
         // The embedded JSON still parses back to the same text.
         let start = p.find("type=application/json>").unwrap() + "type=application/json>".len();
         let end = start + p[start..].find("</script>").unwrap();
@@ -269,14 +310,20 @@ mod tests {
             p[at..at + p[at..].find('"').unwrap()].to_string()
         };
         assert_eq!(lvl(json!({"link": "connected", "attention": []})), "ok");
-        assert_eq!(lvl(json!({"link": "connected", "attention": ["SIM needs its PIN"]})), "warning");
+        assert_eq!(
+            lvl(json!({"link": "connected", "attention": ["SIM needs its PIN"]})),
+            "warning"
+        );
         assert_eq!(
             lvl(json!({"link": "connected", "attention": [
                 {"code": "data_low", "level": "warning", "message": "50 MB left"},
                 {"code": "data_exhausted", "level": "critical", "message": "No data left"}]})),
             "critical"
         );
-        assert_eq!(lvl(json!({"link": "down", "link_error": "port gone"})), "critical");
+        assert_eq!(
+            lvl(json!({"link": "down", "link_error": "port gone"})),
+            "critical"
+        );
         assert_eq!(lvl(json!({"link": "connecting"})), "warning");
         assert_eq!(
             lvl(json!({"overall": "warning", "link": "connected", "attention": []})),
