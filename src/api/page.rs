@@ -268,6 +268,28 @@ mod tests {
     }
 
     #[test]
+    fn the_script_never_parses_text_as_markup() {
+        // Operator names, SMS text and modem errors reach the DOM through textContent only.
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+            "new Function",
+        ] {
+            assert!(!TEMPLATE.contains(sink), "page.html uses {sink}");
+        }
+    }
+
+    #[test]
+    fn refreshes_in_place_instead_of_reloading() {
+        // A meta refresh would blank the page every time and lose the scroll position.
+        assert!(!TEMPLATE.to_lowercase().contains("http-equiv"));
+        assert!(TEMPLATE.contains("every(10 * SEC, refreshStatus)"));
+    }
+
+    #[test]
     fn every_slot_is_filled() {
         let p = page(&Status {
             link: "connected".into(),
