@@ -89,7 +89,6 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromium");
-        let mut out = String::new();
         let mut stdout = child.stdout.take().expect("stdout");
         let reader = std::thread::spawn(move || {
             use std::io::Read;
@@ -107,12 +106,13 @@ impl Browser {
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!("chromium did not finish {mode} {url} within 90 s");
+                    // The fragment may hold the API token: keep it out of the message.
+                    let shown = url.split('#').next().unwrap_or(url);
+                    panic!("chromium did not finish {mode} {shown} within 90 s");
                 }
             }
         }
-        out.push_str(&reader.join().unwrap_or_default());
-        out
+        reader.join().unwrap_or_default()
     }
 
     fn dom(&self, width: u32, url: &str) -> String {
