@@ -313,6 +313,12 @@ async fn the_page_shows_signal_operator_and_data_then_the_warning_in_a_real_brow
     );
     assert!(!dom.contains("<img src=\"x\""), "the SMS became markup");
     assert!(text_of(&dom, "asof").is_some_and(|t| t.starts_with("as of ")));
+    // The signal history drew a line (the polls so far), and the chart is not the empty note.
+    assert!(
+        dom.contains("<path class=\"line\""),
+        "no signal line in the chart"
+    );
+    assert!(tag_of(&dom, "sc-empty").contains("hidden"));
 
     // --- a wrong token: the page asks again instead of showing the message ---
     let dom = blocking({
