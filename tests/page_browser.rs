@@ -391,6 +391,9 @@ async fn the_page_shows_signal_operator_and_data_then_the_warning_in_a_real_brow
         assert!(nums.contains("RSRP -118 dBm"), "{nums:?}");
         assert!(text_of(&dom, "d-left").is_some_and(|t| t.contains("40 MB")));
         assert_eq!(text_of(&dom, "g-pct").as_deref(), Some("4%"));
+        // The 660 MB went through the interface today: the daily chart has it.
+        let daily = text_of(&dom, "uc-note").unwrap_or_default();
+        assert!(daily.contains("660 MB"), "daily usage note: {daily:?}");
         assert!(
             tag_of(&dom, "c-data").contains("g-warning")
                 || tag_of(&dom, "c-data").contains("g-critical")
