@@ -80,7 +80,7 @@ async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
     assert!(metrics.contains("simkeep_up 1"), "{metrics}");
     let (code, page) = get(addr, "/").await;
     assert_eq!(code, 200);
-    assert!(page.contains("<h1>simkeep</h1>"));
+    assert!(page.contains("<title>simkeep · "), "{page}");
 
     // USB reset: the link goes down, then polling resumes on the new device without a restart.
     rig.sim.fault(Fault::Unplug(Duration::from_secs(2)));
