@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{parse_duration, ConfigError};
+use super::ConfigError;
 use crate::carrier_api::{ApiConfig, Auth, TokenStyle, Url};
 use crate::template::Template;
 
@@ -290,11 +290,8 @@ fn carrier_api(
         }
     };
     let timeout_s = r.timeout.clone().unwrap_or_else(|| "30s".into());
-    let timeout =
-        parse_duration(&timeout_s).map_err(|e| bad(path, key("timeout"), &timeout_s, &e))?;
-    if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&timeout) {
-        return Err(bad(path, key("timeout"), &timeout_s, "use 1s to 10m"));
-    }
+    let timeout = super::duration_in(&timeout_s, Duration::from_secs(1), Duration::from_secs(600))
+        .map_err(|e| bad(path, key("timeout"), &timeout_s, &e))?;
     Ok(ApiConfig {
         name: name.to_string(),
         base_url: base_s.to_string(),

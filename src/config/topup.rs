@@ -410,17 +410,7 @@ fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
 }
 
 fn duration(s: &str, min: Duration) -> Result<Duration, String> {
-    let d = crate::config::parse_duration(s)?;
-    if d < min {
-        return Err(format!(
-            "must be at least {}",
-            crate::topup::clock::human_secs(i64::try_from(min.as_secs()).unwrap_or(0))
-        ));
-    }
-    if d > Duration::from_secs(30 * 86_400) {
-        return Err("must be at most 30d".into());
-    }
-    Ok(d)
+    crate::config::duration_in(s, min, Duration::from_secs(30 * 86_400))
 }
 
 /// 18 to 22 digits, optionally padded with a trailing F (ICCIDs of odd length are).
