@@ -367,6 +367,9 @@ pub const KEYS: &[Key] = &[
     ),
 ];
 
+/// The file `simkeep config init` writes: every key, commented, with its default or an example.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
 /// The key named `dotted`, matching `carrier_api.NAME.x` to `carrier_api.*.x`.
 pub fn find(dotted: &str) -> Option<&'static Key> {
     KEYS.iter().find(|k| matches(k.name, dotted))
@@ -464,6 +467,33 @@ mod tests {
             let name = key.name.replace('*', "a");
             let text = crate::config::edit::set(base, &name, default.trim_matches('"')).unwrap();
             assert_eq!(load(&text), plain, "{name} = {default}");
+        }
+    }
+
+    #[test]
+    fn the_init_example_loads_and_shows_every_key_in_its_table() {
+        crate::config::Config::parse(EXAMPLE, std::path::Path::new("example.toml")).unwrap();
+        let mut seen = Vec::new();
+        let mut table = String::new();
+        for line in EXAMPLE.lines() {
+            let l = line.trim_start_matches('#').trim();
+            if let Some(h) = l.strip_prefix('[') {
+                table = h
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .replace("carrier_api.main", "carrier_api.*");
+            } else if let Some((k, _)) = l.split_once(" = ") {
+                seen.push(format!("{table}.{}", k.trim()));
+            }
+        }
+        for key in KEYS {
+            assert!(
+                seen.iter().any(|s| s == key.name),
+                "{} is missing from example.toml",
+                key.name
+            );
         }
     }
 
