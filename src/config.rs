@@ -431,11 +431,24 @@ fn usage_config(
         timezone: raw.timezone.clone(),
         unit_base: raw.unit_base,
     };
+    if let Some(q) = &raw.quota {
+        if let Some(reason) = size_needs_unit(q) {
+            return Err(bad("usage.quota", q, reason));
+        }
+    }
     // Plan errors already start with the key and carry the value.
     let plan = Plan::from_raw(&plan_raw, "usage").map_err(|e| ConfigError::Syntax {
         path: path.to_string(),
         message: e.to_string(),
     })?;
+    if plan.quota_bytes == Some(0) {
+        let q = raw.quota.clone().unwrap_or_default();
+        return Err(bad(
+            "usage.quota",
+            &q,
+            "must be more than 0 (leave it out when the plan has no cap)".into(),
+        ));
+    }
     let mut estimator = EstimatorConfig::default();
     let carrier = match &raw.carrier {
         None => None,
@@ -548,6 +561,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(too_long());
     }
     Ok(d)
+}
+
+/// `Some(reason)` for a size written without a unit (`"20"`): bytes are never what was meant.
+pub(crate) fn size_needs_unit(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("a size needs a unit: did you mean \"{t}MB\"?"))
 }
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -672,6 +692,31 @@ mod tests {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(want), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn sizes_need_a_unit_and_a_quota_more_than_zero() {
+        let msg = parse("[usage]\nquota = \"20\"\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("usage.quota = \"20\": a size needs a unit: did you mean \"20MB\"?"),
+            "{msg}"
+        );
+        let msg = parse("[usage]\nquota = \"0GB\"\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("usage.quota = \"0GB\": must be more than 0"),
+            "{msg}"
+        );
+        let msg = parse("[usage]\nquota = \"99999999999999999GB\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("more than 16 EiB"), "{msg}");
+        let msg = parse("[topup]\nthreshold = \"500\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("topup.threshold = \"500\": a size needs a unit"),
+            "{msg}"
+        );
     }
 
     #[test]

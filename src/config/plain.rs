@@ -77,7 +77,16 @@ fn locate(
 
 /// serde's `raw` message about `key` (whose value is written `value`) in plain words.
 fn explain(raw: &str, key: &str, value: Option<&str>) -> String {
-    let kind = keys::find(key).map(|k| k.kind);
+    let found = keys::find(key);
+    // Keys of flows and steps are not in the key table; their names say the kind.
+    let kind = found
+        .map(|k| k.kind)
+        .or_else(|| match key.rsplit('.').next() {
+            Some("timeout" | "verify") => Some(Kind::Duration),
+            Some("adds") => Some(Kind::Size),
+            _ => None,
+        });
+    let help = found.map_or(String::new(), |k| format!(" ({})", k.help));
     let shown = match (kind, value) {
         (Some(Kind::Secret), _) | (_, None) => "…".to_string(),
         (_, Some(v)) if v.chars().count() > 40 => {
@@ -121,6 +130,8 @@ fn explain(raw: &str, key: &str, value: Option<&str>) -> String {
                 .map_or(String::new(), |v| format!(" — did you mean \"{v}MB\"?"));
             format!("write a size in quotes with a unit, e.g. \"500MB\" or \"20GB\"{hint}")
         }
+        Some(Kind::Int) if raw.starts_with("invalid value") => format!("out of range{help}"),
+        Some(Kind::Int) => format!("use a whole number{help}"),
         Some(k) if raw.starts_with("invalid value") => format!("out of range: use {}", k.example()),
         Some(k) => format!("use {}", k.example()),
         None => expected_in_words(raw),
@@ -154,6 +165,12 @@ fn expected_in_words(raw: &str) -> String {
 
 /// A message without serde's code names (`i64`, `struct RawModem`, backticks).
 fn scrub(raw: &str) -> String {
+    // toml reads numbers past i64 as i128 and says so: "integer 1000… as i128".
+    if let Some(rest) = raw.strip_prefix("invalid type: integer ") {
+        if let Some((n, _)) = rest.split_once(" as i128") {
+            return format!("the number {} is too large", n.trim_matches('`'));
+        }
+    }
     let mut out = raw.replace('`', "");
     for (code, word) in [
         ("i64", "a whole number"),
@@ -231,7 +248,10 @@ mod tests {
         );
         plain(&msg);
         let msg = err("[modem]\nbaud = -1\n");
-        assert!(msg.contains("modem.baud = -1: out of range"), "{msg}");
+        assert!(
+            msg.contains("modem.baud = -1: out of range (9600 to 921600)"),
+            "{msg}"
+        );
         plain(&msg);
     }
 
@@ -271,6 +291,28 @@ mod tests {
         plain(&msg);
         let msg = err("[[topup.flow]]\nname = \"a\"\nprice = 1\nadds = \"1GB\"\nsteps = [{ ussd = \"*1#\", bogus = 1 }]\n");
         assert!(msg.contains("bogus"), "{msg}");
+        plain(&msg);
+    }
+
+    #[test]
+    fn flow_keys_get_their_kind_from_their_name_and_huge_numbers_are_plain() {
+        let flow = "[[topup.flow]]\nname = \"a\"\nprice = 1\nadds = 5\nsteps = [{ ussd = \"*1#\", timeout = 5 }]\n";
+        let msg = err(flow);
+        assert!(
+            msg.contains("topup.flow.adds = 5: write a size in quotes"),
+            "{msg}"
+        );
+        let msg = err(&flow.replace("adds = 5", "adds = \"1GB\""));
+        assert!(
+            msg.contains("topup.flow.steps.timeout = 5: write a duration")
+                && msg.contains("\"5s\""),
+            "{msg}"
+        );
+        let msg = err("[usage]\nunit_base = 1000000000000000000000\n");
+        assert!(
+            msg.contains("the number 1000000000000000000000 is too large"),
+            "{msg}"
+        );
         plain(&msg);
     }
 

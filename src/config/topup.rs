@@ -305,6 +305,9 @@ fn flow_config(
             "required: the data one purchase adds, e.g. \"1GB\"".into(),
         )
     })?;
+    if let Some(reason) = crate::config::size_needs_unit(adds_s) {
+        return Err(bad(&format!("adds = {adds_s:?}"), reason));
+    }
     let adds_bytes = parse_size(adds_s, unit_base)
         .map_err(|e| bad(&format!("adds = {adds_s:?}"), e.to_string()))?;
     if adds_bytes == 0 {
@@ -401,6 +404,9 @@ fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
                     .into(),
             ),
         };
+    }
+    if let Some(reason) = crate::config::size_needs_unit(s) {
+        return Err(reason);
     }
     let b = parse_size(s, base).map_err(|e| e.to_string())?;
     if b == 0 {
