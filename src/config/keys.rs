@@ -404,7 +404,17 @@ pub fn close_to(dotted: &str) -> Vec<&'static str> {
         })
         .collect();
     scored.sort();
-    scored.into_iter().take(5).map(|(_, n)| n).collect()
+    // A near miss (a typo) is the answer on its own; otherwise offer the neighbours.
+    let limit = match scored.first() {
+        Some((d, _)) if *d <= 2 => 2,
+        _ => usize::MAX,
+    };
+    scored
+        .into_iter()
+        .filter(|(d, _)| *d <= limit)
+        .take(5)
+        .map(|(_, n)| n)
+        .collect()
 }
 
 /// Levenshtein distance, in chars; keys are short so the quadratic table is fine.
