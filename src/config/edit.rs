@@ -129,16 +129,29 @@ fn hide(table: &mut dyn TableLike, prefix: &str) {
         } else {
             format!("{prefix}.{}", k.get())
         };
-        if let Some(t) = item.as_table_like_mut() {
-            hide(t, &name);
-        } else if let Some(v) = item.as_value_mut() {
-            let secret = keys::find(&name).is_some_and(|key| key.kind == Kind::Secret);
-            if secret && !v.as_str().is_some_and(|s| s.contains("${secret:")) {
-                let decor = v.decor().clone();
-                *v = Value::from("<hidden>");
-                *v.decor_mut() = decor;
-            }
+        match item {
+            Item::ArrayOfTables(a) => a.iter_mut().for_each(|t| hide(t, &name)),
+            Item::Value(Value::Array(a)) => a.iter_mut().for_each(|v| match v {
+                Value::InlineTable(t) => hide(t, &name),
+                v => hide_value(v, &name),
+            }),
+            Item::Value(Value::InlineTable(t)) => hide(t, &name),
+            Item::Table(t) => hide(t, &name),
+            Item::Value(v) => hide_value(v, &name),
+            Item::None => {}
         }
+    }
+}
+
+/// Replaces `v` with `"<hidden>"` when `name` holds a credential written literally: a Secret
+/// key, or a header of a top-up HTTP step (`Authorization = "Bearer …"`).
+fn hide_value(v: &mut Value, name: &str) {
+    let secret = keys::find(name).is_some_and(|key| key.kind == Kind::Secret)
+        || name.starts_with("topup.flow.steps.headers.");
+    if secret && !v.as_str().is_some_and(|s| s.contains("${secret:")) {
+        let decor = v.decor().clone();
+        *v = Value::from("<hidden>");
+        *v.decor_mut() = decor;
     }
 }
 
@@ -299,6 +312,10 @@ mod tests {
         assert!(!out.contains("1234") && !out.contains("abc"), "{out}");
         assert!(out.contains("pin = \"<hidden>\" # sim"), "{out}");
         assert!(out.contains("${secret:cs}"), "{out}");
+        let flow = "[[topup.flow]]\nsteps = [\n  { http = \"POST\", headers = { Authorization = \"Bearer abc\", X-Key = \"${secret:k}\" } },\n]\n";
+        let out = redacted(flow).unwrap();
+        assert!(!out.contains("abc") && out.contains("${secret:k}"), "{out}");
+        assert!(out.contains("Authorization = \"<hidden>\""), "{out}");
     }
 
     #[test]
