@@ -44,6 +44,11 @@ fn suggest(close: &[&str]) -> String {
 
 /// The known key `name`, or the refusal that lists close ones.
 pub fn known(name: &str) -> Result<&'static Key, EditError> {
+    if name == "topup.flow" || name.starts_with("topup.flow.") {
+        return Err(EditError::List {
+            key: "topup.flow".into(),
+        });
+    }
     keys::find(name).ok_or_else(|| EditError::UnknownKey {
         key: name.to_string(),
         close: keys::close_to(name),
@@ -299,6 +304,8 @@ mod tests {
         );
         let err = set(OWNER, "topup.iccids", "1").unwrap_err().to_string();
         assert_eq!(err, "topup.iccids is a list: edit it in the config file");
+        let err = set(OWNER, "topup.flow.name", "x").unwrap_err().to_string();
+        assert_eq!(err, "topup.flow is a list: edit it in the config file");
         let err = set("modem = 3\n", "modem.baud", "9600")
             .unwrap_err()
             .to_string();

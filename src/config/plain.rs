@@ -30,7 +30,18 @@ pub fn message(text: &str, e: &toml::de::Error) -> String {
             key,
             value_span.as_ref().and_then(|s| text.get(s.clone())),
         ),
-        // Not a data error but a syntax one: toml's words, without its code names.
+        // Not a data error but a syntax one: toml's words, without its code names, and the
+        // key or table it stopped at when it says "duplicate key" (its span covers the name).
+        None if raw.starts_with("duplicate key") => {
+            let at = text
+                .get(span.clone())
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.len() <= 60);
+            match at {
+                Some(k) => format!("{k} is written twice; keep one"),
+                None => "a key or table is written twice; keep one".into(),
+            }
+        }
         None => scrub(&raw),
     };
     format!("line {line}: {plain}")
@@ -314,6 +325,20 @@ mod tests {
             "{msg}"
         );
         plain(&msg);
+    }
+
+    #[test]
+    fn a_duplicate_key_or_table_is_named() {
+        let msg = err("[modem]\nport = \"x\"\nbaud = 9600\nport = \"y\"\n");
+        assert_eq!(
+            msg,
+            "config c.toml: line 4: port is written twice; keep one"
+        );
+        let msg = err("[modem]\nport = \"x\"\n[modem]\nbaud = 1\n");
+        assert!(
+            msg.contains("line 3: ") && msg.contains("modem") && msg.contains("twice"),
+            "{msg}"
+        );
     }
 
     #[test]
