@@ -132,6 +132,50 @@ fn a_good_set_keeps_every_comment_the_mode_and_reports_no_agent() {
 }
 
 #[test]
+fn concurrent_sets_of_different_keys_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = owner_file(dir.path());
+    let edits = [
+        ("modem.baud", "9600"),
+        ("modem.lock_dir", "/tmp"),
+        ("modem.profile", "quectel"),
+        ("store.flush_interval", "5m"),
+        ("topup.max_per_cycle", "2"),
+        ("topup.cooldown", "2h"),
+        ("topup.dry_run", "true"),
+        ("usage.carrier.interval", "1h"),
+    ];
+    let children: Vec<_> = edits
+        .iter()
+        .map(|(k, v)| {
+            Command::new(env!("CARGO_BIN_EXE_simkeep"))
+                .arg("--config")
+                .arg(&cfg)
+                .args(["config", "set", k, v])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        // usage.carrier.interval alone is refused: a [usage.carrier] needs a way to ask.
+        let err = stderr(&out);
+        assert!(
+            out.status.success() || err.contains("usage.carrier"),
+            "{err}"
+        );
+    }
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    for (k, v) in &edits[..7] {
+        let get = simkeep(&cfg, &["config", "get", k]);
+        assert!(stdout(&get).contains(v), "{k} lost: {text}");
+    }
+    assert!(text.starts_with("# Router in the attic"), "{text}");
+}
+
+#[test]
 fn unset_returns_a_key_to_its_default_and_get_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = owner_file(dir.path());

@@ -27,11 +27,13 @@ pub async fn config(path: &Path, cmd: &ConfigCmd) -> Result<(), AppError> {
         ConfigCmd::Show => show(path),
         ConfigCmd::Get { key } => get(path, key),
         ConfigCmd::Set { key, value } => {
+            let _lock = edit_lock(path).await?;
             let text = read(path)?;
             let new = edit::set(&text, key, value).map_err(refused)?;
             save(path, &text, new).await
         }
         ConfigCmd::Unset { key } => {
+            let _lock = edit_lock(path).await?;
             let text = read(path)?;
             match edit::unset(&text, key).map_err(refused)? {
                 Some(new) => save(path, &text, new).await,
@@ -43,6 +45,40 @@ pub async fn config(path: &Path, cmd: &ConfigCmd) -> Result<(), AppError> {
         }
         ConfigCmd::Validate => validate(path),
         ConfigCmd::Init { force } => init(path, *force),
+    }
+}
+
+/// Two `config set` at once would each write their own edit of the same old text, and one
+/// would be lost: editors take turns on an flock of the file's directory (a lock on the file
+/// itself would stay with the inode the rename replaces). Waits up to 10 s.
+async fn edit_lock(path: &Path) -> Result<std::fs::File, AppError> {
+    use std::os::fd::AsRawFd;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let f = std::fs::File::open(dir).map_err(|e| {
+        AppError::new(
+            ExitKind::Config,
+            format!("cannot open the config's directory {}: {e}", dir.display()),
+        )
+    })?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // SAFETY: flock on a descriptor this function owns.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(AppError::new(
+                ExitKind::Failure,
+                format!(
+                    "another `simkeep config` is editing {}; try again",
+                    path.display()
+                ),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

@@ -62,8 +62,9 @@ fn locate(
         };
         let key_span = table.key(k).and_then(|key| key.span());
         let holds = |s: &Option<Range<usize>>| {
-            s.as_ref()
-                .is_some_and(|s| s.start <= span.start && span.start < s.end.max(s.start + 1))
+            s.as_ref().is_some_and(|s| {
+                s.start <= span.start && span.start < s.end.max(s.start.saturating_add(1))
+            })
         };
         let deeper = match item {
             Item::Table(t) => locate(t, &name, span),
