@@ -298,6 +298,80 @@ fn check_config_messages_name_the_key_in_plain_words() {
     }
 }
 
+/// A one-shot HTTP server on loopback standing in for an agent with the reload endpoint: it
+/// answers one request with `status` and hands back what it was sent.
+fn fake_agent(status: &'static str) -> (std::net::SocketAddr, std::thread::JoinHandle<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "client closed early");
+            req.extend_from_slice(&buf[..n]);
+        }
+        let body = if status.starts_with("200") {
+            "{\"reloading\":true}"
+        } else {
+            "{\"error\":\"unauthorized\",\"detail\":\"bad token\"}"
+        };
+        write!(
+            s,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8_lossy(&req).into_owned()
+    });
+    (addr, server)
+}
+
+#[test]
+fn an_agent_with_the_reload_endpoint_is_asked_with_the_token() {
+    for (status, ok) in [("200 OK", true), ("401 Unauthorized", false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, server) = fake_agent(status);
+        let cfg = owner_file(dir.path());
+        let token = dir.path().join("api-token");
+        std::fs::write(&token, "s3cret-token\n").unwrap();
+        let text = std::fs::read_to_string(&cfg).unwrap().replace(
+            "listen = \"\"  # off",
+            &format!("listen = \"{addr}\"\ntoken_file = \"{}\"", token.display()),
+        );
+        std::fs::write(&cfg, text).unwrap();
+        let out = simkeep(&cfg, &["config", "set", "modem.poll_interval", "10s"]);
+        let req = server.join().unwrap();
+        assert!(req.starts_with("POST /api/v1/reload HTTP/1.1\r\n"), "{req}");
+        assert!(
+            req.contains("Authorization: Bearer s3cret-token\r\n"),
+            "{req}"
+        );
+        // Saved either way: the refusal is the agent's, after the file was written.
+        let saved = std::fs::read_to_string(&cfg).unwrap();
+        assert!(saved.contains("poll_interval = \"10s\""), "{saved}");
+        if ok {
+            assert!(out.status.success(), "{}", stderr(&out));
+            assert!(
+                stdout(&out).ends_with("; the agent reloads it\n"),
+                "{}",
+                stdout(&out)
+            );
+        } else {
+            assert_eq!(out.status.code(), Some(1));
+            let err = stderr(&out);
+            assert!(
+                err.contains("the agent refused to reload: unauthorized: bad token"),
+                "{err}"
+            );
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+}
+
 fn wait_for(agent: &support::child::Agent, needle: &str, secs: u64) -> String {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
