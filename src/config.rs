@@ -719,6 +719,37 @@ mod tests {
         );
     }
 
+    /// The key table `simkeep config` works from lists every field the loader accepts: a key
+    /// added to a Raw struct without a line in config/keys.rs (and example.toml) fails here.
+    #[test]
+    fn the_key_table_knows_every_field_the_loader_accepts() {
+        for table in [
+            "modem",
+            "store",
+            "http",
+            "usage",
+            "usage.carrier",
+            "topup",
+            "secrets",
+            "carrier_api.a",
+        ] {
+            let text = format!("[{table}]\nzz_not_a_key = 1\n");
+            let err = toml::from_str::<RawConfig>(&text).unwrap_err();
+            let msg = err.message().to_string();
+            let (_, list) = msg
+                .split_once("expected")
+                .unwrap_or_else(|| panic!("{msg}"));
+            for field in list.split('`').skip(1).step_by(2) {
+                let name = format!("{table}.{field}");
+                assert!(
+                    keys::find(&name).is_some()
+                        || ["topup.flow", "usage.carrier"].contains(&name.as_str()),
+                    "{name} is missing from config/keys.rs"
+                );
+            }
+        }
+    }
+
     #[test]
     fn an_empty_store_path_is_an_error() {
         let msg = parse("[store]\npath = \"\"\n").unwrap_err().to_string();
