@@ -803,6 +803,7 @@ mod tests {
             "http",
             "usage",
             "usage.carrier",
+            "alerts",
             "topup",
             "secrets",
             "carrier_api.a",

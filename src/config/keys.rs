@@ -248,6 +248,24 @@ pub const KEYS: &[Key] = &[
     ),
     k("usage.carrier.unit", Text, None, "its unit, e.g. \"MB\""),
     k(
+        "alerts.data_low",
+        Size,
+        None,
+        "warn below this much data left: a size or \"10%\" of the quota (default: the top-up threshold, else 10 %)",
+    ),
+    k(
+        "alerts.rsrp_below",
+        Int,
+        Some("-110"),
+        "warn when RSRP stays below this, in dBm",
+    ),
+    k(
+        "alerts.roaming_expected",
+        Bool,
+        Some("false"),
+        "true: roaming is normal for this SIM, do not warn",
+    ),
+    k(
         "topup.enabled",
         Bool,
         Some("false"),
