@@ -418,7 +418,7 @@ fn a_running_agent_applies_a_new_poll_interval_without_a_restart() {
         "{said}"
     );
     wait_for(&agent, "config reloaded", 10);
-    let log = wait_for(&agent, "poll=2s", 15);
+    let log = wait_for(&agent, "polled every 2s", 15);
     assert!(log.matches("modem connected").count() >= 1, "{log}");
     // A refused edit does not reach the agent at all.
     let bad = simkeep(&cfg, &["config", "set", "modem.poll_interval", "0s"]);
