@@ -171,8 +171,8 @@ pub const KEYS: &[Key] = &[
     k(
         "usage.timezone",
         Text,
-        Some("\"UTC\""),
-        "IANA name or POSIX TZ string: cycles turn at the carrier's midnight",
+        None,
+        "IANA name or POSIX TZ string: cycles turn at the carrier's midnight (default: the router's zone, /etc/TZ, else UTC)",
     ),
     k(
         "usage.unit_base",

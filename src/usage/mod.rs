@@ -21,6 +21,7 @@ pub mod forecast;
 pub mod plan;
 pub mod tz;
 pub mod tzdata;
+pub mod tzfile;
 pub mod units;
 
 pub use carrier::{CarrierError, CarrierReading, CarrierRules, DecimalMark, RuleError};

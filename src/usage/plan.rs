@@ -76,13 +76,13 @@ impl Plan {
                 value: v,
             })?,
         };
-        let tz = match raw.timezone.as_deref() {
-            None => TimeZone::utc(),
-            Some(s) => TimeZone::parse(s).map_err(|source| PlanError::Timezone {
+        // Unset: the router's own zone (/etc/TZ); a name: the machine's zoneinfo, then the table.
+        let tz = super::tzfile::resolve(raw.timezone.as_deref()).map_err(|source| {
+            PlanError::Timezone {
                 key: key("timezone"),
                 source,
-            })?,
-        };
+            }
+        })?;
         let quota_bytes = match raw.quota.as_deref() {
             None => None,
             Some(q) => Some(parse_size(q, unit_base).map_err(|source| PlanError::Quota {

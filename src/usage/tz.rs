@@ -1,9 +1,9 @@
 //! Time zones as POSIX TZ rules: parsing (`JST-9`, `CET-1CEST,M3.5.0,M10.5.0/3`, `<+07>-7`),
 //! IANA names through the built-in table in `tzdata`, UTC ⇄ local conversion.
 //!
-//! Must not: read /etc/TZ or /usr/share/zoneinfo (the router may have neither; the caller passes
-//! the configured string), or know about historical rule changes — a POSIX rule describes one
-//! rule forever, which is what OpenWrt itself uses.
+//! Must not: read /etc/TZ or /usr/share/zoneinfo (`tzfile` does, and hands the rule here), or
+//! know about historical rule changes — a POSIX rule describes one rule forever, which is what
+//! OpenWrt itself uses.
 //!
 //! Format: POSIX.1-2017 XBD §8.3 (`TZ`), with the RFC 8536 §3.3.1 extensions that tzdata footers
 //! use: rule times from −167 to 167 hours (`M3.4.4/50`, `M3.5.0/-1`) and `<...>` quoted names.
@@ -98,6 +98,13 @@ impl TimeZone {
         })?;
         tz.spec = trimmed.to_owned();
         Ok(tz)
+    }
+
+    /// The same rule under the name it was configured with (a zone file's rule shown as
+    /// `Asia/Tokyo`, not `JST-9`).
+    pub fn named(mut self, spec: &str) -> TimeZone {
+        spec.trim().clone_into(&mut self.spec);
+        self
     }
 
     /// The string this zone was configured with.

@@ -1,10 +1,13 @@
-//! IANA zone name → POSIX TZ rule, the same mapping OpenWrt writes to /etc/TZ.
+//! IANA zone name → POSIX TZ rule, the same mapping OpenWrt writes to /etc/TZ: the fallback
+//! when the machine has no `/usr/share/zoneinfo` (OpenWrt ships none by default; see `tzfile`).
 //!
 //! Data only; must not contain logic beyond the lookup. Source: OpenWrt LuCI
 //! `modules/luci-lua-runtime/luasrc/sys/zoneinfo/tzdata.lua` (commit 633ba0a3), itself generated
 //! from the IANA tz database (public domain) by taking the POSIX footer of each TZif file (RFC 8536
-//! §3.3). Rules change when governments change them: an owner whose zone moved can always put the
-//! raw POSIX string in the config instead of the name.
+//! §3.3), brought up to tzdata 2025b where it had drifted (Casablanca and El_Aaiun at +1 since
+//! 2018, Chisinau, Vancouver, Edmonton); `tzfile`'s tests diff the whole table against the
+//! machine's tzdata, so the next drift fails CI. Rules change when governments change them: an
+//! owner whose zone moved can always put the raw POSIX string in the config instead of the name.
 
 /// One zone per line: `<IANA name> <POSIX TZ>`.
 const ZONES: &str = "\
@@ -21,14 +24,14 @@ Africa/Blantyre CAT-2
 Africa/Brazzaville WAT-1
 Africa/Bujumbura CAT-2
 Africa/Cairo EET-2EEST,M4.5.5/0,M10.5.4/24
-Africa/Casablanca <+00>0
+Africa/Casablanca <+01>-1
 Africa/Ceuta CET-1CEST,M3.5.0,M10.5.0/3
 Africa/Conakry GMT0
 Africa/Dakar GMT0
 Africa/Dar_es_Salaam EAT-3
 Africa/Djibouti EAT-3
 Africa/Douala WAT-1
-Africa/El_Aaiun <+00>0
+Africa/El_Aaiun <+01>-1
 Africa/Freetown GMT0
 Africa/Gaborone CAT-2
 Africa/Harare CAT-2
@@ -109,7 +112,7 @@ America/Dawson_Creek MST7
 America/Denver MST7MDT,M3.2.0,M11.1.0
 America/Detroit EST5EDT,M3.2.0,M11.1.0
 America/Dominica AST4
-America/Edmonton CST6
+America/Edmonton MST7MDT,M3.2.0,M11.1.0
 America/Eirunepe <-05>5
 America/El_Salvador CST6
 America/Fort_Nelson MST7
@@ -200,7 +203,7 @@ America/Thule AST4ADT,M3.2.0,M11.1.0
 America/Tijuana PST8PDT,M3.2.0,M11.1.0
 America/Toronto EST5EDT,M3.2.0,M11.1.0
 America/Tortola AST4
-America/Vancouver MST7
+America/Vancouver PST8PDT,M3.2.0,M11.1.0
 America/Whitehorse MST7
 America/Winnipeg CST6CDT,M3.2.0,M11.1.0
 America/Yakutat AKST9AKDT,M3.2.0,M11.1.0
@@ -357,7 +360,7 @@ Europe/Brussels CET-1CEST,M3.5.0,M10.5.0/3
 Europe/Bucharest EET-2EEST,M3.5.0/3,M10.5.0/4
 Europe/Budapest CET-1CEST,M3.5.0,M10.5.0/3
 Europe/Busingen CET-1CEST,M3.5.0,M10.5.0/3
-Europe/Chisinau EET-2EEST,M3.5.0/3,M10.5.0/4
+Europe/Chisinau EET-2EEST,M3.5.0,M10.5.0/3
 Europe/Copenhagen CET-1CEST,M3.5.0,M10.5.0/3
 Europe/Dublin IST-1GMT0,M10.5.0,M3.5.0/1
 Europe/Gibraltar CET-1CEST,M3.5.0,M10.5.0/3
