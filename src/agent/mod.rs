@@ -396,7 +396,7 @@ impl Agent {
                         status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
-                    poller.store_error = store_health(&store).await;
+                    poller.store_error = store_health(&store);
                     // The raised/cleared transitions it returns are for notifications to
                     // subscribe to; the status and the log already carry them.
                     let _changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
@@ -603,12 +603,11 @@ fn unit_base(cfg: &Config) -> crate::usage::UnitBase {
         .map_or(crate::usage::UnitBase::Binary, |u| u.plan.unit_base)
 }
 
-/// The store's problem (full disk, read-only, corrupt file), if it has one.
-async fn store_health(store: &StoreHandle) -> Option<String> {
-    match store.health().await {
-        Ok(h) => h.last_error,
-        Err(e) => Some(e.to_string()),
-    }
+/// The store's problem (full disk, read-only, corrupt file), if it has one. Read from the
+/// published health, never through the store's queue: a file locked by another process holds
+/// the queue for the busy timeout, and the poll must not wait on it.
+fn store_health(store: &StoreHandle) -> Option<String> {
+    store.health_now().last_error
 }
 
 fn set_link(s: &mut Status, state: &LinkState) {

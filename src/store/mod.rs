@@ -38,6 +38,8 @@ const CHANNEL_CAPACITY: usize = 256;
 #[derive(Clone)]
 pub struct StoreHandle {
     tx: SyncSender<StoreCmd>,
+    /// The worker's health as of its last command (see [`StoreHandle::health_now`]).
+    published: Arc<std::sync::Mutex<StoreHealth>>,
     /// Telemetry dropped because the command queue was full (the thread counts the rest).
     /// 32 bits: MIPS routers have no 64-bit atomics. Saturates rather than wraps.
     dropped: Arc<AtomicU32>,
@@ -50,6 +52,8 @@ impl StoreHandle {
         let (tx, rx) = sync_channel(CHANNEL_CAPACITY);
         let path = cfg.path.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let published = Arc::new(std::sync::Mutex::new(StoreHealth::default()));
+        let health = published.clone();
         std::thread::Builder::new()
             .name("simkeep-store".into())
             .spawn(move || {
@@ -57,14 +61,18 @@ impl StoreHandle {
                 if let Err(e) = w.ensure_open() {
                     tracing::warn!(error = %e, "store starts without its database");
                 }
+                if let Ok(mut h) = health.lock() {
+                    *h = w.health();
+                }
                 let _ = ready_tx.send(());
-                w.run(rx);
+                w.run(rx, health);
             })
             .map_err(|cause| StoreError::Spawn { path, cause })?;
         // Wait for the first open so that callers see a settled health report.
         let _ = ready_rx.recv();
         Ok(StoreHandle {
             tx,
+            published,
             dropped: Arc::new(AtomicU32::new(0)),
         })
     }
@@ -286,6 +294,16 @@ impl StoreHandle {
     pub async fn sim_state(&self, iccid: &str) -> Result<Option<String>, StoreError> {
         let iccid = iccid.to_string();
         self.call(move |w| w.sim_state(&iccid)).await?
+    }
+
+    /// The health as of the worker's last command, at once: for the poll loop and `/healthz`,
+    /// which must not wait behind a command stuck on a file another process holds locked (the
+    /// busy timeout) — that would stall polling.
+    pub fn health_now(&self) -> StoreHealth {
+        let mut h = self.published.lock().map(|h| h.clone()).unwrap_or_default();
+        let lost = self.dropped.load(Ordering::Relaxed);
+        h.dropped_telemetry = h.dropped_telemetry.saturating_add(u64::from(lost));
+        h
     }
 
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {

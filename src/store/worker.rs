@@ -95,9 +95,18 @@ impl Worker {
         }
     }
 
-    /// Runs until `Shutdown` or until every handle is dropped; flushes before returning.
-    pub fn run(mut self, rx: Receiver<StoreCmd>) {
+    /// Runs until `Shutdown` or until every handle is dropped; flushes before returning. After
+    /// each command the health is published to `health`, where the daemon reads it without
+    /// queueing behind a command that waits on a locked file.
+    pub fn run(
+        mut self,
+        rx: Receiver<StoreCmd>,
+        health: std::sync::Arc<std::sync::Mutex<StoreHealth>>,
+    ) {
         loop {
+            if let Ok(mut h) = health.lock() {
+                *h = self.health();
+            }
             let wait = self.next_flush.saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
                 Ok(StoreCmd::Shutdown(reply)) => {
