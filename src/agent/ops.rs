@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -164,7 +164,7 @@ impl From<UssdError> for OpError {
 }
 
 /// How a dialogue ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UssdEnd {
     /// The network answered and wants nothing more (`+CUSD: 0`).
@@ -194,16 +194,16 @@ impl UssdEnd {
 }
 
 /// One answer of the network, and the choice that brought it (`None` for the code itself).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UssdStep {
     pub sent: String,
     /// `menu`, `done` or `terminated`.
-    pub status: &'static str,
+    pub status: String,
     pub text: String,
 }
 
 /// A whole dialogue: what the API returns and the CLI prints, whichever ran it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UssdOutcome {
     pub code: String,
     pub answers: Vec<UssdStep>,
@@ -240,7 +240,7 @@ pub async fn dialogue(
         shown(&reply);
         answers.push(UssdStep {
             sent: std::mem::take(&mut sent),
-            status: step_status(reply.status),
+            status: step_status(reply.status).to_string(),
             text: reply.text.clone(),
         });
         let state = match reply.status {
