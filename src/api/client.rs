@@ -57,20 +57,22 @@ pub async fn daemon_op(
     body: Option<&Value>,
 ) -> Option<Result<Value, AppError>> {
     let wait = crate::agent::ops::LONGEST_OP + Duration::from_secs(5);
-    Some(match daemon_call_within(cfg, method, path, body, true, wait).await? {
-        Ok((code, v)) if (200..300).contains(&code) => Ok(v),
-        Ok((_, v)) => match (
-            v.get("error").and_then(Value::as_str),
-            v.get("detail").and_then(Value::as_str),
-        ) {
-            (Some(word), Some(detail)) => Err(AppError::new(
-                crate::agent::ops::OpError::exit_kind_for(word),
-                detail,
-            )),
-            _ => Err(refusal(&v)),
+    Some(
+        match daemon_call_within(cfg, method, path, body, true, wait).await? {
+            Ok((code, v)) if (200..300).contains(&code) => Ok(v),
+            Ok((_, v)) => match (
+                v.get("error").and_then(Value::as_str),
+                v.get("detail").and_then(Value::as_str),
+            ) {
+                (Some(word), Some(detail)) => Err(AppError::new(
+                    crate::agent::ops::OpError::exit_kind_for(word),
+                    detail,
+                )),
+                _ => Err(refusal(&v)),
+            },
+            Err(e) => Err(e),
         },
-        Err(e) => Err(e),
-    })
+    )
 }
 
 /// One request: (status code, JSON body); `None` when nothing answers on `http.listen`.

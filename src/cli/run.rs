@@ -70,7 +70,8 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             // Check the code before touching the agent or the port.
             crate::cli::ussd::check(code, replies)?;
             if let Some(cfg) = agent_config(&cli)? {
-                if let Some(r) = crate::cli::ussd::ussd_via_agent(&cfg, code, replies, *json).await {
+                if let Some(r) = crate::cli::ussd::ussd_via_agent(&cfg, code, replies, *json).await
+                {
                     return r;
                 }
             }
@@ -254,7 +255,11 @@ async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Resu
             let v = r?;
             let lines: Vec<String> = v["lines"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             print(&lines);
             return Ok(());
