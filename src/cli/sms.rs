@@ -291,7 +291,7 @@ pub async fn sms_delete(cfg: &Config, id: i64, json: bool) -> Result<(), AppErro
 }
 
 /// Deletes from the store itself (no daemon answers).
-async fn sms_delete_store(store_path: &Path, id: i64) -> Result<(), AppError> {
+pub async fn sms_delete_store(store_path: &Path, id: i64) -> Result<(), AppError> {
     let store = open_store(store_path).await?;
     let deleted = store.delete_sms(SmsId(id)).await.map_err(store_err);
     let _ = store.shutdown().await;

@@ -34,7 +34,7 @@ pub async fn ussd(
         Some(h) => UssdClient::for_profile(at.clone(), h),
         None => UssdClient::detect(at.clone()).await,
     };
-    let mut scripted = replies.to_vec().into_iter();
+    let mut scripted = replies.iter().cloned();
     let outcome = dialogue(
         &client,
         code,
