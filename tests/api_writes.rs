@@ -521,3 +521,58 @@ async fn reload_applies_a_good_config_and_refuses_a_bad_one_without_stopping() {
         .expect("the reloaded agent allows raw AT");
     child.kill();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_second_dialogue_is_refused_while_one_is_open_and_shutdown_does_not_wait_for_it() {
+    let setup = Setup::new(None, "");
+    let agent = support::run_agent(setup.cfg()).await;
+    wait_polled(agent.addr).await;
+    let t = setup.token();
+    let a = agent.addr;
+    // The network never answers: the first dialogue waits for its +CUSD.
+    setup.rig.sim.set("ussd", "silent").unwrap();
+    let t1 = t.clone();
+    let first = tokio::spawn(async move {
+        call(a, "POST", "/api/v1/ussd", Some(&t1), r#"{"code":"*100#"}"#).await
+    });
+    let sent =
+        support::eventually(Duration::from_secs(10), || !setup.seen("CUSD=1").is_empty()).await;
+    assert!(sent, "the first dialogue reached the modem");
+    let (code, v, raw) = call(a, "POST", "/api/v1/ussd", Some(&t), r#"{"code":"*123#"}"#).await;
+    assert_eq!(code, 409, "{raw}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .unwrap()
+            .contains("talking to the carrier"),
+        "{raw}"
+    );
+    assert_eq!(
+        setup.seen("CUSD=1").len(),
+        1,
+        "the second code was not sent"
+    );
+    // Other writes still run beside it (the engine serialises single commands).
+    let (code, _, raw) = call(
+        a,
+        "POST",
+        "/api/v1/sms",
+        Some(&t),
+        r#"{"to":"1234","text":"BAL"}"#,
+    )
+    .await;
+    assert_eq!(code, 200, "{raw}");
+
+    let began = std::time::Instant::now();
+    agent.stop().await;
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "shutdown took {:?}",
+        began.elapsed()
+    );
+    let (code, _, _) = first.await.unwrap();
+    assert_ne!(
+        code, 200,
+        "the cut-off dialogue is not reported as answered"
+    );
+}
