@@ -338,41 +338,14 @@ impl OwnerOps {
             )
         };
         match op {
-            OwnerOp::Reload { reply } => match ctx.reload {
-                Some(r) => {
-                    if let Err(e) = r.try_send(reply) {
-                        let reply = match e {
-                            mpsc::error::TrySendError::Full(r)
-                            | mpsc::error::TrySendError::Closed(r) => r,
-                        };
-                        let _ = reply.send(Err(OpError::new(
-                            OpErrorKind::Busy,
-                            "a reload is already under way",
-                        )));
-                    }
-                }
-                None => {
-                    let _ = reply.send(Err(OpError::new(
-                        OpErrorKind::NotReady,
-                        "this agent cannot reload its config (it was not started by `simkeep run`)",
-                    )));
-                }
-            },
+            OwnerOp::Reload { reply } => reload(reply, ctx.reload),
             OwnerOp::BalanceRefresh { reply } if running >= MAX_OWNER_TASKS => {
                 let _ = reply.send(Err(busy()));
             }
             OwnerOp::BalanceRefresh { reply } => {
-                let (tx, rx) = oneshot::channel();
-                if ctx.probe.try_send(tx).is_err() {
-                    let _ = reply.send(Err(OpError::new(
-                        OpErrorKind::Busy,
-                        "too many balance requests waiting",
-                    )));
-                    return;
+                if let Some(t) = balance_refresh(reply, ctx.probe) {
+                    self.tasks.push(t);
                 }
-                self.tasks.push(tokio::spawn(async move {
-                    let _ = reply.send(balance_answer(rx.await));
-                }));
             }
             op if !ctx.connected => refuse(op, OpError::new(OpErrorKind::NotReady, NOT_CONNECTED)),
             op if running >= MAX_OWNER_TASKS => refuse(op, busy()),
@@ -421,6 +394,44 @@ impl OwnerOps {
             }
         }
     }
+}
+
+/// Hands a reload to `simkeep run`'s loop, which answers it.
+fn reload(reply: Answer<()>, to: Option<&mpsc::Sender<Answer<()>>>) {
+    let Some(to) = to else {
+        let _ = reply.send(Err(OpError::new(
+            OpErrorKind::NotReady,
+            "this agent cannot reload its config (it was not started by `simkeep run`)",
+        )));
+        return;
+    };
+    if let Err(mpsc::error::TrySendError::Full(reply) | mpsc::error::TrySendError::Closed(reply)) =
+        to.try_send(reply)
+    {
+        let _ = reply.send(Err(OpError::new(
+            OpErrorKind::Busy,
+            "a reload is already under way",
+        )));
+    }
+}
+
+/// Queues a waiter for the next balance reading (the loop's probe arm starts a query if none
+/// runs); the task that waits for it and answers.
+fn balance_refresh(
+    reply: Answer<u64>,
+    probe: &mpsc::Sender<BalanceWaiter>,
+) -> Option<JoinHandle<()>> {
+    let (tx, rx) = oneshot::channel();
+    if probe.try_send(tx).is_err() {
+        let _ = reply.send(Err(OpError::new(
+            OpErrorKind::Busy,
+            "too many balance requests waiting",
+        )));
+        return None;
+    }
+    Some(tokio::spawn(async move {
+        let _ = reply.send(balance_answer(rx.await));
+    }))
 }
 
 /// Answers an op that will not run.
