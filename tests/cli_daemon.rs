@@ -250,3 +250,52 @@ fn history_takes_json_and_csv_flags_and_the_old_format_option() {
         "{h}"
     );
 }
+
+/// More rows than one API answer holds: the CLI pages through the agent and prints what the
+/// store gives, the same `used_bytes` across the page boundary included.
+#[tokio::test(flavor = "current_thread")]
+async fn history_through_the_agent_pages_and_matches_the_store() {
+    use simkeep::store::{StoreConfig, StoreHandle, UsageSample};
+    let setup = Setup::new(Personality::Generic, "");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let store =
+        StoreHandle::start(StoreConfig::new(setup.rig.dir.path().join("simkeep.db"))).unwrap();
+    let rows: i64 = 10_050;
+    for i in 0..rows {
+        store
+            .record_usage(UsageSample {
+                t: now - 80_000 + i * 7,
+                iccid: "8981100022152467221".into(),
+                rx_bytes: (i as u64) * 1000,
+                tx_bytes: (i as u64) * 10,
+                source: "interface".into(),
+            })
+            .unwrap();
+        // The store queues a bounded number of samples between flushes.
+        if i % 100 == 99 {
+            store.flush().await.unwrap();
+        }
+    }
+    store.shutdown().await.unwrap();
+
+    let agent = support::run_agent(setup.cfg()).await;
+    let live_json = setup.cli(&["history", "usage", "--json"]).await;
+    assert!(live_json.status.success(), "{}", text(&live_json.stderr));
+    let live_csv = setup.cli(&["history", "usage"]).await;
+    agent.stop().await;
+
+    let v: Value = serde_json::from_slice(&live_json.stdout).unwrap();
+    let all = v.as_array().unwrap();
+    assert_eq!(all.len() as i64, rows, "every row, not one page");
+    assert_eq!(
+        all[10_000]["used_bytes"], 1010,
+        "counted across the page boundary"
+    );
+    let json = setup.cli(&["history", "usage", "--json"]).await;
+    assert_eq!(text(&json.stdout), text(&live_json.stdout));
+    let csv = setup.cli(&["history", "usage", "--format", "csv"]).await;
+    assert_eq!(text(&csv.stdout), text(&live_csv.stdout));
+}
