@@ -876,7 +876,10 @@ mod tests {
         let e = parse("[http]\nallow_raw_at = \"yes\"\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 2") && e.contains("boolean"), "{e}");
+        assert!(
+            e.contains("http.allow_raw_at") && e.contains("true or false"),
+            "{e}"
+        );
     }
 
     #[test]
