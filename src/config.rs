@@ -86,6 +86,7 @@ struct RawStore {
 struct RawHttp {
     listen: Option<String>,
     token_file: Option<String>,
+    allow_raw_at: Option<bool>,
 }
 
 /// `[usage]` as written; validated into a plan by the usage module.
@@ -203,6 +204,9 @@ pub struct HttpConfig {
     /// The API token that writes need (created 0600 at first start). Default: `api-token`
     /// beside the store (`/etc/simkeep/api-token` with the default store).
     pub token_file: PathBuf,
+    /// `POST /api/v1/at` (raw AT through the API) is refused unless this is true: a raw line
+    /// can reconfigure or switch off the modem, which the other endpoints cannot.
+    pub allow_raw_at: bool,
 }
 
 pub const DEFAULT_PORT: &str = "/dev/ttyUSB2";
@@ -344,6 +348,7 @@ impl Config {
                         .unwrap_or(Path::new("/etc/simkeep"))
                         .join("api-token"),
                 },
+                allow_raw_at: raw.http.allow_raw_at.unwrap_or(false),
             },
             usage,
             topup,
@@ -857,6 +862,24 @@ mod tests {
     fn http_can_be_turned_off_and_bad_addresses_are_refused() {
         assert_eq!(parse("[http]\nlisten = \"\"\n").unwrap().http.listen, None);
         assert!(parse("[http]\nlisten = \"localhost\"\n").is_err());
+    }
+
+    #[test]
+    fn raw_at_over_the_api_is_off_unless_turned_on() {
+        assert!(!parse("").unwrap().http.allow_raw_at);
+        assert!(
+            parse("[http]\nallow_raw_at = true\n")
+                .unwrap()
+                .http
+                .allow_raw_at
+        );
+        let e = parse("[http]\nallow_raw_at = \"yes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("http.allow_raw_at") && e.contains("true or false"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ async fn a_two_level_menu_with_replies_buys_data() {
     drop(session);
     // The CLI handler walks the same menu from --reply values.
     let replies = ["1".to_string(), "1".to_string(), "1".to_string()];
-    simkeep::cli::ussd::ussd(&at, "*123#", &replies, Some("generic"))
+    simkeep::cli::ussd::ussd(&at, "*123#", &replies, Some("generic"), false)
         .await
         .unwrap();
     let balance = client.query("*100#").await.unwrap();
@@ -376,16 +376,16 @@ async fn a_ussd_code_carrying_a_second_command_never_reaches_the_modem() {
         client.query(evil).await,
         Err(UssdError::Invalid(_))
     ));
-    let err = simkeep::cli::ussd::ussd(&at, evil, &[], None)
+    let err = simkeep::cli::ussd::ussd(&at, evil, &[], None, false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
     assert!(err.message.contains("0-9 * # +"), "{}", err.message);
-    let err = simkeep::cli::ussd::ussd(&at, "*123#", &[evil.to_string()], None)
+    let err = simkeep::cli::ussd::ussd(&at, "*123#", &[evil.to_string()], None, false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
-    let err = simkeep::cli::sms::sms_send(&at, "1234\r\nAT+CFUN=0", "hi")
+    let err = simkeep::cli::sms::sms_send(&at, "1234\r\nAT+CFUN=0", "hi", false)
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::Config);
@@ -414,7 +414,9 @@ async fn the_cli_lists_reads_and_deletes_on_the_modem_and_in_the_store() {
         .await
         .unwrap_err();
     assert_eq!(err.kind, ExitKind::ModemRefused, "{}", err.message);
-    simkeep::cli::sms::sms_delete_modem(&at, 1).await.unwrap();
+    simkeep::cli::sms::sms_delete_modem(&at, 1, false)
+        .await
+        .unwrap();
     rig.sim.set("check_stored", "0").unwrap();
 
     rig.sim

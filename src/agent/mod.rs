@@ -61,7 +61,10 @@ pub async fn run_with_reload(
     let stop = shutdown_signal();
     tokio::pin!(stop);
     loop {
-        let agent = start(cfg.clone()).await?;
+        let mut agent = start(cfg.clone()).await?;
+        // `POST /api/v1/reload` lands here, beside SIGHUP; one at a time.
+        let (reload_tx, mut reload_rx) = mpsc::channel::<ops::Answer<()>>(1);
+        agent.reload = Some(reload_tx);
         let (restart_tx, restart_rx) = tokio::sync::oneshot::channel::<()>();
         let run = agent.run_until(async move {
             let _ = restart_rx.await;
@@ -88,6 +91,19 @@ pub async fn run_with_reload(
                     }
                     Err(e) => tracing::error!("config not reloaded, keeping the running one: {e}"),
                 },
+                // The owner asked through the API: the same, with the verdict as the answer.
+                Some(answer) = reload_rx.recv(), if !stopping && next.is_none() => match reload() {
+                    Ok(new) => {
+                        tracing::info!("config reloaded (API); restarting the agent");
+                        next = Some(new);
+                        let _ = answer.send(Ok(()));
+                        if let Some(tx) = restart_tx.take() { let _ = tx.send(()); }
+                    }
+                    Err(e) => {
+                        tracing::error!("config not reloaded, keeping the running one: {e}");
+                        let _ = answer.send(Err(ops::OpError::new(ops::OpErrorKind::Invalid, e.message)));
+                    }
+                },
             }
         }
         match next {
@@ -107,6 +123,10 @@ pub struct Agent {
     http_addr: Option<SocketAddr>,
     store: StoreHandle,
     control_rx: mpsc::Receiver<Control>,
+    /// Modem work the owner asks for through the API.
+    ops_rx: mpsc::Receiver<ops::OwnerOp>,
+    /// Where `POST /api/v1/reload` goes; set by `run_with_reload`.
+    reload: Option<mpsc::Sender<ops::Answer<()>>>,
     apis: crate::carrier_api::CarrierApis,
 }
 
@@ -146,6 +166,9 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     }
     // Requests from the owner through the API (top-up now/plan/resume); a few at a time.
     let (control_tx, control_rx) = mpsc::channel::<Control>(4);
+    // The owner's modem work (USSD, SMS, raw AT, balance, reload); the loop answers busy
+    // beyond a few running, so a small queue is enough.
+    let (ops_tx, ops_rx) = mpsc::channel::<ops::OwnerOp>(ops::MAX_OWNER_TASKS);
     let token = match crate::api::topup::ensure_token(&cfg.http.token_file) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -158,9 +181,10 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
             let ctx = crate::api::ApiContext {
                 store: Some(store.clone()),
                 control: Some(control_tx),
+                ops: Some(ops_tx),
                 token,
+                allow_raw_at: cfg.http.allow_raw_at,
                 timezone: cfg.usage.as_ref().map(|u| u.plan.tz.clone()),
-                ..Default::default()
             };
             let (task, bound) = crate::api::serve(addr, status_rx, ctx).await?;
             (Some(task), Some(bound))
@@ -177,6 +201,8 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         http_addr,
         store,
         control_rx,
+        ops_rx,
+        reload: None,
         apis,
     })
 }
@@ -197,6 +223,8 @@ impl Agent {
             http_task,
             store,
             mut control_rx,
+            mut ops_rx,
+            reload,
             apis,
             ..
         } = self;
@@ -230,6 +258,7 @@ impl Agent {
         let mut topup_task: Option<tokio::task::JoinHandle<()>> = None;
         let mut recovered = false;
         let mut last_nitz_ask: Option<tokio::time::Instant> = None;
+        let mut owner_ops = ops::OwnerOps::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -331,6 +360,17 @@ impl Agent {
                     control(req, &mut topups, &mut topup_task, &poller, &accounting, ctx).await;
                     status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                 }
+                // The owner asked for modem work through the API: answered now or run as a task.
+                Some(op) = ops_rx.recv() => {
+                    let ctx = ops::OpsCtx {
+                        client: &client, store: &store, balance: &mut balance, driver: &driver,
+                        probe: &probe_tx, reload: reload.as_ref(),
+                        carrier_busy: balance_task.is_some() || topup_task.is_some(),
+                        connected: *link.borrow() == LinkState::Connected,
+                        iccid: poller.last.as_ref().and_then(|s| s.sim.iccid.clone()),
+                    };
+                    owner_ops.handle(op, ctx);
+                }
                 // Time to poll.
                 _ = tick.tick() => {
                     let now = unix_now();
@@ -424,6 +464,7 @@ impl Agent {
             t.abort();
         }
         // Every AT client must go for the engine to stop (the USSD client holds one too).
+        drop(owner_ops);
         drop(balance);
         drop(driver);
         drop(client);

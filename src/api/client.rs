@@ -47,6 +47,34 @@ pub fn refusal(v: &Value) -> AppError {
     AppError::new(ExitKind::Failure, msg)
 }
 
+/// Modem work through the daemon (`/api/v1/ussd`, `/sms`, `/at`…), with the token, waiting as
+/// long as the agent may take. A refusal keeps the one-shot command's exit code and words: the
+/// `error` word picks the code (`agent::ops::OpError::http`), the `detail` is the message.
+pub async fn daemon_op(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Option<Result<Value, AppError>> {
+    let wait = crate::agent::ops::LONGEST_OP + Duration::from_secs(5);
+    Some(
+        match daemon_call_within(cfg, method, path, body, true, wait).await? {
+            Ok((code, v)) if (200..300).contains(&code) => Ok(v),
+            Ok((_, v)) => match (
+                v.get("error").and_then(Value::as_str),
+                v.get("detail").and_then(Value::as_str),
+            ) {
+                (Some(word), Some(detail)) => Err(AppError::new(
+                    crate::agent::ops::OpError::exit_kind_for(word),
+                    detail,
+                )),
+                _ => Err(refusal(&v)),
+            },
+            Err(e) => Err(e),
+        },
+    )
+}
+
 /// One request: (status code, JSON body); `None` when nothing answers on `http.listen`.
 /// With `auth`, the token from `http.token_file` goes along (an unreadable file is an error).
 pub async fn daemon_call(
@@ -55,6 +83,18 @@ pub async fn daemon_call(
     path: &str,
     body: Option<&Value>,
     auth: bool,
+) -> Option<Result<(u16, Value), AppError>> {
+    daemon_call_within(cfg, method, path, body, auth, Duration::from_secs(30)).await
+}
+
+/// [`daemon_call`], waiting up to `wait` for the answer.
+pub async fn daemon_call_within(
+    cfg: &Config,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    auth: bool,
+    wait: Duration,
 ) -> Option<Result<(u16, Value), AppError>> {
     let addr = cfg.http.listen?;
     let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
@@ -88,7 +128,7 @@ pub async fn daemon_call(
         (&mut s).take(16 << 20).read_to_end(&mut buf).await?;
         Ok::<_, std::io::Error>(buf)
     };
-    let buf = match tokio::time::timeout(Duration::from_secs(30), io).await {
+    let buf = match tokio::time::timeout(wait, io).await {
         Ok(Ok(b)) => b,
         _ => {
             return Some(Err(AppError::new(

@@ -48,6 +48,9 @@ pub enum SmsCmd {
         number: String,
         /// The text.
         text: String,
+        /// What was sent, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List messages (newest first).
     List {
@@ -65,6 +68,9 @@ pub enum SmsCmd {
     Delete {
         /// Message id (store) or modem index (with --port).
         id: i64,
+        /// What was deleted, as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -142,13 +148,17 @@ pub enum Cmd {
         listen: Option<std::net::SocketAddr>,
     },
     /// Send one raw AT command and print the reply lines. Exit status 3 on ERROR/+CME ERROR,
-    /// 4 when the modem cannot be reached or does not answer.
+    /// 4 when the modem cannot be reached or does not answer. While the agent runs this goes
+    /// through it, which needs `http.allow_raw_at = true`.
     At {
         /// The command, e.g. 'AT+CSQ'.
         command: String,
         /// Seconds to wait for the answer (default: what the command usually needs).
         #[arg(long)]
         timeout: Option<u64>,
+        /// The reply lines as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// One screen from the running agent: link, SIM, operator, signal, data left, cycle,
     /// top-ups and what needs attention. Exit status 1 when no agent answers on http.listen.
@@ -175,14 +185,19 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: SmsCmd,
     },
-    /// Run a USSD code (e.g. '*100#') and print the network's answer. For a menu, the next
-    /// choice is read from stdin (empty line cancels), or given with --reply for scripts.
+    /// Run a USSD code (e.g. '*100#') and print the network's answer. For a menu give the
+    /// choices with --reply; on the port itself (no agent running, or --port) a menu with no
+    /// --reply left reads the next choice from stdin (empty line cancels). A menu cancelled or
+    /// left unanswered exits 1.
     Ussd {
         /// The code: digits, '*', '#' and '+' only.
         code: String,
         /// Menu choices to send in order (repeatable): --reply 1 --reply 2.
         #[arg(long = "reply", value_name = "CHOICE")]
         replies: Vec<String>,
+        /// The whole dialogue (answers and how it ended) as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Data used and left in this billing cycle, where the figure comes from, and when it runs
     /// out (from the running daemon, or from the store when it is not running).
@@ -199,9 +214,15 @@ pub enum Cmd {
         /// How far back, e.g. 1h, 7d.
         #[arg(long, default_value = "1d", value_parser = parse_since)]
         since: std::time::Duration,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "csv")]
-        format: crate::cli::history::Format,
+        /// JSON instead of CSV.
+        #[arg(long, conflicts_with_all = ["csv", "format"])]
+        json: bool,
+        /// CSV (the default).
+        #[arg(long, conflicts_with = "format")]
+        csv: bool,
+        /// Old spelling of --json / --csv, kept for scripts.
+        #[arg(long, value_enum, hide = true)]
+        format: Option<crate::cli::history::Format>,
     },
     /// Automatic top-ups: buy now, see what the policy would do, the history, resume after a pause.
     Topup {

@@ -149,11 +149,7 @@ pub async fn history(
     format: Format,
 ) -> Result<(), AppError> {
     let since_t = unix_now().saturating_sub(i64::try_from(since.as_secs()).unwrap_or(i64::MAX));
-    let path = match kind {
-        Kind::Usage => format!("/api/v1/history/usage?since={since_t}"),
-        Kind::Signal => format!("/api/v1/history/signal?since={since_t}"),
-    };
-    let rows = match crate::api::client::daemon_get(cfg, &path).await {
+    let rows = match history_from_agent(cfg, kind, since_t).await {
         Some(r) => r?,
         None => {
             let store = open_store(cfg)?;
@@ -170,6 +166,95 @@ pub async fn history(
         Format::Csv => print!("{}", to_csv(&rows)),
     }
     Ok(())
+}
+
+/// Rows per request to the agent: the API's largest `limit`.
+const AGENT_PAGE: usize = 10_000;
+
+/// The whole history since `since_t` from the running agent, a page at a time (the API answers
+/// at most `AGENT_PAGE` rows per request); `None` when no agent answers.
+async fn history_from_agent(
+    cfg: &Config,
+    kind: Kind,
+    since_t: i64,
+) -> Option<Result<Value, AppError>> {
+    let base = match kind {
+        Kind::Usage => "/api/v1/history/usage",
+        Kind::Signal => "/api/v1/history/signal",
+    };
+    let mut rows: Vec<Value> = Vec::new();
+    let mut since = since_t.to_string();
+    let mut skip = 0usize;
+    loop {
+        let path = format!("{base}?since={since}&limit={AGENT_PAGE}");
+        let page = match crate::api::client::daemon_get(cfg, &path).await {
+            None if rows.is_empty() => return None,
+            None => {
+                return Some(Err(AppError::new(
+                    ExitKind::Failure,
+                    "the agent stopped answering in the middle of the history; run it again",
+                )))
+            }
+            Some(Err(e)) => return Some(Err(e)),
+            Some(Ok(Value::Array(page))) => page,
+            Some(Ok(_)) => {
+                return Some(Err(AppError::new(
+                    ExitKind::Failure,
+                    format!("the agent's answer to {path} is not a list of rows"),
+                )))
+            }
+        };
+        match next_page(&mut rows, page, skip) {
+            Some((at, same)) => (since, skip) = (at, same),
+            None => break,
+        }
+    }
+    if kind == Kind::Usage {
+        recount_used(&mut rows);
+    }
+    Some(Ok(Value::Array(rows)))
+}
+
+/// Adds a page (less the `skip` rows at its start that the last page ended with) and says where
+/// the next starts: the last row's time (the API's `since` is inclusive) and how many rows at
+/// the end share it. `None` when this was the last page.
+fn next_page(rows: &mut Vec<Value>, page: Vec<Value>, skip: usize) -> Option<(String, usize)> {
+    let n = page.len();
+    let last = page.last().and_then(|r| r["at"].as_str()).map(String::from);
+    let same = last.as_deref().map_or(0, |at| {
+        page.iter()
+            .rev()
+            .take_while(|r| r["at"].as_str() == Some(at))
+            .count()
+    });
+    rows.extend(page.into_iter().skip(skip));
+    // A page of rows all in one second could not move on: stop rather than loop.
+    if n < AGENT_PAGE || same >= n {
+        return None;
+    }
+    last.map(|at| (at, same))
+}
+
+/// `used_bytes` again across the pages: the agent counts from the first row of each answer, the
+/// store's rows count from the first row of all (`api::json::UsageDeltas`, per SIM and source).
+fn recount_used(rows: &mut [Value]) {
+    let mut last: std::collections::HashMap<(String, String), u64> = Default::default();
+    for r in rows.iter_mut() {
+        let total = r["rx_bytes"]
+            .as_u64()
+            .unwrap_or(0)
+            .saturating_add(r["tx_bytes"].as_u64().unwrap_or(0));
+        let key = (
+            r["iccid"].as_str().unwrap_or("").to_string(),
+            r["source"].as_str().unwrap_or("").to_string(),
+        );
+        let used = last
+            .insert(key, total)
+            .map(|prev| if total >= prev { total - prev } else { total });
+        if let Some(obj) = r.as_object_mut() {
+            obj.insert("used_bytes".into(), used.into());
+        }
+    }
 }
 
 /// CSV with a header from the first row's keys; empty cells for nulls; quoted where needed.
@@ -249,6 +334,46 @@ mod tests {
         assert!(out.contains("source       carrier, 90s ago"), "{out}");
         assert!(out.contains("2026-12-25T00:00:00Z (1 day left)"), "{out}");
         assert!(out.contains("runs out     -"), "{out}");
+    }
+
+    #[test]
+    fn pages_join_without_the_rows_they_share_and_usage_is_counted_across_them() {
+        let row = |at: &str, rx: u64| json!({"at": at, "iccid": "89", "source": "interface", "rx_bytes": rx, "tx_bytes": 0, "used_bytes": null});
+        let mut rows = Vec::new();
+        // A full page ending with two rows at 10:02.
+        let mut first: Vec<Value> = (0..AGENT_PAGE - 2)
+            .map(|i| row("2026-12-01T10:00:00Z", i as u64))
+            .collect();
+        first.push(row("2026-12-01T10:02:00Z", 20_000));
+        first.push(row("2026-12-01T10:02:00Z", 20_010));
+        let next = next_page(&mut rows, first, 0);
+        assert_eq!(next, Some(("2026-12-01T10:02:00Z".to_string(), 2)));
+        // The next answer starts again at 10:02 (since is inclusive): those two are dropped.
+        let second = vec![
+            row("2026-12-01T10:02:00Z", 20_000),
+            row("2026-12-01T10:02:00Z", 20_010),
+            row("2026-12-01T10:03:00Z", 20_110),
+        ];
+        assert_eq!(
+            next_page(&mut rows, second, 2),
+            None,
+            "a short page is the last"
+        );
+        assert_eq!(rows.len(), AGENT_PAGE + 1);
+        recount_used(&mut rows);
+        assert_eq!(rows[0]["used_bytes"], Value::Null);
+        assert_eq!(
+            rows[AGENT_PAGE]["used_bytes"], 100,
+            "counted from the row before, across pages"
+        );
+        let mut same: Vec<Value> = (0..AGENT_PAGE)
+            .map(|_| row("2026-12-01T10:00:00Z", 1))
+            .collect();
+        assert_eq!(
+            next_page(&mut Vec::new(), std::mem::take(&mut same), 0),
+            None,
+            "no endless loop"
+        );
     }
 
     #[test]

@@ -62,24 +62,57 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         Cmd::Status { json } => crate::cli::status::status(&load_config(&cli)?, *json).await,
         Cmd::Sms { cmd } => sms(&cli, cmd).await,
         Cmd::Topup { cmd } => crate::cli::topup::topup(&load_config(&cli)?, cmd).await,
-        Cmd::Ussd { code, replies } => {
-            // Check the code before touching the port.
-            crate::codec::validate_ussd_code(code)
-                .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
+        Cmd::Ussd {
+            code,
+            replies,
+            json,
+        } => {
+            // Check the code before touching the agent or the port.
+            crate::cli::ussd::check(code, replies)?;
+            if let Some(cfg) = agent_config(&cli)? {
+                if let Some(r) = crate::cli::ussd::ussd_via_agent(&cfg, code, replies, *json).await
+                {
+                    return r;
+                }
+            }
             let at = connect(&cli).await?;
-            crate::cli::ussd::ussd(&at, code, replies, None).await
+            crate::cli::ussd::ussd(&at, code, replies, None, *json).await
         }
         Cmd::Usage { json } => crate::cli::history::usage(&load_config(&cli)?, *json).await,
         Cmd::History {
             kind,
             since,
+            json,
+            csv: _,
             format,
-        } => crate::cli::history::history(&load_config(&cli)?, *kind, *since, *format).await,
-        Cmd::At { command, timeout } => cmd_at(&cli, command, *timeout).await,
+        } => {
+            use crate::cli::history::Format;
+            let format = match (json, format) {
+                (true, _) => Format::Json,
+                (false, Some(f)) => *f,
+                (false, None) => Format::Csv,
+            };
+            crate::cli::history::history(&load_config(&cli)?, *kind, *since, format).await
+        }
+        Cmd::At {
+            command,
+            timeout,
+            json,
+        } => cmd_at(&cli, command, *timeout, *json).await,
         Cmd::Info { json } => {
+            if let Some(cfg) = agent_config(&cli)? {
+                if let Some(r) = crate::cli::report::info_from_agent(&cfg, *json).await {
+                    return r;
+                }
+            }
             crate::cli::report::info(&connect(&cli).await?, &config_or_defaults(&cli)?, *json).await
         }
         Cmd::Signal { json } => {
+            if let Some(cfg) = agent_config(&cli)? {
+                if let Some(r) = crate::cli::report::signal_from_agent(&cfg, *json).await {
+                    return r;
+                }
+            }
             crate::cli::report::signal(&connect(&cli).await?, &config_or_defaults(&cli)?, *json)
                 .await
         }
@@ -127,10 +160,15 @@ async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
         })
     };
     match cmd {
-        SmsCmd::Send { number, text } => {
-            crate::codec::validate_phone_number(number, true)
-                .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
-            s::sms_send(&connect(cli).await?, number, text).await
+        SmsCmd::Send { number, text, json } => {
+            crate::agent::ops::check_sms(number, text)
+                .map_err(|e| AppError::new(ExitKind::Config, e.message))?;
+            if let Some(cfg) = agent_config(cli)? {
+                if let Some(r) = s::sms_send_via_agent(&cfg, number, text, *json).await {
+                    return r;
+                }
+            }
+            s::sms_send(&connect(cli).await?, number, text, *json).await
         }
         SmsCmd::List { json } if cli.port.is_some() => {
             s::sms_list_modem(&connect(cli).await?, *json).await
@@ -138,13 +176,23 @@ async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
         SmsCmd::Read { id, json } if cli.port.is_some() => {
             s::sms_read_modem(&connect(cli).await?, index(*id)?, *json).await
         }
-        SmsCmd::Delete { id } if cli.port.is_some() => {
-            s::sms_delete_modem(&connect(cli).await?, index(*id)?).await
+        SmsCmd::Delete { id, json } if cli.port.is_some() => {
+            s::sms_delete_modem(&connect(cli).await?, index(*id)?, *json).await
         }
         SmsCmd::List { json } => s::sms_list(&load_config(cli)?, *json).await,
         SmsCmd::Read { id, json } => s::sms_read(&load_config(cli)?, *id, *json).await,
-        SmsCmd::Delete { id } => s::sms_delete_store(&load_config(cli)?.store.path, *id).await,
+        SmsCmd::Delete { id, json } => s::sms_delete(&load_config(cli)?, *id, *json).await,
     }
+}
+
+/// The config to find the running agent by, for commands that go through it when one runs:
+/// `None` with `--port` (the user named the port: go to it directly, as before the agent had an
+/// API), else the config file, which must load.
+fn agent_config(cli: &Cli) -> Result<Option<Config>, AppError> {
+    if cli.port.is_some() {
+        return Ok(None);
+    }
+    load_config(cli).map(Some)
 }
 
 /// The config for the daemon: the file, with command-line overrides.
@@ -181,17 +229,44 @@ pub async fn connect(cli: &Cli) -> Result<AtClient, AppError> {
     Ok(client)
 }
 
-async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>) -> Result<(), AppError> {
-    // Validate before touching the port: a bad line is the user's mistake, not the modem's.
+/// `simkeep at`: through the running agent (`POST /api/v1/at`, which needs
+/// `http.allow_raw_at = true`), or on the port when no agent answers. The same lines either way.
+async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Result<(), AppError> {
+    // Validate before touching the agent or the port: a bad line is the user's mistake.
     let mut cmd = Command::new(line).map_err(AtError::from)?;
     if let Some(t) = timeout {
         cmd = cmd.with_timeout(Duration::from_secs(t));
     }
+    let print = |lines: &[String]| {
+        if json {
+            println!("{}", serde_json::json!({ "command": line, "lines": lines }));
+            return;
+        }
+        for l in lines {
+            println!("{l}");
+        }
+        println!("OK");
+    };
+    if let Some(cfg) = agent_config(cli)? {
+        let body = serde_json::json!({ "command": line, "timeout": timeout });
+        if let Some(r) =
+            crate::api::client::daemon_op(&cfg, "POST", "/api/v1/at", Some(&body)).await
+        {
+            let v = r?;
+            let lines: Vec<String> = v["lines"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            print(&lines);
+            return Ok(());
+        }
+    }
     let at = connect(cli).await?;
     let resp = at.send(cmd).await?;
-    for l in &resp.lines {
-        println!("{l}");
-    }
-    println!("OK");
+    print(&resp.lines);
     Ok(())
 }

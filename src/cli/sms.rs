@@ -2,6 +2,8 @@
 //! or the messages the daemon stored (without): `list` and `read` ask the running daemon
 //! (`GET /api/v1/sms`, with the API token) and open the store only when no daemon answers; both
 //! paths render the same JSON (`api::json::sms_json`), so the output is the same either way.
+//! `send` and `delete` go through the daemon too (`POST /api/v1/sms`, `DELETE /api/v1/sms/{id}`),
+//! and to the port or the store only when none answers.
 //! Prints for people, or JSON with `--json`.
 //!
 //! Must not: print raw control characters from a message (they are escaped), or open the
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::api::client::{daemon_get_auth, refusal};
+use crate::api::client::{daemon_call, daemon_get_auth, daemon_op, refusal};
 use crate::api::json::sms_json;
 use crate::at::AtClient;
 use crate::codec::{decode_pdu_hex, SmsPdu};
@@ -22,19 +24,56 @@ use crate::sms::parse::{parse_cmgl, parse_cmgr};
 use crate::sms::{send_sms, SmsError};
 use crate::store::{SmsId, StoreConfig, StoreHandle};
 
-pub async fn sms_send(at: &AtClient, number: &str, text: &str) -> Result<(), AppError> {
+pub async fn sms_send(at: &AtClient, number: &str, text: &str, json: bool) -> Result<(), AppError> {
     let sent = send_sms(at, number, text).await?;
-    let total = sent.references.len();
-    for (i, mr) in sent.references.iter().enumerate() {
+    print_sent(number, &sent.references, sent.text_mode, json);
+    Ok(())
+}
+
+/// `sms send` through the running agent (`POST /api/v1/sms`; the agent records it as sent);
+/// `None` when no agent answers.
+pub async fn sms_send_via_agent(
+    cfg: &Config,
+    number: &str,
+    text: &str,
+    json: bool,
+) -> Option<Result<(), AppError>> {
+    let body = json!({ "to": number, "text": text });
+    let v = match daemon_op(cfg, "POST", "/api/v1/sms", Some(&body)).await? {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    let references: Vec<u8> = v["references"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_u64().and_then(|r| u8::try_from(r).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    print_sent(number, &references, v["text_mode"] == true, json);
+    Some(Ok(()))
+}
+
+/// The same lines (or document) whichever path sent it.
+fn print_sent(number: &str, references: &[u8], text_mode: bool, as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            json!({ "to": number, "references": references, "text_mode": text_mode })
+        );
+        return;
+    }
+    let total = references.len();
+    for (i, mr) in references.iter().enumerate() {
         println!(
             "sent part {}/{total} to {number}: message reference {mr}",
             i + 1
         );
     }
-    if sent.text_mode {
+    if text_mode {
         println!("(the modem refused PDU mode; sent in text mode)");
     }
-    Ok(())
 }
 
 /// One message as the modem holds it, decoded.
@@ -112,9 +151,13 @@ pub async fn sms_read_modem(at: &AtClient, index: u32, json: bool) -> Result<(),
     Ok(())
 }
 
-pub async fn sms_delete_modem(at: &AtClient, index: u32) -> Result<(), AppError> {
+pub async fn sms_delete_modem(at: &AtClient, index: u32, json: bool) -> Result<(), AppError> {
     at.run(&format!("AT+CMGD={index}")).await?;
-    println!("deleted message {index} from the modem");
+    if json {
+        println!("{}", json!({ "deleted": index }));
+    } else {
+        println!("deleted message {index} from the modem");
+    }
     Ok(())
 }
 
@@ -229,14 +272,32 @@ fn print_one(m: &serde_json::Value, json: bool) {
     }
 }
 
+/// `sms delete ID` without `--port`: through the running agent, or the store when none answers.
+pub async fn sms_delete(cfg: &Config, id: i64, json: bool) -> Result<(), AppError> {
+    match daemon_call(cfg, "DELETE", &format!("/api/v1/sms/{id}"), None, true).await {
+        Some(r) => match r? {
+            (200, _) => {}
+            (404, _) => return Err(no_such(id)),
+            (_, v) => return Err(refusal(&v)),
+        },
+        None => sms_delete_store(&cfg.store.path, id).await?,
+    }
+    if json {
+        println!("{}", json!({ "deleted": id }));
+    } else {
+        println!("deleted stored message {id}");
+    }
+    Ok(())
+}
+
+/// Deletes from the store itself (no daemon answers).
 pub async fn sms_delete_store(store_path: &Path, id: i64) -> Result<(), AppError> {
     let store = open_store(store_path).await?;
-    let deleted = store.delete_sms(SmsId(id)).await.map_err(store_err)?;
+    let deleted = store.delete_sms(SmsId(id)).await.map_err(store_err);
     let _ = store.shutdown().await;
-    if !deleted {
+    if !deleted? {
         return Err(no_such(id));
     }
-    println!("deleted stored message {id}");
     Ok(())
 }
 

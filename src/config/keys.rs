@@ -127,6 +127,12 @@ pub const KEYS: &[Key] = &[
         "the API token for writes (default: api-token beside the store)",
     ),
     k(
+        "http.allow_raw_at",
+        Bool,
+        Some("false"),
+        "let POST /api/v1/at (and `simkeep at` while the agent runs) send raw AT lines",
+    ),
+    k(
         "usage.interface",
         Text,
         None,
