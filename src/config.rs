@@ -11,8 +11,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod api;
+pub mod notify;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
+pub use notify::{NotifyConfig, NotifyKind};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
 /// A config problem, as one line.
@@ -45,6 +47,8 @@ struct RawConfig {
     secrets: Option<RawSecrets>,
     #[serde(default)]
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
+    #[serde(default)]
+    notify: Vec<notify::RawNotify>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -121,6 +125,8 @@ pub struct Config {
     pub secrets_path: Option<PathBuf>,
     /// `[carrier_api.NAME]` tables, in name order.
     pub apis: Vec<crate::carrier_api::ApiConfig>,
+    /// `[[notify]]` channels, in file order.
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// `[usage]`, validated.
@@ -297,6 +303,7 @@ impl Config {
                     message: e.to_string(),
                 }
             })?;
+        let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
         let store_path = PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into()));
         Ok(Config {
             path: path.to_path_buf(),
@@ -326,6 +333,7 @@ impl Config {
             topup,
             secrets_path,
             apis,
+            notify,
         })
     }
 
