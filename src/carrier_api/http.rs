@@ -133,10 +133,7 @@ async fn connect(x: &Exchange<'_>) -> Result<Box<dyn Io>, Failure> {
     Ok(Box::new(stream))
 }
 
-async fn send_and_read(
-    mut stream: Box<dyn Io>,
-    x: &Exchange<'_>,
-) -> Result<RawResponse, Failure> {
+async fn send_and_read(mut stream: Box<dyn Io>, x: &Exchange<'_>) -> Result<RawResponse, Failure> {
     let authority = x.url.authority();
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: simkeep/{}\r\nAccept: application/json\r\n\

@@ -7,6 +7,7 @@ pub mod args;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod history;
+pub mod notify;
 pub mod report;
 pub mod run;
 pub mod sms;

@@ -171,7 +171,7 @@ fn one(
     };
     let template = |k: &str, v: &str| -> Result<Template, ConfigError> {
         // Never echo a value that may be a literal secret.
-        let t = Template::parse(v).map_err(|e| err(k, "<hidden>", &e.to_string()))?;
+        let t = Template::parse(v).map_err(|e| err(k, "<hidden>", &template_error(&e)))?;
         if t.has_secrets() && !has_secrets {
             return Err(err(
                 k,
@@ -186,7 +186,10 @@ fn one(
     // Keys each kind accepts besides name/kind/events/min_level.
     let (kind, allowed): (NotifyKind, &[&str]) = match kind_s {
         "telegram" => {
-            let token = template("token", &required("token", &r.token, "token = \"${secret:NAME}\"")?)?;
+            let token = template(
+                "token",
+                &required("token", &r.token, "token = \"${secret:NAME}\"")?,
+            )?;
             let chat_id = match &r.chat_id {
                 Some(toml::Value::Integer(n)) => n.to_string(),
                 Some(toml::Value::String(s)) if valid_chat_id(s) => s.clone(),
@@ -224,7 +227,11 @@ fn one(
             }
             let base = url("server", &server)?;
             let full = base.join(&topic).map_err(|e| err("topic", &topic, &e))?;
-            let token = r.token.as_deref().map(|t| template("token", t)).transpose()?;
+            let token = r
+                .token
+                .as_deref()
+                .map(|t| template("token", t))
+                .transpose()?;
             let kind = NotifyKind::Ntfy {
                 url: full,
                 token,
@@ -241,10 +248,18 @@ fn one(
                     .map_err(|e| err(&hk, "<hidden>", &e))?;
                 let t = template(&hk, v)?;
                 if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                    return Err(err(&hk, "<hidden>", "a header value may not hold CR, LF or NUL"));
+                    return Err(err(
+                        &hk,
+                        "<hidden>",
+                        "a header value may not hold CR, LF or NUL",
+                    ));
                 }
                 if n.eq_ignore_ascii_case("content-type") {
-                    return Err(err(&hk, "<hidden>", "simkeep sends application/json itself"));
+                    return Err(err(
+                        &hk,
+                        "<hidden>",
+                        "simkeep sends application/json itself",
+                    ));
                 }
                 headers.push((n.clone(), t));
             }
@@ -298,7 +313,10 @@ fn one(
                     d
                 }
             };
-            (NotifyKind::Exec { command, timeout }, &["command", "timeout"])
+            (
+                NotifyKind::Exec { command, timeout },
+                &["command", "timeout"],
+            )
         }
         other => return Err(err("kind", other, &format!("use {KINDS}"))),
     };
@@ -331,7 +349,8 @@ fn one(
         let known = EVENT_NAMES.contains(&e.as_str());
         let code_like = !e.is_empty()
             && e.len() <= 40
-            && e.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            && e.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         let typo = EVENT_PREFIXES.iter().any(|p| e.starts_with(p));
         if !known && (!code_like || typo) {
             return Err(err(
@@ -345,15 +364,16 @@ fn one(
         }
     }
     let lvl = r.min_level.as_deref().unwrap_or("info");
-    let min_level = Level::parse(lvl)
-        .ok_or_else(|| err("min_level", lvl, "use info, warning or critical"))?;
+    let min_level =
+        Level::parse(lvl).ok_or_else(|| err("min_level", lvl, "use info, warning or critical"))?;
     let n = per_kind.entry(kind.name()).or_insert(0);
     *n = n.saturating_add(1);
     let name = match &r.name {
         Some(s) => {
             let ok = !s.is_empty()
                 && s.chars().count() <= MAX_NAME_CHARS
-                && s.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+                && s.chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
             if !ok {
                 return Err(err(
                     "name",
@@ -371,6 +391,18 @@ fn one(
         min_level,
         kind,
     })
+}
+
+/// A template error without the template's text (it may hold a literal token).
+fn template_error(e: &crate::template::TemplateError) -> String {
+    use crate::template::TemplateError as E;
+    match e {
+        E::Unclosed { at, .. } => {
+            format!("\"${{\" at byte {at} is not closed with \"}}\"; use ${{secret:NAME}}")
+        }
+        E::Unknown { name, .. } => format!("unknown placeholder ${{{name}}}; use ${{secret:NAME}}"),
+        other => other.to_string(),
+    }
 }
 
 /// Telegram chat ids are numbers (negative for groups) or `@channelusername`.
@@ -439,7 +471,10 @@ command = ["/etc/simkeep/on-event.sh", "--json"]
         )
         .unwrap();
         let names: Vec<_> = c.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["telegram-1", "webhook-1", "ntfy-1", "sms-1", "exec-1"]);
+        assert_eq!(
+            names,
+            ["telegram-1", "webhook-1", "ntfy-1", "sms-1", "exec-1"]
+        );
         match &c[0].kind {
             NotifyKind::Telegram { url, chat_id, .. } => {
                 assert_eq!(url.url.host, "api.telegram.org");
@@ -450,7 +485,10 @@ command = ["/etc/simkeep/on-event.sh", "--json"]
         match &c[2].kind {
             NotifyKind::Ntfy { url, .. } => {
                 assert!(url.plain);
-                assert_eq!((url.url.port, url.url.target.as_str()), (8080, "/router-flat"));
+                assert_eq!(
+                    (url.url.port, url.url.target.as_str()),
+                    (8080, "/router-flat")
+                );
             }
             k => panic!("{k:?}"),
         }
@@ -467,40 +505,67 @@ command = ["/etc/simkeep/on-event.sh", "--json"]
     #[test]
     fn errors_name_the_table_and_key() {
         let e = parse("[[notify]]\nkind = \"pager\"").unwrap_err();
-        assert!(e.contains("notify[0].kind") && e.contains("telegram, ntfy"), "{e}");
+        assert!(
+            e.contains("notify[0].kind") && e.contains("telegram, ntfy"),
+            "{e}"
+        );
         let e = parse("[[notify]]\nkind = \"webhook\"\nurl = \"https://x/\"\n[[notify]]\nkind = \"webhook\"\nchat_id = 1\nurl = \"https://x/\"").unwrap_err();
-        assert!(e.contains("notify[1].chat_id") && e.contains("not a webhook setting"), "{e}");
+        assert!(
+            e.contains("notify[1].chat_id") && e.contains("not a webhook setting"),
+            "{e}"
+        );
         let e = parse("[[notify]]\nkind = \"sms\"\nto = \"+81 90; AT+CFUN=0\"").unwrap_err();
         assert!(e.contains("notify[0].to"), "{e}");
         let e = parse("[[notify]]\nkind = \"sms\"\nto = \"+8190\"\nmax_per_day = 0").unwrap_err();
         assert!(e.contains("notify[0].max_per_day"), "{e}");
         let e = parse("[[notify]]\nkind = \"exec\"\ncommand = [\"sh -c 'x'\"]").unwrap_err();
-        assert!(e.contains("notify[0].command") && e.contains("no shell"), "{e}");
+        assert!(
+            e.contains("notify[0].command") && e.contains("no shell"),
+            "{e}"
+        );
         let e = parse("[[notify]]\nkind = \"webhook\"\nurl = \"ftp://x\"").unwrap_err();
         assert!(e.contains("notify[0].url"), "{e}");
-        let e = parse("[[notify]]\nkind = \"webhook\"\nurl = \"https://x/\"\nevents = [\"topup_sucess\"]").unwrap_err();
+        let e = parse(
+            "[[notify]]\nkind = \"webhook\"\nurl = \"https://x/\"\nevents = [\"topup_sucess\"]",
+        )
+        .unwrap_err();
         assert!(e.contains("notify[0].events[0]"), "{e}");
         let e = parse("[[notify]]\nkind = \"telegram\"\ntoken = \"${secret:tg}\"").unwrap_err();
-        assert!(e.contains("notify[0].chat_id") && e.contains("missing"), "{e}");
-        let e = parse("[[notify]]\nkind = \"ntfy\"\nserver = \"https://ntfy.sh\"\ntopic = \"a/b\"").unwrap_err();
+        assert!(
+            e.contains("notify[0].chat_id") && e.contains("missing"),
+            "{e}"
+        );
+        let e = parse("[[notify]]\nkind = \"ntfy\"\nserver = \"https://ntfy.sh\"\ntopic = \"a/b\"")
+            .unwrap_err();
         assert!(e.contains("notify[0].topic"), "{e}");
         let e = parse("[[notify]]\nname = \"a\"\nkind = \"exec\"\ncommand = [\"/x\"]\n[[notify]]\nname = \"a\"\nkind = \"exec\"\ncommand = [\"/y\"]").unwrap_err();
         assert!(e.contains("notify[1].name"), "{e}");
-        let e = parse("[[notify]]\nkind = \"exec\"\ncommand = [\"/x\"]\nmin_level = \"loud\"").unwrap_err();
+        let e = parse("[[notify]]\nkind = \"exec\"\ncommand = [\"/x\"]\nmin_level = \"loud\"")
+            .unwrap_err();
         assert!(e.contains("notify[0].min_level"), "{e}");
     }
 
     #[test]
     fn a_literal_token_is_never_echoed_and_secrets_need_a_secrets_file() {
-        let e = parse("[[notify]]\nkind = \"telegram\"\ntoken = \"123:SECRETVALUE${\"\nchat_id = 1").unwrap_err();
+        let e =
+            parse("[[notify]]\nkind = \"telegram\"\ntoken = \"123:SECRETVALUE${\"\nchat_id = 1")
+                .unwrap_err();
         assert!(!e.contains("SECRETVALUE"), "{e}");
         #[derive(Deserialize)]
         struct W {
             notify: Vec<RawNotify>,
         }
-        let w: W = toml::from_str("[[notify]]\nkind = \"telegram\"\ntoken = \"${secret:tg}\"\nchat_id = 1").unwrap();
-        let e = notify_configs(&w.notify, false, "c.toml").unwrap_err().to_string();
-        assert!(e.contains("notify[0].token") && e.contains("[secrets]"), "{e}");
+        let w: W = toml::from_str(
+            "[[notify]]\nkind = \"telegram\"\ntoken = \"${secret:tg}\"\nchat_id = 1",
+        )
+        .unwrap();
+        let e = notify_configs(&w.notify, false, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("notify[0].token") && e.contains("[secrets]"),
+            "{e}"
+        );
     }
 
     #[test]

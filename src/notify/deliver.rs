@@ -124,7 +124,9 @@ impl Deliverer {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b":_-".contains(&b))
                 {
-                    return Err(retry("the bot token holds characters a Telegram token never has"));
+                    return Err(retry(
+                        "the bot token holds characters a Telegram token never has",
+                    ));
                 }
                 let u = url
                     .join(&format!("bot{token}/sendMessage"))
@@ -150,7 +152,10 @@ impl Deliverer {
                 };
                 let mut headers: Vec<(String, String)> = vec![
                     ("Content-Type".into(), "text/plain; charset=utf-8".into()),
-                    ("Title".into(), format!("simkeep: {}", ascii_only(&msg.event))),
+                    (
+                        "Title".into(),
+                        format!("simkeep: {}", ascii_only(&msg.event)),
+                    ),
                     ("Priority".into(), priority.into()),
                     ("Tags".into(), tags.into()),
                 ];
@@ -160,7 +165,9 @@ impl Deliverer {
                     headers.push(("Authorization".into(), format!("Bearer {t}")));
                 }
                 check_headers(&headers)?;
-                let reply = self.post(url, &headers, msg.text.as_bytes(), ca_file).await?;
+                let reply = self
+                    .post(url, &headers, msg.text.as_bytes(), ca_file)
+                    .await?;
                 http_verdict("ntfy", &reply)
             }
             NotifyKind::Webhook {
@@ -172,7 +179,9 @@ impl Deliverer {
                     vec![("Content-Type".into(), "application/json".into())];
                 for (n, t) in headers {
                     let vars = self.vars();
-                    let v = t.render(&vars).map_err(|e| retry(format!("header {n}: {e}")))?;
+                    let v = t
+                        .render(&vars)
+                        .map_err(|e| retry(format!("header {n}: {e}")))?;
                     hs.push((n.clone(), v));
                 }
                 check_headers(&hs)?;
@@ -320,7 +329,9 @@ fn check_headers(headers: &[(String, String)]) -> Result<(), DeliverError> {
 
 /// Header values must stay ASCII for every server; event names are, this is belt and braces.
 fn ascii_only(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect()
+    s.chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect()
 }
 
 fn snippet(s: &str) -> String {
@@ -335,11 +346,9 @@ fn snippet(s: &str) -> String {
 /// Runs `command` (no shell) with `json` on stdin; exit 0 within `timeout` is success. The
 /// program is killed when the timeout passes (tokio kills on drop).
 async fn exec(command: &[String], timeout: Duration, json: &str) -> Result<String, DeliverError> {
-    let (prog, args) = command
-        .split_first()
-        .ok_or_else(|| DeliverError::GiveUp {
-            cause: "empty command".into(),
-        })?;
+    let (prog, args) = command.split_first().ok_or_else(|| DeliverError::GiveUp {
+        cause: "empty command".into(),
+    })?;
     let mut child = tokio::process::Command::new(prog)
         .args(args)
         .stdin(std::process::Stdio::piped())
@@ -464,9 +473,18 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn exec_feeds_stdin_caps_output_and_kills_at_the_timeout() {
         let cat = ["/bin/sh".to_string(), "-c".into(), "cat; exit 3".into()];
-        let e = exec(&cat, Duration::from_secs(5), "{\"x\":1}").await.unwrap_err();
-        assert!(e.to_string().contains("exit status 3") && e.to_string().contains("{\"x\":1}"), "{e}");
-        let loud = ["/bin/sh".to_string(), "-c".into(), "head -c 100000 /dev/zero | tr '\\0' a".into()];
+        let e = exec(&cat, Duration::from_secs(5), "{\"x\":1}")
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("exit status 3") && e.to_string().contains("{\"x\":1}"),
+            "{e}"
+        );
+        let loud = [
+            "/bin/sh".to_string(),
+            "-c".into(),
+            "head -c 100000 /dev/zero | tr '\\0' a".into(),
+        ];
         let ok = exec(&loud, Duration::from_secs(5), "{}").await.unwrap();
         assert!(ok.len() < 400, "{}", ok.len());
         let slow = ["/bin/sleep".to_string(), "30".into()];

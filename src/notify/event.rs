@@ -197,9 +197,7 @@ impl AgentEvent {
                 Level::Critical,
                 format!("Top-up not confirmed (flow {flow}), check the account: {note}"),
             ),
-            AttemptState::Planned | AttemptState::Running | AttemptState::Verifying => {
-                return None
-            }
+            AttemptState::Planned | AttemptState::Running | AttemptState::Verifying => return None,
         };
         Some(AgentEvent::new(name, level, time, text).with(json!({
             "flow": flow,
@@ -250,7 +248,11 @@ impl AgentEvent {
         let (name, text, level) = if raised {
             (ATTENTION_RAISED, message.to_string(), level)
         } else {
-            (ATTENTION_CLEARED, format!("Cleared: {message}"), Level::Info)
+            (
+                ATTENTION_CLEARED,
+                format!("Cleared: {message}"),
+                Level::Info,
+            )
         };
         let mut e = AgentEvent::new(name, level, time, text)
             .with(json!({ "code": code, "message": message }));

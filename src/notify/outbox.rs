@@ -98,7 +98,11 @@ impl NotifyTask {
 }
 
 /// Starts the delivery task. With no channels it still records every event in the store.
-pub fn start(channels: Vec<NotifyConfig>, store: StoreHandle, deliverer: Deliverer) -> (Notifier, NotifyTask) {
+pub fn start(
+    channels: Vec<NotifyConfig>,
+    store: StoreHandle,
+    deliverer: Deliverer,
+) -> (Notifier, NotifyTask) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop, stopped) = oneshot::channel();
     let task = Outbox {
@@ -200,7 +204,10 @@ impl Outbox {
             Ok(_) => {}
             Err(err) => {
                 // The event still goes to the store's own retried queue; its deliveries are lost.
-                tracing::warn!(event = e.name, "notifications for this event not queued: {err}");
+                tracing::warn!(
+                    event = e.name,
+                    "notifications for this event not queued: {err}"
+                );
                 if let Err(err) = self.store.event(ev.t, &ev.kind, &ev.detail) {
                     tracing::warn!(event = e.name, "event not recorded: {err}");
                 }
@@ -247,7 +254,12 @@ impl Outbox {
 
     /// One delivery; false when the channel failed (its later rows wait).
     async fn deliver(&mut self, row: &OutboxRow) -> bool {
-        let Some(ch) = self.channels.iter().find(|c| c.name == row.channel).cloned() else {
+        let Some(ch) = self
+            .channels
+            .iter()
+            .find(|c| c.name == row.channel)
+            .cloned()
+        else {
             // The channel was removed from the config: nobody to deliver to.
             tracing::info!(channel = %row.channel, "dropping a notification for a channel no longer configured");
             self.delete(row).await;
@@ -272,7 +284,11 @@ impl Outbox {
             Err(DeliverError::Retry { cause, retry_after }) => {
                 let attempts = row.attempts.saturating_add(1);
                 let wait = retry_after
-                    .map(|d| i64::try_from(d.as_secs()).unwrap_or(BACKOFF_CAP_SECS).clamp(1, BACKOFF_CAP_SECS))
+                    .map(|d| {
+                        i64::try_from(d.as_secs())
+                            .unwrap_or(BACKOFF_CAP_SECS)
+                            .clamp(1, BACKOFF_CAP_SECS)
+                    })
                     .unwrap_or_else(|| backoff_secs(attempts));
                 tracing::warn!(
                     channel = %ch.name, event = %msg.event, attempts,
@@ -282,7 +298,11 @@ impl Outbox {
                     self.failing.push(ch.name.clone());
                 }
                 let next = now().saturating_add(wait);
-                if let Err(e) = self.store.outbox_defer(row.id, &ch.name, next, &cause).await {
+                if let Err(e) = self
+                    .store
+                    .outbox_defer(row.id, &ch.name, next, &cause)
+                    .await
+                {
                     tracing::warn!("notification retry not recorded: {e}");
                 }
                 false

@@ -292,7 +292,8 @@ impl StoreHandle {
 
     /// Records an event and the deliveries it owes, synced, in one transaction.
     pub async fn outbox_enqueue(&self, e: OutboxEvent) -> Result<OutboxAdded, StoreError> {
-        self.call(move |w| w.query(|db| db.outbox_enqueue(&e))).await?
+        self.call(move |w| w.query(|db| db.outbox_enqueue(&e)))
+            .await?
     }
 
     /// Deliveries due at `now`, oldest first.
@@ -303,16 +304,19 @@ impl StoreHandle {
 
     /// Every delivery still owed, oldest first, at most `limit`.
     pub async fn outbox_all(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
-        self.call(move |w| w.query(|db| db.outbox_all(limit))).await?
+        self.call(move |w| w.query(|db| db.outbox_all(limit)))
+            .await?
     }
 
     /// When the next delivery is due.
     pub async fn outbox_next_at(&self) -> Result<Option<i64>, StoreError> {
-        self.call(move |w| w.query(|db| db.outbox_next_at())).await?
+        self.call(move |w| w.query(|db| db.outbox_next_at()))
+            .await?
     }
 
     pub async fn outbox_delete(&self, id: i64) -> Result<(), StoreError> {
-        self.call(move |w| w.query(|db| db.outbox_delete(id))).await?
+        self.call(move |w| w.query(|db| db.outbox_delete(id)))
+            .await?
     }
 
     /// A failed delivery: counted on its row; its channel waits until `next_at`.
