@@ -588,3 +588,71 @@ async fn the_outbox_stays_bounded_keeps_critical_rows_and_defers_a_channel_whole
     assert_eq!(store.outbox_next_at().await.unwrap(), Some(500));
     store.shutdown().await.unwrap();
 }
+
+#[test]
+fn an_sms_channel_texts_the_owner_through_the_modem_and_stops_at_max_per_day() {
+    let rig = Rig::new(Personality::QuectelEc25);
+    let dir = rig.dir.path().to_path_buf();
+    let listen = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        r#"[modem]
+port = "{port}"
+poll_interval = "1s"
+lock_dir = "{lock}"
+[store]
+path = "{db}"
+[http]
+listen = "{listen}"
+
+[[notify]]
+kind = "sms"
+to = "+819011112222"
+max_per_day = 1
+events = ["agent_started"]
+"#,
+        port = rig.link().display(),
+        lock = rig.lock_dir().display(),
+        db = dir.join("simkeep.db").display(),
+    );
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let cmgs = |rig: &Rig| {
+        rig.sim
+            .commands_seen()
+            .iter()
+            .filter(|l| l.starts_with("AT+CMGS="))
+            .count()
+    };
+    let agent = Agent::start(&cfg, &["-v".to_string()]);
+    wait(
+        Duration::from_secs(30),
+        "the SMS to the owner",
+        || cmgs(&rig) == 1,
+        || agent.log(),
+    );
+    rig.sim
+        .set(
+            "check_received",
+            &format!("simkeep {} started", env!("CARGO_PKG_VERSION")),
+        )
+        .unwrap();
+    let log_a = agent.stop();
+    // The next start's message is over the day's budget: logged and dropped, not sent.
+    let agent = Agent::start(&cfg, &[]);
+    wait(
+        Duration::from_secs(30),
+        "the cap in the log",
+        || agent.log().contains("max_per_day = 1"),
+        || agent.log(),
+    );
+    let log_b = agent.stop();
+    assert_eq!(cmgs(&rig), 1, "{log_a}\n{log_b}");
+    let conn = rusqlite::Connection::open(dir.join("simkeep.db")).unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM notify_outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "a capped SMS is dropped, not retried forever");
+}
