@@ -656,3 +656,50 @@ events = ["agent_started"]
         .unwrap();
     assert_eq!(left, 0, "a capped SMS is dropped, not retried forever");
 }
+
+#[test]
+fn https_channels_verify_the_server_against_ca_file() {
+    use support::tls_api::{TlsApi, TlsApiOptions};
+    let api = TlsApi::start(TlsApiOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"[[notify]]
+name = "right-ca"
+kind = "webhook"
+url = "{url}/v1/hook"
+ca_file = "{ca}"
+
+[[notify]]
+name = "wrong-ca"
+kind = "webhook"
+url = "{url}/v1/hook"
+ca_file = "{other}"
+"#,
+            url = api.url,
+            ca = api.ca_pem_path.display(),
+            other = api.other_ca_pem_path.display(),
+        ),
+    )
+    .unwrap();
+    // The test API wants a bearer it issued: a 401, over a verified TLS connection.
+    let (ok, out) = notify_test(&cfg, Some("right-ca"));
+    assert!(!ok && out.contains("webhook answered 401"), "{out}");
+    let seen = api.requests();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        (seen[0].method.as_str(), seen[0].target.as_str()),
+        ("POST", "/v1/hook")
+    );
+    assert!(
+        seen[0].body.contains("\"event\":\"test\""),
+        "{}",
+        seen[0].body
+    );
+    // Another CA: refused at the handshake, before a byte of the event left.
+    let (ok, out) = notify_test(&cfg, Some("wrong-ca"));
+    assert!(!ok && out.contains("tls handshake"), "{out}");
+    assert_eq!(api.requests().len(), 1);
+}

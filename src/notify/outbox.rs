@@ -297,7 +297,9 @@ impl Outbox {
                 if !self.failing.contains(&ch.name) {
                     self.failing.push(ch.name.clone());
                 }
-                let next = now().saturating_add(wait);
+                // +1: `now` is whole seconds, so this never retries before `wait` has passed
+                // (a 429's retry_after is a promise not to come back sooner).
+                let next = now().saturating_add(wait).saturating_add(1);
                 if let Err(e) = self
                     .store
                     .outbox_defer(row.id, &ch.name, next, &cause)
