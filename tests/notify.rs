@@ -506,6 +506,29 @@ fn notify_test_says_what_each_channel_answered_without_the_token() {
     let hook = recv.delivered("/hook");
     let v: Value = serde_json::from_str(&hook[0]).unwrap();
     assert_eq!(v["event"], "test");
+    // check-config knows which secrets the channels use; a missing one is named, with its user.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .args(["check-config", "--config"])
+        .arg(&s.cfg)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(s.rig.dir.path().join("secrets.toml"), "tg = \"x\"\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .args(["check-config", "--config"])
+        .arg(&s.cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("hook (used by notify \"webhook-1\")"),
+        "{err}"
+    );
+    std::fs::write(
+        s.rig.dir.path().join("secrets.toml"),
+        format!("tg = \"{TG_TOKEN}\"\nhook = \"{HOOK_BEARER}\"\nntfy = \"{NTFY_TOKEN}\"\n"),
+    )
+    .unwrap();
     // One channel by name.
     let (ok, out) = notify_test(&s.cfg, Some("phone"));
     assert!(ok, "{out}");
