@@ -203,8 +203,12 @@ fn one(
                 None => return Err(err("chat_id", "", "missing: telegram needs chat_id")),
             };
             let base = r.url.as_deref().unwrap_or(DEFAULT_TELEGRAM);
+            let u = url("url", base)?;
+            // The token is appended at send time; a base with a ?query could not take it.
+            u.join("bot0:x/sendMessage")
+                .map_err(|e| err("url", base, &e))?;
             let kind = NotifyKind::Telegram {
-                url: url("url", base)?,
+                url: u,
                 token,
                 chat_id,
                 ca_file,
@@ -523,6 +527,8 @@ command = ["/etc/simkeep/on-event.sh", "--json"]
             e.contains("notify[0].command") && e.contains("no shell"),
             "{e}"
         );
+        let e = parse("[[notify]]\nkind = \"telegram\"\ntoken = \"${secret:tg}\"\nchat_id = 1\nurl = \"https://x/?a=1\"").unwrap_err();
+        assert!(e.contains("notify[0].url") && e.contains("query"), "{e}");
         let e = parse("[[notify]]\nkind = \"webhook\"\nurl = \"ftp://x\"").unwrap_err();
         assert!(e.contains("notify[0].url"), "{e}");
         let e = parse(

@@ -324,6 +324,22 @@ impl Outbox {
 mod tests {
     use super::*;
 
+    #[tokio::test(flavor = "current_thread")]
+    async fn emit_never_waits_and_counts_what_did_not_fit() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let n = Notifier {
+            tx: Some(tx),
+            dropped: Arc::default(),
+        };
+        for i in 0..5 {
+            n.emit(AgentEvent::modem_back(i));
+        }
+        assert_eq!(n.dropped(), 3);
+        assert_eq!(rx.recv().await.map(|e| e.time), Some(0));
+        assert_eq!(rx.recv().await.map(|e| e.time), Some(1));
+        Notifier::disabled().emit(AgentEvent::modem_back(0));
+    }
+
     #[test]
     fn backoff_doubles_from_one_second_to_an_hour() {
         let got: Vec<i64> = (1..=4).map(backoff_secs).collect();
