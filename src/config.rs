@@ -11,7 +11,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod api;
+pub mod edit;
+pub mod keys;
 pub mod notify;
+mod plain;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
 pub use notify::{NotifyConfig, NotifyKind};
@@ -49,6 +52,19 @@ struct RawConfig {
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
     #[serde(default)]
     notify: Vec<notify::RawNotify>,
+    #[serde(default)]
+    alerts: RawAlerts,
+}
+
+/// `[alerts]`: when a reading needs the owner's attention (see `agent::attention`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    /// `"500MB"` or `"10%"` of the quota.
+    data_low: Option<String>,
+    /// dBm, e.g. -110.
+    rsrp_below: Option<f64>,
+    roaming_expected: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,6 +143,7 @@ pub struct Config {
     pub apis: Vec<crate::carrier_api::ApiConfig>,
     /// `[[notify]]` channels, in file order.
     pub notify: Vec<NotifyConfig>,
+    pub alerts: crate::agent::attention::AlertsConfig,
 }
 
 /// `[usage]`, validated.
@@ -219,7 +236,7 @@ impl Config {
         let p = path.display().to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             path: p.clone(),
-            message: syntax_message(text, &e),
+            message: plain::message(text, &e),
         })?;
         let bad = |key: &str, value: &str, reason: &str| ConfigError::Value {
             path: p.clone(),
@@ -238,10 +255,7 @@ impl Config {
         }
         let poll = m.poll_interval.unwrap_or_else(|| "30s".into());
         let poll_interval =
-            parse_duration(&poll).map_err(|r| bad("modem.poll_interval", &poll, &r))?;
-        if poll_interval < Duration::from_secs(1) {
-            return Err(bad("modem.poll_interval", &poll, "must be at least 1s"));
-        }
+            duration_in(&poll, SECOND, DAY).map_err(|r| bad("modem.poll_interval", &poll, &r))?;
         let port = m.port.unwrap_or_else(|| DEFAULT_PORT.into());
         if port.is_empty() {
             return Err(bad(
@@ -273,8 +287,8 @@ impl Config {
         let apis = api::carrier_apis(&raw.carrier_api, secrets_path.is_some(), &p)?;
         let api_names: Vec<String> = apis.iter().map(|a| a.name.clone()).collect();
         let flush = raw.store.flush_interval.unwrap_or_else(|| "15m".into());
-        let flush_interval =
-            parse_duration(&flush).map_err(|r| bad("store.flush_interval", &flush, &r))?;
+        let flush_interval = duration_in(&flush, SECOND, DAY)
+            .map_err(|r| bad("store.flush_interval", &flush, &r))?;
         let listen_s = raw.http.listen.unwrap_or_else(|| DEFAULT_LISTEN.into());
         let listen = if listen_s.is_empty() {
             None
@@ -304,7 +318,16 @@ impl Config {
                 }
             })?;
         let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
-        let store_path = PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into()));
+        let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
+        let store_s = raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into());
+        if store_s.trim().is_empty() || store_s.ends_with('/') {
+            return Err(bad(
+                "store.path",
+                &store_s,
+                "name the database file, e.g. /etc/simkeep/simkeep.db",
+            ));
+        }
+        let store_path = PathBuf::from(store_s);
         Ok(Config {
             path: path.to_path_buf(),
             modem: ModemConfig {
@@ -334,7 +357,61 @@ impl Config {
             secrets_path,
             apis,
             notify,
+            alerts,
         })
+    }
+
+    /// What `check-config` adds to loading: the store's directory exists or can be created
+    /// (the nearest existing ancestor is a directory this user may write). Looks only; creates
+    /// nothing.
+    pub fn check_paths(&self) -> Result<(), ConfigError> {
+        let bad = |reason: String| ConfigError::Value {
+            path: self.path.display().to_string(),
+            key: "store.path".into(),
+            value: self.store.path.display().to_string(),
+            reason,
+        };
+        let dir = match self.store.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let mut at = dir;
+        loop {
+            match std::fs::metadata(at) {
+                Ok(m) if m.is_dir() => break,
+                Ok(_) => {
+                    return Err(bad(format!(
+                        "{} is a file, so the directory {} cannot be created",
+                        at.display(),
+                        dir.display()
+                    )))
+                }
+                // ENOTDIR: a file further up; walking up finds it and says so.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        || e.raw_os_error() == Some(libc::ENOTDIR) =>
+                {
+                    match at.parent() {
+                        Some(p) if !p.as_os_str().is_empty() => at = p,
+                        _ => return Ok(()),
+                    }
+                }
+                Err(e) => return Err(bad(format!("cannot look at {}: {e}", at.display()))),
+            }
+        }
+        if !writable(at) {
+            let what = if at == dir {
+                format!("cannot write in the directory {}", at.display())
+            } else {
+                format!(
+                    "the directory {} does not exist and cannot be created in {}",
+                    dir.display(),
+                    at.display()
+                )
+            };
+            return Err(bad(format!("{what} (permission denied)")));
+        }
+        Ok(())
     }
 
     /// The defaults, talking to `port`: for `--port` use without a config file.
@@ -343,6 +420,17 @@ impl Config {
         c.modem.port = port.to_path_buf();
         Ok(c)
     }
+}
+
+/// May this process create entries in `dir`? (access(2) answers for the real user, which is
+/// who runs `check-config`.)
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access() only reads it.
+    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 fn usage_config(
@@ -367,11 +455,24 @@ fn usage_config(
         timezone: raw.timezone.clone(),
         unit_base: raw.unit_base,
     };
+    if let Some(q) = &raw.quota {
+        if let Some(reason) = size_needs_unit(q) {
+            return Err(bad("usage.quota", q, reason));
+        }
+    }
     // Plan errors already start with the key and carry the value.
     let plan = Plan::from_raw(&plan_raw, "usage").map_err(|e| ConfigError::Syntax {
         path: path.to_string(),
         message: e.to_string(),
     })?;
+    if plan.quota_bytes == Some(0) {
+        let q = raw.quota.clone().unwrap_or_default();
+        return Err(bad(
+            "usage.quota",
+            &q,
+            "must be more than 0 (leave it out when the plan has no cap)".into(),
+        ));
+    }
     let mut estimator = EstimatorConfig::default();
     let carrier = match &raw.carrier {
         None => None,
@@ -400,18 +501,12 @@ fn usage_config(
                 ));
             }
             let interval_s = c.interval.clone().unwrap_or_else(|| "6h".into());
-            let interval = parse_duration(&interval_s)
+            // At least 1m: carriers throttle or bar numbers that hammer their balance service.
+            let interval = duration_in(&interval_s, MINUTE, 30 * DAY)
                 .map_err(|r| bad("usage.carrier.interval", &interval_s, r))?;
-            if interval < Duration::from_secs(60) {
-                // Carriers throttle or bar numbers that hammer their balance service.
-                return Err(bad(
-                    "usage.carrier.interval",
-                    &interval_s,
-                    "must be at least 1m".into(),
-                ));
-            }
             if let Some(age) = &c.max_age {
-                let d = parse_duration(age).map_err(|r| bad("usage.carrier.max_age", age, r))?;
+                let d = duration_in(age, MINUTE, 365 * DAY)
+                    .map_err(|r| bad("usage.carrier.max_age", age, r))?;
                 estimator.carrier_max_age_secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
             }
             let mark = match c.decimal_mark.as_deref().unwrap_or("auto") {
@@ -461,22 +556,8 @@ fn usage_config(
     })
 }
 
-/// One line from a toml error: its message plus the line number.
-fn syntax_message(text: &str, e: &toml::de::Error) -> String {
-    let msg = e.message().trim().replace('\n', " ");
-    match e.span() {
-        Some(span) => {
-            let line = text
-                .get(..span.start)
-                .map(|s| s.matches('\n').count() + 1)
-                .unwrap_or(0);
-            format!("line {line}: {msg}")
-        }
-        None => msg,
-    }
-}
-
-/// `"30s"`, `"15m"`, `"6h"`, `"7d"`, `"500ms"`, or a bare number of seconds.
+/// `"500ms"`, `"30s"`, `"15m"`, `"6h"`, `"7d"`. A bare number is refused: `"5"` could mean
+/// seconds or minutes, and the owner who wrote it should say which.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -484,19 +565,83 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num.parse().map_err(|_| {
         "expected a whole number with a unit: 500ms, 30s, 15m, 6h or 7d".to_string()
     })?;
+    let too_long = || "that duration is too long".to_string();
     let secs = |mult: u64| {
         n.checked_mul(mult)
             .map(Duration::from_secs)
-            .ok_or_else(|| "that duration is too long".to_string())
+            .ok_or_else(too_long)
     };
-    match unit.trim() {
+    let d = match unit.trim() {
+        "" => return Err(format!("a duration needs a unit: did you mean \"{n}s\"?")),
         "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => secs(1),
+        "s" => secs(1),
         "m" | "min" => secs(60),
         "h" => secs(3600),
         "d" => secs(86_400),
         other => Err(format!("unknown unit {other:?}: use ms, s, m, h or d")),
+    }?;
+    // Far beyond any interval the agent uses; keeps `Instant + d` from overflowing anywhere.
+    if d > Duration::from_secs(10 * 365 * 86_400) {
+        return Err(too_long());
     }
+    Ok(d)
+}
+
+/// `Some(reason)` for a size written without a unit (`"20"`): bytes are never what was meant.
+pub(crate) fn size_needs_unit(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("a size needs a unit: did you mean \"{t}MB\"?"))
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A duration within `min..=max`; the refusal says the allowed range.
+pub(crate) fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let range = || format!("use {} to {}", human(min), human(max));
+    let d = parse_duration(s).map_err(|e| {
+        if e.contains("too long") {
+            format!("too long: {}", range())
+        } else {
+            e
+        }
+    })?;
+    if d < min || d > max {
+        return Err(range());
+    }
+    Ok(d)
+}
+
+/// `1s`, `1m`, `30d`: the range ends in messages.
+fn human(d: Duration) -> String {
+    crate::topup::clock::human_secs(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `[alerts]`, validated: sizes in the plan's unit base, RSRP within what modems report.
+fn alerts_config(
+    raw: &RawAlerts,
+    base: crate::usage::UnitBase,
+    bad: &dyn Fn(&str, &str, &str) -> ConfigError,
+) -> Result<crate::agent::attention::AlertsConfig, ConfigError> {
+    let mut a = crate::agent::attention::AlertsConfig::default();
+    if let Some(t) = &raw.data_low {
+        a.data_low = Some(topup::threshold(t, base).map_err(|r| bad("alerts.data_low", t, &r))?);
+    }
+    if let Some(r) = raw.rsrp_below {
+        // TS 36.133 §9.1.4: reported RSRP spans -140 to -44 dBm.
+        if !(-140.0..=-44.0).contains(&r) {
+            return Err(bad(
+                "alerts.rsrp_below",
+                &r.to_string(),
+                "RSRP is between -140 and -44 dBm; the default is -110",
+            ));
+        }
+        a.rsrp_below = r;
+    }
+    a.roaming_expected = raw.roaming_expected.unwrap_or(false);
+    Ok(a)
 }
 
 #[cfg(test)]
@@ -514,6 +659,39 @@ mod tests {
         assert_eq!(c.modem.poll_interval, Duration::from_secs(30));
         assert_eq!(c.store.flush_interval, Duration::from_secs(900));
         assert_eq!(c.http.listen, Some("127.0.0.1:8787".parse().unwrap()));
+    }
+
+    #[test]
+    fn alerts_default_and_parse_in_the_plans_units() {
+        let c = parse("").unwrap();
+        assert_eq!(c.alerts, crate::agent::attention::AlertsConfig::default());
+        assert_eq!(c.alerts.rsrp_below, -110.0);
+        let c = parse(
+            "[usage]\nquota = \"3GB\"\nunit_base = 1000\n[alerts]\ndata_low = \"300MB\"\nrsrp_below = -105\nroaming_expected = true\n",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Bytes(300_000_000)));
+        assert_eq!(c.alerts.rsrp_below, -105.0);
+        assert!(c.alerts.roaming_expected);
+        let c = parse("[alerts]\ndata_low = \"15%\"\n").unwrap();
+        assert_eq!(c.alerts.data_low, Some(Threshold::Percent(1500)));
+    }
+
+    #[test]
+    fn bad_alert_levels_name_the_key_and_what_is_allowed() {
+        let msg = parse("[alerts]\nrsrp_below = -20\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("alerts.rsrp_below = \"-20\"") && msg.contains("-140 and -44"),
+            "{msg}"
+        );
+        let msg = parse("[alerts]\ndata_low = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("alerts.data_low = \"lots\""), "{msg}");
+        let msg = parse("[alerts]\nrsrp = -100\n").unwrap_err().to_string();
+        assert!(msg.contains("rsrp"), "unknown keys are refused: {msg}");
     }
 
     #[test]
@@ -563,6 +741,124 @@ mod tests {
         assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
         assert!(parse_duration("99999999999999999999d").is_err());
         assert!(parse_duration("-5s").is_err());
+    }
+
+    #[test]
+    fn a_duration_without_a_unit_suggests_seconds() {
+        let msg = parse("[modem]\npoll_interval = \"5\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains(
+                "modem.poll_interval = \"5\": a duration needs a unit: did you mean \"5s\"?"
+            ),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn durations_out_of_range_are_clean_errors_with_the_range() {
+        for (text, want) in [
+            ("[store]\nflush_interval = \"0s\"\n", "store.flush_interval = \"0s\": use 1s to 1d"),
+            (
+                "[store]\nflush_interval = \"18446744073709551615s\"\n",
+                "store.flush_interval = \"18446744073709551615s\": too long: use 1s to 1d",
+            ),
+            ("[modem]\npoll_interval = \"999ms\"\n", "modem.poll_interval = \"999ms\": use 1s to 1d"),
+            ("[modem]\npoll_interval = \"2d\"\n", "use 1s to 1d"),
+            ("[usage.carrier]\nussd = \"*100#\"\ninterval = \"30s\"\n", "usage.carrier.interval = \"30s\": use 1m to 30d"),
+            ("[usage.carrier]\nussd = \"*100#\"\nmax_age = \"99999999d\"\n", "usage.carrier.max_age"),
+            ("[topup]\ncooldown = \"1s\"\n", "topup.cooldown = \"1s\": use 1m to 30d"),
+            ("[carrier_api.a]\nbase_url = \"https://x.example\"\nauth = \"none\"\ntimeout = \"0s\"\n", "use 1s to 10m"),
+        ] {
+            let msg = parse(text).unwrap_err().to_string();
+            assert!(msg.contains(want), "{text}: {msg}");
+        }
+    }
+
+    #[test]
+    fn sizes_need_a_unit_and_a_quota_more_than_zero() {
+        let msg = parse("[usage]\nquota = \"20\"\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("usage.quota = \"20\": a size needs a unit: did you mean \"20MB\"?"),
+            "{msg}"
+        );
+        let msg = parse("[usage]\nquota = \"0GB\"\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("usage.quota = \"0GB\": must be more than 0"),
+            "{msg}"
+        );
+        let msg = parse("[usage]\nquota = \"99999999999999999GB\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("more than 16 EiB"), "{msg}");
+        let msg = parse("[topup]\nthreshold = \"500\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("topup.threshold = \"500\": a size needs a unit"),
+            "{msg}"
+        );
+    }
+
+    /// The key table `simkeep config` works from lists every field the loader accepts: a key
+    /// added to a Raw struct without a line in config/keys.rs (and example.toml) fails here.
+    #[test]
+    fn the_key_table_knows_every_field_the_loader_accepts() {
+        for table in [
+            "modem",
+            "store",
+            "http",
+            "usage",
+            "usage.carrier",
+            "alerts",
+            "topup",
+            "secrets",
+            "carrier_api.a",
+        ] {
+            let text = format!("[{table}]\nzz_not_a_key = 1\n");
+            let err = toml::from_str::<RawConfig>(&text).unwrap_err();
+            let msg = err.message().to_string();
+            let (_, list) = msg
+                .split_once("expected")
+                .unwrap_or_else(|| panic!("{msg}"));
+            for field in list.split('`').skip(1).step_by(2) {
+                let name = format!("{table}.{field}");
+                assert!(
+                    keys::find(&name).is_some()
+                        || ["topup.flow", "usage.carrier"].contains(&name.as_str()),
+                    "{name} is missing from config/keys.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_store_path_is_an_error() {
+        let msg = parse("[store]\npath = \"\"\n").unwrap_err().to_string();
+        assert!(
+            msg.contains("store.path = \"\": name the database file"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_store_directory_that_cannot_be_created_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, "x").unwrap();
+        let text = format!("[store]\npath = \"{}/sub/s.db\"\n", file.display());
+        let msg = parse(&text).unwrap().check_paths().unwrap_err().to_string();
+        assert!(
+            msg.contains("store.path") && msg.contains("is a file"),
+            "{msg}"
+        );
+        // A directory that does not exist yet but can be made is fine.
+        let text = format!(
+            "[store]\npath = \"{}/new/deeper/s.db\"\n",
+            dir.path().display()
+        );
+        parse(&text).unwrap().check_paths().unwrap();
     }
 
     #[test]

@@ -71,7 +71,8 @@ async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
 
     let s = wait_status(addr, 15, |s| s["last_poll"]["signal"].is_object()).await;
     assert_eq!(s["link"], "connected");
-    let first_poll = s["last_poll"]["taken_at"].as_i64().unwrap();
+    let first_poll =
+        simkeep::usage::civil::parse_utc(s["last_poll"]["taken_at"].as_str().unwrap()).unwrap();
 
     // Metrics and the page are served from the same snapshot.
     let (code, metrics) = get(addr, "/metrics").await;
@@ -79,14 +80,18 @@ async fn the_agent_polls_and_serves_status_and_follows_an_unplug() {
     assert!(metrics.contains("simkeep_up 1"), "{metrics}");
     let (code, page) = get(addr, "/").await;
     assert_eq!(code, 200);
-    assert!(page.contains("<h1>simkeep</h1>"));
+    assert!(page.contains("<title>simkeep · "), "{page}");
 
     // USB reset: the link goes down, then polling resumes on the new device without a restart.
     rig.sim.fault(Fault::Unplug(Duration::from_secs(2)));
     wait_status(addr, 10, |s| s["link"] == "down").await;
     let s = wait_status(addr, 20, |s| {
         s["link"] == "connected"
-            && s["last_poll"]["taken_at"].as_i64().unwrap_or(0) > first_poll + 2
+            && s["last_poll"]["taken_at"]
+                .as_str()
+                .and_then(simkeep::usage::civil::parse_utc)
+                .unwrap_or(0)
+                > first_poll + 2
     })
     .await;
     assert!(s["poll_error"].is_null(), "{s}");

@@ -60,7 +60,7 @@ fn sighup_reloads_a_good_config_refuses_a_bad_one_and_sigterm_stops_cleanly() {
     signal(child.id(), libc::SIGHUP);
     wait_for(&log, "config reloaded", 10);
     // The restarted agent takes the port (and its lock) again.
-    let after = wait_for(&log, "poll=2s", 15);
+    let after = wait_for(&log, "polled every 2s", 15);
     assert!(after.matches("modem connected").count() >= 2, "{after}");
 
     signal(child.id(), libc::SIGTERM);

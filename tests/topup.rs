@@ -210,11 +210,13 @@ async fn dry_run_and_a_foreign_sim_buy_nothing_and_say_why() {
 /// Waits for `n` more successful polls.
 async fn wait_polls(addr: SocketAddr, n: i64) {
     let t0 = status(addr).await["last_poll"]["taken_at"]
-        .as_i64()
+        .as_str()
+        .and_then(simkeep::usage::civil::parse_utc)
         .unwrap_or(0);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while status(addr).await["last_poll"]["taken_at"]
-        .as_i64()
+        .as_str()
+        .and_then(simkeep::usage::civil::parse_utc)
         .unwrap_or(0)
         < t0 + n
     {

@@ -230,7 +230,11 @@ fn get(addr: SocketAddr, path: &str) -> Option<Value> {
 
 fn poll_taken_at(addr: SocketAddr) -> i64 {
     get(addr, "/api/v1/status")
-        .and_then(|s| s["last_poll"]["taken_at"].as_i64())
+        .and_then(|s| {
+            s["last_poll"]["taken_at"]
+                .as_str()
+                .and_then(simkeep::usage::civil::parse_utc)
+        })
         .unwrap_or(0)
 }
 

@@ -10,8 +10,10 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub mod accounting;
+pub mod attention;
 pub mod balance;
 pub mod ops;
+mod poller;
 pub mod status;
 pub mod topup;
 mod topup_task;
@@ -21,14 +23,15 @@ use accounting::Accounting;
 use balance::{
     start_balance, BalanceAnswer, BalanceAsker, BalanceResult, BalanceWaiter, MAX_BALANCE_WAITERS,
 };
-use status::{unix_now, Status};
+use poller::Poller;
+use status::{unix_now, Counters, Status, UsageView};
 use topup::{Control, PollView, TopupAgent};
 use topup_task::{control, network_time, spawn_recovery, start_decision, TopupCtx, NITZ_EVERY};
 
 use crate::at::{self, EngineConfig, LinkState};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
-use crate::modem::driver::{Driver, ModemEvent, Snapshot};
+use crate::modem::driver::{Driver, ModemEvent};
 use crate::notify::{AgentEvent, Notifier};
 use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
 use crate::store::StoreHandle;
@@ -111,11 +114,19 @@ pub struct Agent {
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
 pub async fn start(cfg: Config) -> Result<Agent, AppError> {
-    tracing::info!(port = %cfg.modem.port.display(), poll = ?cfg.modem.poll_interval, "simkeep {} starting", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        "simkeep {} starting: modem on {}, polled every {}s",
+        env!("CARGO_PKG_VERSION"),
+        cfg.modem.port.display(),
+        cfg.modem.poll_interval.as_secs()
+    );
     let (status_tx, status_rx) = watch::channel(Status {
         version: env!("CARGO_PKG_VERSION"),
         started_at: unix_now(),
         link: "connecting".into(),
+        stale: true,
+        stale_reason: Some("no reading from the modem yet".into()),
+        stale_after_secs: poller::stale_after(&cfg),
         ..Status::default()
     });
     let mut store_cfg = crate::store::StoreConfig::new(cfg.store.path.clone());
@@ -226,7 +237,8 @@ impl Agent {
         let mut link = client.link_state();
         let mut tick = tokio::time::interval(cfg.modem.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut poller = Poller::default();
+        let counters = status_tx.borrow().counters.clone();
+        let mut poller = Poller::new(&cfg, counters.clone(), status_tx.borrow().started_at);
         let mut topups = TopupAgent::new(cfg.topup.clone(), store.clone());
         topups.check_clock(unix_now(), None);
         topups.reload().await;
@@ -250,6 +262,7 @@ impl Agent {
                         // The first connection finds a fresh driver; later ones (reconnect,
                         // restart) find a modem that forgot its settings and maybe its counters.
                         if connected_before {
+                            Counters::bump(&counters.reconnects);
                             driver.reset();
                             generation = generation.wrapping_add(1);
                         }
@@ -265,11 +278,15 @@ impl Agent {
                         }
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
+                    // A link going down makes the readings stale now, not a poll later.
+                    let changes = poller.publish(&status_tx, accounting.report(unix_now()).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
                 // A balance query finished: parse and record the carrier's figure.
                 Some(done) = balance_rx.recv() => {
                     balance_task = None;
                     if let Some(code) = &done.ussd {
+                        Counters::bump(&counters.ussd_sessions);
                         record_ussd(&store, &done, code).await;
                     }
                     let reading = match done.answer {
@@ -292,7 +309,7 @@ impl Agent {
                             Err(msg)
                         }
                     };
-                    publish_usage(&status_tx, accounting.report(unix_now()));
+                    publish_usage(&status_tx, accounting.report(unix_now()), &cfg);
                     for w in balance_waiters.drain(..) {
                         let _ = w.send(reading.clone());
                     }
@@ -371,12 +388,12 @@ impl Agent {
                             },
                             _ => None,
                         };
-                        publish_usage(&status_tx, accounting.on_poll(snap, traffic, now).await);
+                        publish_usage(&status_tx, accounting.on_poll(snap, traffic, now).await, &cfg);
                         if let Some(iccid) = snap.sim.iccid.clone() {
                             if inbox.as_ref().map(|t| &t.iccid) != Some(&iccid) {
                                 // New SIM (or first sight of one): its messages are recorded under its ICCID.
                                 if let Some(old) = inbox.take() { old.stop().await; }
-                                inbox = Some(InboxTask::spawn(&client, &store, &received_tx, iccid.clone()));
+                                inbox = Some(InboxTask::spawn(&client, &store, &received_tx, &counters, iccid.clone()));
                             }
                             // While a top-up talks to the carrier, the scheduled balance query waits:
                             // it would open its own USSD dialogue or SMS in the middle of the flow.
@@ -419,12 +436,13 @@ impl Agent {
                             notifier.emit(AgentEvent::topup_held_back(now, &why));
                         }
                         was_paused = topups.status.paused;
-                        // TODO(merge): emit attention changes (AgentEvent::attention(code, level,
-                        // message, raised, now)) from the attention model on branch `attention`.
                         status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
-                    store_health(&store, &status_tx).await;
+                    poller.store_error = store_health(&store).await;
+                    // The raised/cleared transitions it returns go to the notifications.
+                    let changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
             }
         }
@@ -500,6 +518,7 @@ const ENGINE_STOP_CAP: Duration = Duration::from_secs(1);
 struct DaemonSink {
     store: StoreHandle,
     received: broadcast::Sender<ReceivedSms>,
+    counters: std::sync::Arc<Counters>,
 }
 
 impl SmsSink for DaemonSink {
@@ -507,7 +526,13 @@ impl SmsSink for DaemonSink {
         let this = self.clone();
         async move {
             this.store.save(sms.clone()).await?;
-            tracing::info!(from = %sms.sender, parts = sms.parts, complete = sms.complete, "SMS received and stored");
+            Counters::bump(&this.counters.sms_received);
+            let parts = match (sms.parts, sms.complete) {
+                (1, true) => String::new(),
+                (n, true) => format!(" ({n} parts)"),
+                (n, false) => format!(" ({n} parts, some missing)"),
+            };
+            tracing::info!("SMS from {} received and stored{parts}", sms.sender);
             let _ = this.received.send(sms);
             Ok(())
         }
@@ -526,6 +551,7 @@ impl InboxTask {
         at: &at::AtClient,
         store: &StoreHandle,
         received: &broadcast::Sender<ReceivedSms>,
+        counters: &std::sync::Arc<Counters>,
         iccid: String,
     ) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -536,6 +562,7 @@ impl InboxTask {
         let sink = DaemonSink {
             store: store.clone(),
             received: received.clone(),
+            counters: counters.clone(),
         };
         let handle = tokio::spawn(Inbox::new(cfg).run(at.clone(), sink, async move {
             let _ = stopped.await;
@@ -614,6 +641,36 @@ fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64, notifier:
     }
 }
 
+/// Attention raised/cleared as events (filters match them by code, e.g. `data_low`). The codes
+/// that have their own event (`modem_lost`, `topup_unverified`, `topup_paused` → the link and
+/// top-up events) are skipped, so a filter naming one is not told twice.
+fn emit_attention(notifier: &Notifier, changes: &[attention::AttentionChange]) {
+    use attention::{AttentionChange, Code};
+    for c in changes {
+        let (a, raised, t) = match c {
+            AttentionChange::Raised(a) => (a, true, a.since),
+            AttentionChange::Cleared { was, at } => (was, false, *at),
+        };
+        if matches!(
+            a.code,
+            Code::ModemLost | Code::TopupUnverified | Code::TopupPaused
+        ) {
+            continue;
+        }
+        let level = match a.level {
+            attention::Level::Warning => crate::notify::Level::Warning,
+            attention::Level::Critical => crate::notify::Level::Critical,
+        };
+        notifier.emit(AgentEvent::attention(
+            a.code.as_str(),
+            level,
+            &a.message,
+            raised,
+            t,
+        ));
+    }
+}
+
 /// What a flow buys and costs, in words ("1 GiB", "500 JPY"), for the top-up event's text.
 fn bought(cfg: &crate::config::TopupConfig, flow: &str) -> Option<(String, String)> {
     let f = cfg.flows.iter().find(|f| f.name == flow)?;
@@ -621,20 +678,29 @@ fn bought(cfg: &crate::config::TopupConfig, flow: &str) -> Option<(String, Strin
     Some((size, format!("{} {}", f.price, cfg.currency)))
 }
 
-fn publish_usage(status: &watch::Sender<Status>, report: Option<crate::usage::UsageReport>) {
-    status.send_modify(|s| s.usage = report.and_then(|r| serde_json::to_value(r).ok()));
+fn publish_usage(
+    status: &watch::Sender<Status>,
+    report: Option<crate::usage::UsageReport>,
+    cfg: &Config,
+) {
+    let base = unit_base(cfg);
+    let now = unix_now();
+    status.send_modify(|s| s.usage = report.and_then(|r| UsageView::json(&r, base, now)));
 }
 
-/// Puts a store problem (full disk, read-only, corrupt file) where the owner will see it.
-async fn store_health(store: &StoreHandle, status: &watch::Sender<Status>) {
-    let problem = match store.health().await {
-        Ok(h) => h.last_error.map(|e| format!("store: {e}")),
-        Err(e) => Some(format!("store: {e}")),
-    };
-    status.send_modify(|s| {
-        s.attention.retain(|a| !a.starts_with("store: "));
-        s.attention.extend(problem);
-    });
+/// The plan's unit base: every size the owner reads is in it.
+fn unit_base(cfg: &Config) -> crate::usage::UnitBase {
+    cfg.usage
+        .as_ref()
+        .map_or(crate::usage::UnitBase::Binary, |u| u.plan.unit_base)
+}
+
+/// The store's problem (full disk, read-only, corrupt file), if it has one.
+async fn store_health(store: &StoreHandle) -> Option<String> {
+    match store.health().await {
+        Ok(h) => h.last_error,
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 fn set_link(s: &mut Status, state: &LinkState) {
@@ -647,106 +713,6 @@ fn set_link(s: &mut Status, state: &LinkState) {
         LinkState::Down { cause } => {
             s.link = "down".into();
             s.link_error = Some(cause.clone());
-        }
-    }
-}
-
-/// Turns poll results into status updates and change-only log lines.
-#[derive(Default)]
-struct Poller {
-    last: Option<Snapshot>,
-    last_error: Option<String>,
-    attention: Vec<String>,
-}
-
-impl Poller {
-    fn handle(
-        &mut self,
-        result: Result<(Snapshot, Vec<ModemEvent>), at::AtError>,
-        status: &watch::Sender<Status>,
-    ) {
-        match result {
-            Ok((snap, events)) => {
-                if self.last_error.take().is_some() {
-                    tracing::info!("modem answers polls again");
-                }
-                self.log_changes(&snap);
-                let mut attention = Vec::new();
-                for e in events {
-                    match e {
-                        ModemEvent::SimChanged { from: None, to } => {
-                            tracing::info!(iccid = %to, "SIM found")
-                        }
-                        ModemEvent::SimChanged {
-                            from: Some(from),
-                            to,
-                        } => {
-                            tracing::warn!(from = %from, to = %to, "SIM swapped")
-                        }
-                        ModemEvent::PinSent => tracing::info!("SIM PIN sent"),
-                        ModemEvent::SimNeedsAttention(msg) => attention.push(msg),
-                    }
-                }
-                for msg in &attention {
-                    if !self.attention.contains(msg) {
-                        tracing::error!("{msg}");
-                    }
-                }
-                self.attention = attention.clone();
-                self.last = Some(snap.clone());
-                status.send_modify(|s| {
-                    s.last_poll = Some(snap);
-                    s.poll_error = None;
-                    s.attention = attention;
-                });
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                // Log each distinct failure once, not every poll.
-                if self.last_error.as_deref() != Some(msg.as_str()) {
-                    tracing::warn!("poll failed: {msg}");
-                    self.last_error = Some(msg.clone());
-                }
-                status.send_modify(|s| s.poll_error = Some(msg));
-            }
-        }
-    }
-
-    fn log_changes(&self, new: &Snapshot) {
-        let old = self.last.as_ref();
-        if old.map(|o| &o.modem) != Some(&new.modem) {
-            let m = &new.modem;
-            tracing::info!(
-                manufacturer = m.manufacturer.as_deref().unwrap_or("?"),
-                model = m.model.as_deref().unwrap_or("?"),
-                revision = m.revision.as_deref().unwrap_or("?"),
-                profile = %new.profile,
-                "modem identified"
-            );
-        }
-        if old.map(|o| (&o.sim.state, &o.sim.iccid)) != Some((&new.sim.state, &new.sim.iccid)) {
-            tracing::info!(state = ?new.sim.state, iccid = new.sim.iccid.as_deref().unwrap_or("?"), "SIM");
-        }
-        let reg = &new.registration;
-        if old.map(|o| &o.registration) != Some(reg) {
-            tracing::info!(
-                state = ?reg.state, tech = ?reg.tech, operator = reg.operator.as_deref().unwrap_or("?"),
-                cell = ?reg.cell_id, "registration"
-            );
-        }
-        // Signal wobbles every poll: log only a change of band or a quality step of 10 points.
-        let s = &new.signal;
-        let moved = match old.map(|o| &o.signal) {
-            None => true,
-            Some(o) => {
-                o.band != s.band || o.quality_pct.map(|q| q / 10) != s.quality_pct.map(|q| q / 10)
-            }
-        };
-        if moved {
-            tracing::info!(
-                rsrp = ?s.rsrp_dbm, rsrq = ?s.rsrq_db, sinr = ?s.sinr_db, rssi = ?s.rssi_dbm,
-                band = ?s.band, quality = ?s.quality_pct, "signal"
-            );
         }
     }
 }

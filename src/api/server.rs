@@ -25,30 +25,36 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::time::{timeout, Instant};
 
 use super::http::{reason, Reply, Request};
 use super::{route, ApiContext, Response};
 use crate::agent::status::Status;
 
+/// History answers streamed at once (each holds a page of rows while it waits on its client).
+const MAX_STREAMS: usize = 4;
 /// Largest request head (request line and headers).
 pub const MAX_HEAD: usize = 16 * 1024;
 /// Largest request body: the API's bodies are small JSON documents (an SMS of ten parts in
 /// `\u` escapes is under 10 KB).
 pub const MAX_BODY: usize = 32 * 1024;
 const MAX_HEADERS: usize = 32;
-/// Connections at once (each costs a task and a few KB of buffers).
-pub const MAX_CONNECTIONS: usize = 64;
+/// Connections at once. An idle connection costs a task and about 1.5 KB, so the cap is high
+/// enough that a crowd of idle connections (slowloris) cannot fill it before the short idle
+/// deadline of a busy server clears them out, and low enough to stay far below the process's
+/// file-descriptor limit (1024 under procd).
+pub const MAX_CONNECTIONS: usize = 512;
 /// Connections one non-loopback address may hold.
-pub const MAX_PER_REMOTE: usize = 8;
+pub const MAX_PER_REMOTE: usize = 16;
 /// Slots only loopback peers may take.
-const LOOPBACK_RESERVE: usize = 16;
+const LOOPBACK_RESERVE: usize = 128;
 /// How long a connection may sit idle between requests; shorter once the server is busy.
 const IDLE: Duration = Duration::from_secs(10);
 const IDLE_WHEN_BUSY: Duration = Duration::from_secs(1);
-/// From the first byte of a request to its complete head and body.
+/// From the first byte of a request to its complete head and body; shorter once busy.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+const REQUEST_DEADLINE_WHEN_BUSY: Duration = Duration::from_secs(2);
 /// One write may stall this long (a client that stopped reading).
 const WRITE_STALL: Duration = Duration::from_secs(5);
 /// Draining what a refused client still sends: at most this long and this much.
@@ -139,11 +145,8 @@ impl Slot {
         }
     }
 
-    fn idle_deadline(&self) -> Duration {
-        match self.registry.lock() {
-            Ok(r) if !r.busy() => IDLE,
-            _ => IDLE_WHEN_BUSY,
-        }
+    fn busy(&self) -> bool {
+        self.registry.lock().map_or(true, |r| r.busy())
     }
 }
 
@@ -161,6 +164,7 @@ pub(super) async fn accept_loop(
     ctx: Arc<ApiContext>,
 ) {
     let registry = Arc::new(Mutex::new(Registry::default()));
+    let streams = Arc::new(Semaphore::new(MAX_STREAMS));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -202,9 +206,10 @@ pub(super) async fn accept_loop(
         };
         let status = status.clone();
         let ctx = ctx.clone();
+        let streams = streams.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = connection(stream, peer, &slot, status, &ctx) => {}
+                _ = connection(stream, peer, &slot, status, &ctx, &streams) => {}
                 _ = evict.notified() => {}
             }
             drop(slot);
@@ -227,13 +232,14 @@ async fn connection(
     slot: &Slot,
     status: watch::Receiver<Status>,
     ctx: &ApiContext,
+    streams: &Arc<Semaphore>,
 ) {
     let _ = stream.set_nodelay(true);
     // Bytes read past the end of the previous request (pipelining) start the next one.
-    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut buf: Vec<u8> = Vec::new();
     for _ in 0..MAX_REQUESTS_PER_CONNECTION {
         slot.set_idle(true);
-        let read = read_request(&mut stream, &mut buf, slot.idle_deadline(), slot).await;
+        let read = read_request(&mut stream, &mut buf, slot).await;
         let (req, keep_alive) = match read {
             Read::Request(r, k) => (r, k),
             Read::Gone => return,
@@ -246,11 +252,22 @@ async fn connection(
         let response = route(&req, &status, ctx).await;
         let ok = match response {
             Response::Reply(reply) => write_reply(&mut stream, &reply, keep_alive).await.is_ok(),
-            Response::Stream(rows) => {
-                // A streamed answer has no length: it ends when the connection closes.
-                let _ = super::history::stream(&mut stream, rows, req.head_only()).await;
-                false
-            }
+            Response::Stream(rows) => match streams.clone().try_acquire_owned() {
+                Ok(_permit) => {
+                    // A streamed answer has no length: it ends when the connection closes.
+                    let _ = super::history::stream(&mut stream, rows, req.head_only()).await;
+                    false
+                }
+                Err(_) => {
+                    let busy = Reply::error(
+                        503,
+                        "busy",
+                        &format!("{MAX_STREAMS} history answers are being sent already; try again"),
+                    );
+                    let _ = write_reply(&mut stream, &busy, false).await;
+                    false
+                }
+            },
         };
         if !ok || !keep_alive {
             break;
@@ -260,13 +277,12 @@ async fn connection(
 }
 
 /// Reads one request head (and body) into an owned `Request`.
-async fn read_request(
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    idle: Duration,
-    slot: &Slot,
-) -> Read {
-    let mut chunk = [0u8; 2048];
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, slot: &Slot) -> Read {
+    let mut chunk = [0u8; 1024];
+    let (idle, whole) = match slot.busy() {
+        false => (IDLE, REQUEST_DEADLINE),
+        true => (IDLE_WHEN_BUSY, REQUEST_DEADLINE_WHEN_BUSY),
+    };
     // Waiting for the first byte is idleness; after it, the whole request has REQUEST_DEADLINE.
     if buf.is_empty() {
         match timeout(idle, stream.read(&mut chunk)).await {
@@ -274,8 +290,9 @@ async fn read_request(
             Ok(Ok(n)) => buf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
         }
     }
-    slot.set_idle(false);
-    let deadline = Instant::now() + REQUEST_DEADLINE;
+    // Until its head is complete, a connection counts as idle: a slowloris dribbling a head
+    // is the first to be closed when a newcomer needs the room.
+    let deadline = Instant::now() + whole;
     loop {
         match parse(buf) {
             Parsed::Complete {
@@ -284,6 +301,7 @@ async fn read_request(
                 content_length,
                 keep_alive,
             } => {
+                slot.set_idle(false);
                 buf.drain(..head_len);
                 if content_length > MAX_BODY {
                     return Read::Refuse(Reply::error(

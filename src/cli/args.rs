@@ -102,6 +102,38 @@ pub enum NotifyCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the config file (secrets hidden) and the defaults in effect for keys it leaves out.
+    Show,
+    /// Print one key's value as the file writes it, or its default (and say so).
+    Get {
+        /// Dotted key, e.g. modem.poll_interval, http.listen, topup.enabled.
+        key: String,
+    },
+    /// Set one key, keeping the file's comments; refused (file untouched) unless the result is
+    /// valid. The running agent reloads it.
+    Set {
+        /// Dotted key, e.g. modem.poll_interval.
+        key: String,
+        /// The value: "5s" for a duration, true/false, a number, or text.
+        value: String,
+    },
+    /// Remove one key (back to its default), keeping the rest of the file as it is.
+    Unset {
+        /// Dotted key, e.g. modem.poll_interval.
+        key: String,
+    },
+    /// Check the config file and exit (0 when it is valid); the same as check-config.
+    Validate,
+    /// Write a commented example with every key to the config path.
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the agent: poll the modem every modem.poll_interval and log what changes.
     Run,
@@ -193,6 +225,11 @@ pub enum Cmd {
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,
+    /// Read and change the config file: show, get, set, unset, validate, init.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
     /// Run a simulated modem on a pseudo-terminal and print its path. Reads control lines from
     /// the terminal (in the foreground) or --control: `set rsrp=-95`, `hang 10`, `unplug 3`,
     /// `reboot`, `urc +CMTI: "ME",1`, `garbage`. Ctrl-C or SIGTERM stops it and removes --link.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::agent::status::unix_now;
+use crate::agent::status::{unix_now, UsageView};
 use crate::api::json::{signal_json, usage_json};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
@@ -59,38 +59,52 @@ pub async fn usage(cfg: &Config, as_json: bool) -> Result<(), AppError> {
         .as_ref()
         .map(|u| u.plan.unit_base)
         .unwrap_or(crate::usage::UnitBase::Binary);
-    let size = |k: &str| {
-        report
-            .get(k)
-            .and_then(Value::as_u64)
-            .map(|b| format_size(b, base))
-            .unwrap_or_else(|| "-".into())
+    print!("{}", render_usage(&report, base));
+    Ok(())
+}
+
+/// The `simkeep usage` screen. Sizes are the document's display strings (the plan's unit
+/// base, the very words the status page shows); bytes are formatted here only when an older
+/// agent sent none.
+pub fn render_usage(report: &Value, base: crate::usage::UnitBase) -> String {
+    let mut out = String::new();
+    let size = |text: &str, bytes: &str| match (report[text].as_str(), report[bytes].as_u64()) {
+        (Some(t), _) => t.to_string(),
+        (None, Some(b)) => format_size(b, base),
+        (None, None) => "-".into(),
     };
-    let time = |k: &str| {
-        report
-            .get(k)
-            .and_then(Value::as_i64)
-            .map(format_time)
-            .unwrap_or_else(|| "-".into())
+    let time = |k: &str| match &report[k] {
+        Value::String(t) => t.clone(),
+        v => v.as_i64().map(format_time).unwrap_or_else(|| "-".into()),
     };
-    println!("{:<12} {}", "used", size("used_bytes"));
-    println!("{:<12} {}", "quota", size("quota_bytes"));
-    println!("{:<12} {}", "remaining", size("remaining_bytes"));
+    let _ = writeln!(out, "{:<12} {}", "used", size("used", "used_bytes"));
+    let _ = writeln!(out, "{:<12} {}", "quota", size("quota", "quota_bytes"));
+    let _ = writeln!(
+        out,
+        "{:<12} {}",
+        "remaining",
+        size("remaining", "remaining_bytes")
+    );
     let source = report.get("source").and_then(Value::as_str).unwrap_or("-");
     let age = report
         .get("age_secs")
         .and_then(Value::as_i64)
         .map(|a| format!(", {} ago", human_age(a)))
         .unwrap_or_default();
-    println!("{:<12} {source}{age}", "source");
-    println!(
-        "{:<12} {} → {}",
+    let _ = writeln!(out, "{:<12} {source}{age}", "source");
+    let days = report["days_left"]
+        .as_i64()
+        .map(|d| format!(" ({d} day{} left)", if d == 1 { "" } else { "s" }))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{:<12} {} → {}{days}",
         "cycle",
         time("cycle_start"),
         time("cycle_end")
     );
-    println!("{:<12} {}", "runs out", time("runs_out_at"));
-    Ok(())
+    let _ = writeln!(out, "{:<12} {}", "runs out", time("runs_out_at"));
+    out
 }
 
 async fn usage_from_store(cfg: &Config) -> Result<Value, AppError> {
@@ -123,7 +137,8 @@ async fn usage_from_store(cfg: &Config) -> Result<Value, AppError> {
         .report(unix_now())
         .ok_or_else(|| AppError::new(ExitKind::Failure, "no usage figures yet"))?;
     let _ = store.shutdown().await;
-    serde_json::to_value(report).map_err(|e| AppError::new(ExitKind::Failure, e.to_string()))
+    UsageView::json(&report, usage_cfg.plan.unit_base, unix_now())
+        .ok_or_else(|| AppError::new(ExitKind::Failure, "cannot encode the usage figures"))
 }
 
 /// `simkeep history`.
@@ -220,6 +235,20 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[1].contains("\"B3,B1\""), "{csv}");
         assert!(lines[2].contains("-90"), "{csv}");
+    }
+
+    #[test]
+    fn usage_prints_the_documents_strings_in_the_plans_units() {
+        let doc = json!({"used": "524 MiB", "quota": "3 GiB", "remaining": "2.49 GiB",
+                         "used_bytes": 549_453_824u64, "source": "carrier", "age_secs": 90,
+                         "cycle_start": "2026-11-25T00:00:00Z", "cycle_end": "2026-12-25T00:00:00Z",
+                         "days_left": 1, "runs_out_at": null});
+        let out = render_usage(&doc, crate::usage::UnitBase::Decimal);
+        assert!(out.contains("used         524 MiB\n"), "{out}");
+        assert!(out.contains("remaining    2.49 GiB\n"), "{out}");
+        assert!(out.contains("source       carrier, 90s ago"), "{out}");
+        assert!(out.contains("2026-12-25T00:00:00Z (1 day left)"), "{out}");
+        assert!(out.contains("runs out     -"), "{out}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! from here.
 
 pub mod args;
+pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod history;
@@ -15,5 +16,5 @@ pub mod status;
 pub mod topup;
 pub mod ussd;
 
-pub use args::{Cli, Cmd, SmsCmd, TopupCmd};
+pub use args::{Cli, Cmd, ConfigCmd, SmsCmd, TopupCmd};
 pub use run::{init_logging, run};

@@ -57,15 +57,8 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             let cfg = load_config(&cli)?;
             crate::agent::run_with_reload(cfg, || load_config(&cli)).await
         }
-        Cmd::CheckConfig => {
-            let cfg = Config::load(&cli.config)?;
-            check_secrets(&cfg)?;
-            for w in cfg.topup.warnings() {
-                println!("warning: {w}");
-            }
-            println!("config {} is valid", cfg.path.display());
-            Ok(())
-        }
+        Cmd::CheckConfig => crate::cli::config::validate(&cli.config),
+        Cmd::Config { cmd } => crate::cli::config::config(&cli.config, cmd).await,
         Cmd::Status { json } => crate::cli::status::status(&load_config(&cli)?, *json).await,
         Cmd::Sms { cmd } => sms(&cli, cmd).await,
         Cmd::Topup { cmd } => crate::cli::topup::topup(&load_config(&cli)?, cmd).await,
@@ -155,34 +148,6 @@ async fn sms(cli: &Cli, cmd: &SmsCmd) -> Result<(), AppError> {
         SmsCmd::Read { id, json } => s::sms_read(&load_config(cli)?, *id, *json).await,
         SmsCmd::Delete { id } => s::sms_delete_store(&load_config(cli)?.store.path, *id).await,
     }
-}
-
-/// `check-config`: every `${secret:NAME}` the config uses must be in the secrets file, and
-/// that file must be private. Names only: no value is ever printed.
-fn check_secrets(cfg: &Config) -> Result<(), AppError> {
-    let uses = cfg.secret_uses();
-    if uses.is_empty() {
-        return Ok(());
-    }
-    let secrets = cfg
-        .load_secrets()
-        .map_err(|e| AppError::new(ExitKind::Config, e.to_string()))?;
-    let missing: Vec<String> = uses
-        .iter()
-        .filter(|(_, name)| !secrets.contains(name))
-        .map(|(key, name)| format!("{name} (used by {key})"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let file = cfg.secrets_path.as_ref().map_or_else(
-        || "the secrets file".to_string(),
-        |p| p.display().to_string(),
-    );
-    Err(AppError::new(
-        ExitKind::Config,
-        format!("{file} lacks {}", missing.join(", ")),
-    ))
 }
 
 /// The config for the daemon: the file, with command-line overrides.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{parse_duration, ConfigError};
+use super::ConfigError;
 use crate::carrier_api::{ApiConfig, Auth, TokenStyle, Url};
 use crate::template::Template;
 
@@ -189,7 +189,23 @@ fn carrier_api(
                     &format!("auth = \"{needed_by}\" needs {k}"),
                 )
             })?;
-            let t = Template::parse(text).map_err(|e| bad(path, key(k), text, &e.to_string()))?;
+            // A credential written literally (not `${secret:NAME}`) is never echoed: neither
+            // the value nor a template error that would quote it.
+            let literal_secret = super::keys::find(&key(k))
+                .is_some_and(|d| d.kind == super::keys::Kind::Secret)
+                && !text.contains("${secret:");
+            let t = Template::parse(text).map_err(|e| {
+                if literal_secret {
+                    bad(
+                        path,
+                        key(k),
+                        "<hidden>",
+                        "is not a valid template: keep it in the secrets file as ${secret:NAME}",
+                    )
+                } else {
+                    bad(path, key(k), text, &e.to_string())
+                }
+            })?;
             if t.has_secrets() && !have_secrets {
                 return Err(bad(
                     path,
@@ -291,11 +307,8 @@ fn carrier_api(
         }
     };
     let timeout_s = r.timeout.clone().unwrap_or_else(|| "30s".into());
-    let timeout =
-        parse_duration(&timeout_s).map_err(|e| bad(path, key("timeout"), &timeout_s, &e))?;
-    if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&timeout) {
-        return Err(bad(path, key("timeout"), &timeout_s, "use 1s to 10m"));
-    }
+    let timeout = super::duration_in(&timeout_s, Duration::from_secs(1), Duration::from_secs(600))
+        .map_err(|e| bad(path, key("timeout"), &timeout_s, &e))?;
     Ok(ApiConfig {
         name: name.to_string(),
         base_url: base_s.to_string(),
@@ -443,6 +456,15 @@ remaining = "volume"
 unit = "MB"
 interval = "15m"
 "#;
+
+    #[test]
+    fn a_literal_password_that_is_a_broken_template_is_not_echoed() {
+        let msg = err("[carrier_api.a]\nbase_url = \"https://x.example\"\nauth = \"basic\"\nusername = \"u\"\npassword = \"hun${ter2\"\n");
+        assert!(
+            msg.contains("carrier_api.a.password") && !msg.contains("ter2"),
+            "{msg}"
+        );
+    }
 
     #[test]
     fn the_issue_example_loads() {

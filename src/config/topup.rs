@@ -305,6 +305,9 @@ fn flow_config(
             "required: the data one purchase adds, e.g. \"1GB\"".into(),
         )
     })?;
+    if let Some(reason) = crate::config::size_needs_unit(adds_s) {
+        return Err(bad(&format!("adds = {adds_s:?}"), reason));
+    }
     let adds_bytes = parse_size(adds_s, unit_base)
         .map_err(|e| bad(&format!("adds = {adds_s:?}"), e.to_string()))?;
     if adds_bytes == 0 {
@@ -381,7 +384,7 @@ fn at_line(line: Option<usize>) -> String {
 }
 
 /// `"500MB"` → bytes, `"10%"` / `"2.5%"` → basis points.
-fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
+pub(crate) fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
     if let Some(p) = s.trim().strip_suffix('%') {
         let d = Decimal::parse_plain(p.trim()).ok_or_else(|| {
             "write a size such as \"500MB\" or a share of the quota such as \"10%\"".to_string()
@@ -402,6 +405,9 @@ fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
             ),
         };
     }
+    if let Some(reason) = crate::config::size_needs_unit(s) {
+        return Err(reason);
+    }
     let b = parse_size(s, base).map_err(|e| e.to_string())?;
     if b == 0 {
         return Err("must be more than 0".into());
@@ -410,17 +416,7 @@ fn threshold(s: &str, base: UnitBase) -> Result<Threshold, String> {
 }
 
 fn duration(s: &str, min: Duration) -> Result<Duration, String> {
-    let d = crate::config::parse_duration(s)?;
-    if d < min {
-        return Err(format!(
-            "must be at least {}",
-            crate::topup::clock::human_secs(i64::try_from(min.as_secs()).unwrap_or(0))
-        ));
-    }
-    if d > Duration::from_secs(30 * 86_400) {
-        return Err("must be at most 30d".into());
-    }
-    Ok(d)
+    crate::config::duration_in(s, min, Duration::from_secs(30 * 86_400))
 }
 
 /// 18 to 22 digits, optionally padded with a trailing F (ICCIDs of odd length are).

@@ -395,7 +395,7 @@ fn topup_level_errors_name_the_key_and_the_cause() {
         ),
         (
             "[topup]\ncooldown = \"10s\"\n",
-            "topup.cooldown = \"10s\": must be at least 1m",
+            "topup.cooldown = \"10s\": use 1m to 30d",
         ),
         (
             "[topup]\nhorizon = \"6 hours\"\n",
@@ -541,7 +541,7 @@ fn step_errors_name_flow_step_kind_line_and_cause() {
         ),
         (
             "{ ussd = \"*1#\", timeout = \"0s\" }",
-            "topup.flow \"f\" step 1 (ussd), line 11: timeout = \"0s\": must be at least 1s",
+            "topup.flow \"f\" step 1 (ussd), line 11: timeout = \"0s\": use 1s to 30d",
         ),
         (
             "{ ussd = \"*1#\" },\n{ verify = \"5m\" },\n{ verify = \"5m\" }",

@@ -96,6 +96,30 @@ pub fn utc_string(t: i64) -> String {
     )
 }
 
+/// The inverse of [`utc_string`]: `2026-11-27T09:00:00Z` → unix seconds. Only that exact shape
+/// (what this program writes); anything else is `None`.
+pub fn parse_utc(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20 || [b[4], b[7], b[10], b[13], b[16], b[19]] != *b"--T::Z" {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mo = u32::try_from(mo).ok()?;
+    let d = u32::try_from(d).ok()?;
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
+    {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
 /// (year, month, day) of a day count since 1970-01-01.
 pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days.saturating_add(719_468);
@@ -125,6 +149,28 @@ pub fn split_secs(secs: i64) -> (i64, i64) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utc_strings_parse_back_and_bad_ones_do_not() {
+        assert_eq!(parse_utc("2026-12-01T10:00:00Z"), Some(1_796_119_200));
+        assert_eq!(parse_utc("1970-01-01T00:00:00Z"), Some(0));
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-12-01 10:00:00Z",
+            "2026-12-01T10:00:00",
+            "+026-12-01T10:00:00Z",
+            "2026-12-01T24:00:00Z",
+            "",
+        ] {
+            assert_eq!(parse_utc(bad), None, "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn utc_string_round_trips(t in 0i64..253_402_300_799) {
+            prop_assert_eq!(parse_utc(&utc_string(t)), Some(t));
+        }
+    }
     use super::*;
     use proptest::prelude::*;
 

@@ -68,6 +68,8 @@ pub struct UsageReport {
     pub age_secs: Option<i64>,
     /// The carrier reading of this cycle, even when too old to be used.
     pub carrier_as_of: Option<i64>,
+    /// What that carrier reading said was left.
+    pub carrier_remaining_bytes: Option<u64>,
     pub cycle_start: i64,
     pub cycle_end: i64,
     pub runs_out_at: Option<i64>,
@@ -234,6 +236,7 @@ impl SimUsage {
             as_of,
             age_secs: as_of.map(|t| now.saturating_sub(t).max(0)),
             carrier_as_of: carrier.map(|c| c.at),
+            carrier_remaining_bytes: carrier.map(|c| c.remaining_bytes),
             cycle_start: start,
             cycle_end: end,
             runs_out_at: remaining.and_then(|r| self.burn.runs_out_at(r, now)),

@@ -173,11 +173,12 @@ pub fn parse_size(input: &str, base: UnitBase) -> Result<u64, SizeError> {
     })
 }
 
-/// `bytes` for people, two decimals at most: `"1.25 GB"` (base 1000) or `"1.25 GiB"` (base 1024,
-/// written with IEC names so that the text parses back to the same value).
+/// `bytes` for people, two decimals at most: `"1.25 GB"` (base 1000, SI symbols: `kB`, `MB`,
+/// `GB`) or `"1.25 GiB"` (base 1024, IEC names, so that the text parses back to the same value).
+/// One base per plan, never both: every size the owner reads goes through here.
 pub fn format_size(bytes: u64, base: UnitBase) -> String {
     let names: [&str; 5] = match base {
-        UnitBase::Decimal => ["B", "KB", "MB", "GB", "TB"],
+        UnitBase::Decimal => ["B", "kB", "MB", "GB", "TB"],
         UnitBase::Binary => ["B", "KiB", "MiB", "GiB", "TiB"],
     };
     let factor = u128::from(base.factor());
@@ -296,6 +297,8 @@ mod tests {
         assert_eq!(format_size(1_342_177_280, Binary), "1.25 GiB");
         assert_eq!(format_size(500_000_000, Dec), "500 MB");
         assert_eq!(format_size(1_500_000, Dec), "1.5 MB");
+        assert_eq!(format_size(1_500, Dec), "1.5 kB");
+        assert_eq!(format_size(1_536, Binary), "1.5 KiB");
         assert_eq!(format_size(u64::MAX, Dec), "18446744.07 TB");
     }
 

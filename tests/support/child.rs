@@ -18,7 +18,12 @@ pub struct Agent {
 impl Agent {
     /// `simkeep run --config CFG` plus `extra` arguments (e.g. `-v`).
     pub fn start(cfg: &Path, extra: &[String]) -> Agent {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        // SIMKEEP_BIN runs another build (e.g. the release binary, for memory figures).
+        let bin = std::env::var_os("SIMKEEP_BIN").map_or_else(
+            || env!("CARGO_BIN_EXE_simkeep").into(),
+            std::path::PathBuf::from,
+        );
+        let mut child = Command::new(bin)
             .args(["run", "--config"])
             .arg(cfg)
             .args(extra)
@@ -43,6 +48,23 @@ impl Agent {
             lines,
             reader: Some(reader),
         }
+    }
+
+    /// The child's process id (for /proc readings such as its resident memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory now, in kB (VmRSS from /proc).
+    pub fn rss_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
     }
 
     /// Everything it logged so far.
