@@ -13,9 +13,11 @@ use serde::Deserialize;
 mod api;
 pub mod edit;
 pub mod keys;
+pub mod notify;
 mod plain;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
+pub use notify::{NotifyConfig, NotifyKind};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
 /// A config problem, as one line.
@@ -48,6 +50,8 @@ struct RawConfig {
     secrets: Option<RawSecrets>,
     #[serde(default)]
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
+    #[serde(default)]
+    notify: Vec<notify::RawNotify>,
     #[serde(default)]
     alerts: RawAlerts,
 }
@@ -138,6 +142,8 @@ pub struct Config {
     pub secrets_path: Option<PathBuf>,
     /// `[carrier_api.NAME]` tables, in name order.
     pub apis: Vec<crate::carrier_api::ApiConfig>,
+    /// `[[notify]]` channels, in file order.
+    pub notify: Vec<NotifyConfig>,
     pub alerts: crate::agent::attention::AlertsConfig,
 }
 
@@ -315,6 +321,7 @@ impl Config {
                     message: e.to_string(),
                 }
             })?;
+        let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
         let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
         let store_s = raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into());
         if store_s.trim().is_empty() || store_s.ends_with('/') {
@@ -354,6 +361,7 @@ impl Config {
             topup,
             secrets_path,
             apis,
+            notify,
             alerts,
         })
     }

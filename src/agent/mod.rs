@@ -32,6 +32,7 @@ use crate::at::{self, EngineConfig, LinkState};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
 use crate::modem::driver::{Driver, ModemEvent};
+use crate::notify::{AgentEvent, Notifier};
 use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
 use crate::store::StoreHandle;
 
@@ -128,6 +129,7 @@ pub struct Agent {
     /// Where `POST /api/v1/reload` goes; set by `run_with_reload`.
     reload: Option<mpsc::Sender<ops::Answer<()>>>,
     apis: crate::carrier_api::CarrierApis,
+    notify: crate::notify::Notifications,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -192,6 +194,16 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         None => (None, None),
     };
     let (client, engine_task) = at::spawn(engine_config(&cfg));
+    let notify = crate::notify::Notifications::start(
+        &cfg,
+        &store,
+        apis.secrets().clone(),
+        Some(client.clone()),
+    );
+    notify.notifier.emit(AgentEvent::agent_started(
+        unix_now(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     Ok(Agent {
         cfg,
         client,
@@ -204,6 +216,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         ops_rx,
         reload: None,
         apis,
+        notify,
     })
 }
 
@@ -226,8 +239,13 @@ impl Agent {
             mut ops_rx,
             reload,
             apis,
+            notify,
             ..
         } = self;
+        let notifier = notify.notifier.clone();
+        // Link and top-up pause transitions, so each is told once, not every poll.
+        let mut modem_lost = false;
+        let mut was_paused = false;
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
         // Bumped on every reconnect: the modem's own counters may have restarted from zero.
         let mut generation: u64 = 0;
@@ -279,10 +297,19 @@ impl Agent {
                         }
                         connected_before = true;
                         tick.reset_immediately();
+                        if std::mem::take(&mut modem_lost) {
+                            notifier.emit(AgentEvent::modem_back(unix_now()));
+                        }
+                    }
+                    if let LinkState::Down { cause } = &state {
+                        if !std::mem::replace(&mut modem_lost, true) {
+                            notifier.emit(AgentEvent::modem_lost(unix_now(), cause));
+                        }
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
                     // A link going down makes the readings stale now, not a poll later.
-                    poller.publish(&status_tx, accounting.report(unix_now()).as_ref(), unix_now());
+                    let changes = poller.publish(&status_tx, accounting.report(unix_now()).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
                 // A balance query finished: parse and record the carrier's figure.
                 Some(done) = balance_rx.recv() => {
@@ -337,7 +364,10 @@ impl Agent {
                 // A message was stored: a carrier warning may say "top up now".
                 msg = received_rx.recv() => {
                     match msg {
-                        Ok(m) => topups.on_sms(&m),
+                        Ok(m) => {
+                            notifier.emit(AgentEvent::sms_received(&m));
+                            topups.on_sms(&m)
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => {}
                     }
@@ -346,6 +376,12 @@ impl Agent {
                 Some(ends) = topup_done_rx.recv() => {
                     topup_task = None;
                     let now = unix_now();
+                    for end in &ends {
+                        let bought = bought(topups.config(), &end.flow);
+                        if let Some(e) = AgentEvent::topup_end(now, &end.flow, end.state, &end.note, bought) {
+                            notifier.emit(e);
+                        }
+                    }
                     topups.finished(&ends).await;
                     // Say at once what the policy thinks now (spent, count, paused), not a poll later.
                     if let Some(snap) = poller.last.as_ref() {
@@ -383,7 +419,7 @@ impl Agent {
                         r = driver.snapshot(now) => r,
                     };
                     if let Ok((snap, events)) = &result {
-                        record_events(&store, events, now);
+                        record_events(&store, events, now, &notifier);
                         let traffic = match &cfg.usage {
                             Some(u) if u.modem_counters => tokio::select! {
                                 biased;
@@ -429,17 +465,24 @@ impl Agent {
                             if let (true, Decision::Buy { flows, reason }) = (topups.enabled(), decision) {
                                 let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
                                 let dry = topups.config().dry_run;
+                                let names: Vec<&str> = flows.iter().filter_map(|&i| topups.config().flows.get(i).map(|f| f.name.as_str())).collect();
+                                notifier.emit(AgentEvent::topup_decided(now, &names, &reason, dry));
                                 topup_task = start_decision(&mut topups, ctx, &view, flows, reason, false, dry, now);
                             }
                         }
                         recovered |= topups.enabled();
+                        if topups.status.paused && !was_paused {
+                            let why = topups.status.paused_reason.clone().unwrap_or_default();
+                            notifier.emit(AgentEvent::topup_held_back(now, &why));
+                        }
+                        was_paused = topups.status.paused;
                         status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
                     poller.store_error = store_health(&store);
-                    // The raised/cleared transitions it returns are for notifications to
-                    // subscribe to; the status and the log already carry them.
-                    let _changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    // The raised/cleared transitions it returns go to the notifications.
+                    let changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
             }
         }
@@ -456,9 +499,15 @@ impl Agent {
         if let Some(t) = http_task {
             t.abort();
         }
-        if let Some(t) = inbox.take() {
-            t.stop().await;
-        }
+        // The delivery task may hold an AT client (SMS channels): it stops before the engine.
+        // Both caps run side by side (inbox ≤ 1 s, notifications ≤ 0.5 s).
+        let inbox_stop = async {
+            if let Some(t) = inbox.take() {
+                t.stop().await;
+            }
+        };
+        drop(notifier);
+        tokio::join!(inbox_stop, notify.stop());
         // A balance query in flight is abandoned: it spends nothing, and the next start asks again.
         if let Some(t) = balance_task.take() {
             t.abort();
@@ -611,13 +660,19 @@ async fn record_ussd(store: &StoreHandle, done: &BalanceResult, code: &str) {
 
 /// SIM swaps and PIN use go to the store's event history (rare, so written at once). Attention
 /// messages repeat every poll and are only logged, to spare the flash.
-fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64) {
+fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64, notifier: &Notifier) {
     for e in events {
         let (kind, detail) = match e {
-            ModemEvent::SimChanged { from, to } => (
-                "sim.changed",
-                format!("{} -> {to}", from.as_deref().unwrap_or("none")),
-            ),
+            ModemEvent::SimChanged { from, to } => {
+                // First sight of a SIM at start is not a swap (it is seen at every start).
+                if let Some(from) = from {
+                    notifier.emit(AgentEvent::sim_swapped(now, Some(from), to));
+                }
+                (
+                    "sim.changed",
+                    format!("{} -> {to}", from.as_deref().unwrap_or("none")),
+                )
+            }
             ModemEvent::PinSent => ("sim.pin_sent", String::new()),
             ModemEvent::SimNeedsAttention(_) => continue,
         };
@@ -625,6 +680,43 @@ fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64) {
             tracing::warn!("event {kind} not recorded: {err}");
         }
     }
+}
+
+/// Attention raised/cleared as events (filters match them by code, e.g. `data_low`). The codes
+/// that have their own event (`modem_lost`, `topup_unverified`, `topup_paused` → the link and
+/// top-up events) are skipped, so a filter naming one is not told twice.
+fn emit_attention(notifier: &Notifier, changes: &[attention::AttentionChange]) {
+    use attention::{AttentionChange, Code};
+    for c in changes {
+        let (a, raised, t) = match c {
+            AttentionChange::Raised(a) => (a, true, a.since),
+            AttentionChange::Cleared { was, at } => (was, false, *at),
+        };
+        if matches!(
+            a.code,
+            Code::ModemLost | Code::TopupUnverified | Code::TopupPaused
+        ) {
+            continue;
+        }
+        let level = match a.level {
+            attention::Level::Warning => crate::notify::Level::Warning,
+            attention::Level::Critical => crate::notify::Level::Critical,
+        };
+        notifier.emit(AgentEvent::attention(
+            a.code.as_str(),
+            level,
+            &a.message,
+            raised,
+            t,
+        ));
+    }
+}
+
+/// What a flow buys and costs, in words ("1 GiB", "500 JPY"), for the top-up event's text.
+fn bought(cfg: &crate::config::TopupConfig, flow: &str) -> Option<(String, String)> {
+    let f = cfg.flows.iter().find(|f| f.name == flow)?;
+    let size = crate::usage::format_size(f.adds_bytes, cfg.unit_base);
+    Some((size, format!("{} {}", f.price, cfg.currency)))
 }
 
 fn publish_usage(

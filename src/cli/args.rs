@@ -98,6 +98,16 @@ pub enum TopupCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send a test message on every [[notify]] channel (or the one named) and print what each
+    /// answered. Exit status 1 if any failed.
+    Test {
+        /// A channel's name (default: all).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Print the config file (secrets hidden) and the defaults in effect for keys it leaves out.
     Show,
@@ -228,6 +238,11 @@ pub enum Cmd {
     Topup {
         #[command(subcommand)]
         cmd: TopupCmd,
+    },
+    /// Notifications ([[notify]]): send a test message.
+    Notify {
+        #[command(subcommand)]
+        cmd: NotifyCmd,
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,
