@@ -110,3 +110,25 @@ async fn each_poll_asks_each_question_once_and_identity_and_sim_once_per_connect
         );
     }
 }
+
+#[test]
+fn a_one_shot_at_command_sends_only_the_users_line() {
+    // The engine's `ATE0`/`AT+CMEE=1` set-up is for the daemon; `simkeep at` sends one line and
+    // copes with the echo a freshly powered modem still has on.
+    let rig = Rig::new(Personality::QuectelEc25);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .args(["at", "AT+CSQ", "--port"])
+        .arg(rig.link())
+        .arg("--lock-dir")
+        .arg(rig.lock_dir())
+        .output()
+        .expect("run simkeep");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.starts_with("+CSQ: "), "{out}");
+    assert!(
+        !out.contains("AT+CSQ"),
+        "the echo is not part of the answer: {out}"
+    );
+    assert_eq!(rig.sim.commands_seen(), vec!["AT+CSQ".to_string()]);
+}

@@ -223,8 +223,15 @@ fn apply_overrides(cli: &Cli, cfg: &mut Config) {
 
 /// Starts an engine for a one-shot command and waits for the first connection.
 pub async fn connect(cli: &Cli) -> Result<AtClient, AppError> {
+    connect_with(cli, true).await
+}
+
+/// `setup: false` skips `ATE0`/`AT+CMEE=1` (see `EngineConfig::setup`).
+async fn connect_with(cli: &Cli, setup: bool) -> Result<AtClient, AppError> {
     let cfg = config_or_defaults(cli)?;
-    let (client, _task) = at::spawn(engine_config(&cfg));
+    let mut e = engine_config(&cfg);
+    e.setup = setup;
+    let (client, _task) = at::spawn(e);
     client.connect_once(Duration::from_secs(15)).await?;
     Ok(client)
 }
@@ -265,7 +272,8 @@ async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Resu
             return Ok(());
         }
     }
-    let at = connect(cli).await?;
+    // Only the user's line goes out: a one-shot command is as quick as a tool that sends one.
+    let at = connect_with(cli, false).await?;
     let resp = at.send(cmd).await?;
     print(&resp.lines);
     Ok(())
