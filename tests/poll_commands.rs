@@ -132,3 +132,16 @@ fn a_one_shot_at_command_sends_only_the_users_line() {
     );
     assert_eq!(rig.sim.commands_seen(), vec!["AT+CSQ".to_string()]);
 }
+
+#[test]
+fn a_refused_5000_character_at_line_is_quoted_and_cut_not_echoed_whole() {
+    let line = format!("AT+{}", "Q;".repeat(2_500));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .args(["at", &line, "--port", "/nonexistent"])
+        .output()
+        .expect("run simkeep");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.len() < 400, "{} bytes: {err}", err.len());
+    assert!(err.contains("characters in all"), "{err}");
+}
