@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::agent::engine_config;
 use crate::at::{self, AtClient, AtError, Command};
+use crate::cli::args::DecodeCmd;
 use crate::cli::{Cli, Cmd, SmsCmd};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
@@ -99,6 +100,11 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             timeout,
             json,
         } => cmd_at(&cli, command, *timeout, *json).await,
+        Cmd::Decode { what } => match what {
+            DecodeCmd::At { lines } => crate::cli::decode::decode_at(lines),
+            DecodeCmd::Pdu { hex } => crate::cli::decode::decode_pdu(hex),
+            DecodeCmd::Ussd { text, dcs } => crate::cli::decode::decode_ussd(text, *dcs),
+        },
         Cmd::Info { json } => {
             if let Some(cfg) = agent_config(&cli)? {
                 if let Some(r) = crate::cli::report::info_from_agent(&cfg, *json).await {
