@@ -71,6 +71,9 @@ const IDENTITY_COMMANDS: [&str; 4] = ["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"
 /// [`SIM_RECHECK_POLLS`] polls.
 struct SimCache {
     iccid: String,
+    /// The command that answered with the ICCID (the vendor's, or `AT+CCID` where the
+    /// vendor's is refused), asked every poll.
+    iccid_cmd: &'static str,
     replies: Vec<(&'static str, Result<Vec<String>, String>)>,
     polls: u32,
 }
@@ -231,10 +234,11 @@ impl Driver {
         }
         // The SIM state and the ICCID first: they decide whether the cached SIM answers
         // still hold. The profile's first ICCID command is its best one (vendor before +CCID).
-        let iccid_cmd = all
-            .iter()
-            .copied()
-            .find(|c| c.to_ascii_uppercase().contains("CCID"));
+        let is_iccid = |c: &&'static str| c.to_ascii_uppercase().contains("CCID");
+        let iccid_cmd = match &self.sim {
+            Some(c) => Some(c.iccid_cmd),
+            None => all.iter().copied().find(is_iccid),
+        };
         let first: Vec<&str> = ["AT+CPIN?"].into_iter().chain(iccid_cmd).collect();
         self.collect_into(&mut replies, &first).await?;
         let now = p.build_sim(&replies);
@@ -250,7 +254,8 @@ impl Driver {
             _ => None,
         };
         if let Some(c) = &cached {
-            for (cmd, outcome) in &c.replies {
+            // This poll's own ICCID answer stands; the rest is replayed.
+            for (cmd, outcome) in c.replies.iter().filter(|(cmd, _)| !first.contains(cmd)) {
                 replies.insert(cmd, outcome.clone());
             }
         }
@@ -273,9 +278,16 @@ impl Driver {
             }
             None if ready => p.build_sim(&replies).iccid.map(|iccid| SimCache {
                 iccid,
+                iccid_cmd: all
+                    .iter()
+                    .copied()
+                    .filter(is_iccid)
+                    .find(|c| replies.get(c).is_some())
+                    .or(iccid_cmd)
+                    .unwrap_or("AT+CCID"),
                 replies: all
                     .iter()
-                    .filter(|c| is_sim_question(c) && !first.contains(c))
+                    .filter(|c| is_sim_question(c))
                     .filter_map(|c| Some((*c, replies.outcome(c)?.clone())))
                     .collect(),
                 polls: 1,
