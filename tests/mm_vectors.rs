@@ -528,7 +528,11 @@ fn iccids_agree_with_modemmanager() {
     ];
     for (raw, want) in ok {
         for line in [format!("+CCID: {raw}"), raw.to_string()] {
-            assert_eq!(parse_iccid(std::slice::from_ref(&line)).unwrap(), want, "{line}");
+            assert_eq!(
+                parse_iccid(std::slice::from_ref(&line)).unwrap(),
+                want,
+                "{line}"
+            );
         }
     }
     // Short, invalid characters, and a major industry identifier other than 89 (E.118).
