@@ -145,3 +145,27 @@ fn a_refused_5000_character_at_line_is_quoted_and_cut_not_echoed_whole() {
     assert!(err.len() < 400, "{} bytes: {err}", err.len());
     assert!(err.contains("characters in all"), "{err}");
 }
+
+#[tokio::test]
+async fn a_restart_storm_reinitialises_but_does_not_detect_the_profile_again() {
+    // Issue 13: an RDY flood caused 631 re-initialisations and 488 profile re-detections.
+    let rig = Rig::new(Personality::QuectelEc25);
+    let at = rig.engine().await;
+    let mut d = Driver::new(at, None, None);
+    one_poll(&rig, &mut d, 1).await;
+    let before = rig.sim.commands_seen().len();
+    for now in 2..7 {
+        d.reset();
+        one_poll(&rig, &mut d, now).await;
+    }
+    let storm = rig.sim.commands_seen().split_off(before);
+    let count = |c: &str| storm.iter().filter(|s| s.eq_ignore_ascii_case(c)).count();
+    assert_eq!(count("AT+CGMI"), 0, "{storm:?}");
+    assert_eq!(count("AT+CGMM"), 0, "{storm:?}");
+    // Each restart still gets its settings back (`+CREG=2`, the numeric `+COPS` format).
+    assert_eq!(count("AT+CREG=2"), 5, "{storm:?}");
+    assert_eq!(count("AT+COPS=3,2"), 5, "{storm:?}");
+    // The operator name is kept under its PLMN, not asked again.
+    assert_eq!(count("AT+COPS=3,0"), 0, "{storm:?}");
+    assert_eq!(d.profile_name().as_deref(), Some("quectel"));
+}

@@ -59,7 +59,17 @@ pub struct Driver {
     sim: Option<SimCache>,
     /// The PLMN the operator name was read for, and the `+COPS?` lines that named it.
     operator: Option<(String, Vec<String>)>,
+    /// When the profile was detected; a reset soon after keeps it (see [`REDETECT_AFTER`]).
+    detected_at: Option<tokio::time::Instant>,
+    /// The profile's init commands must run again before the next poll (a modem restart).
+    needs_init: bool,
 }
+
+/// A restart storm (`RDY` over and over: 631 re-initialisations and 488 profile detections in a
+/// 30 s flood) resets the driver many times a second. The modem behind the port cannot change
+/// that fast, so within this window a reset keeps the detected profile and identity and only
+/// runs the init commands again (a restart forgets `+CREG=2` and the `+COPS` format).
+pub const REDETECT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The commands `build_identity` reads; skipped once the identity is known.
 const IDENTITY_COMMANDS: [&str; 4] = ["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"];
@@ -101,6 +111,8 @@ impl Driver {
             detected: Replies::new(),
             sim: None,
             operator: None,
+            detected_at: None,
+            needs_init: false,
         }
     }
 
@@ -109,17 +121,29 @@ impl Driver {
     }
 
     /// The modem was reconnected or restarted: detect and initialise again on the next poll.
+    /// Within [`REDETECT_AFTER`] of the last detection only the init commands run again.
+    /// The operator name is kept: it is filed under its PLMN and replayed only for that PLMN.
     pub fn reset(&mut self) {
+        self.sim = None;
+        let recent = self
+            .detected_at
+            .is_some_and(|t| t.elapsed() < REDETECT_AFTER);
+        if recent && self.profile.is_some() {
+            self.needs_init = true;
+            return;
+        }
         self.profile = None;
         self.identity = None;
         self.detected = Replies::new();
-        self.sim = None;
-        self.operator = None;
     }
 
     /// Detects the vendor profile (unless forced) and runs its init commands, once per connection.
     pub async fn profile(&mut self) -> Result<Profile, AtError> {
         if let Some(p) = self.profile {
+            if self.needs_init {
+                self.run_init(p).await?;
+                self.needs_init = false;
+            }
             return Ok(p);
         }
         let p = match self.forced {
@@ -136,6 +160,14 @@ impl Driver {
                 p
             }
         };
+        self.run_init(p).await?;
+        self.profile = Some(p);
+        self.detected_at = Some(tokio::time::Instant::now());
+        self.needs_init = false;
+        Ok(p)
+    }
+
+    async fn run_init(&self, p: Profile) -> Result<(), AtError> {
         for line in p.init_commands() {
             if let Err(e) = self.at.run(line).await {
                 if !e.is_modem_refusal() {
@@ -144,8 +176,7 @@ impl Driver {
                 tracing::debug!("init command {line} refused: {e}");
             }
         }
-        self.profile = Some(p);
-        Ok(p)
+        Ok(())
     }
 
     /// Asks a detection question and keeps the answer for the first poll's identity.
