@@ -505,6 +505,10 @@ fn usage_config(
                     "sms_to needs the text to send, e.g. \"BAL\"".into(),
                 ));
             }
+            if let Some(t) = c.sms_text.as_deref().filter(|t| !t.is_empty()) {
+                crate::usage::carrier::validate_query_sms(t)
+                    .map_err(|e| bad("usage.carrier.sms_text", t, e))?;
+            }
             let interval_s = c.interval.clone().unwrap_or_else(|| "6h".into());
             // At least 1m: carriers throttle or bar numbers that hammer their balance service.
             let interval = duration_in(&interval_s, MINUTE, 30 * DAY)

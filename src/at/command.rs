@@ -49,7 +49,7 @@ impl Command {
             .find(|c| matches!(c, '\u{1a}' | '\u{1b}' | '\0'))
         {
             return Err(InvalidCommand {
-                line: escape_text(&payload),
+                line: quote_cut(&payload),
                 reason: format!("the message body contains the control character {:?}", c),
             });
         }
@@ -129,7 +129,7 @@ pub fn timeout_for(line: &str) -> Duration {
 
 fn check_line(line: &str) -> Result<(), InvalidCommand> {
     let bad = |reason: String| InvalidCommand {
-        line: escape_text(line),
+        line: quote_cut(line),
         reason,
     };
     if !line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT")) {
@@ -164,6 +164,21 @@ fn check_line(line: &str) -> Result<(), InvalidCommand> {
         return Err(bad("it has an unterminated quoted string".into()));
     }
     Ok(())
+}
+
+/// How much of a refused line an error quotes: enough to recognise it, never a screenful (a
+/// 5,000-character paste came back whole before).
+const QUOTE_CHARS: usize = 60;
+
+/// `text` escaped for a message inside double quotes (controls, `\` and `"` escaped) and cut
+/// to [`QUOTE_CHARS`] characters, saying the full length when cut.
+fn quote_cut(text: &str) -> String {
+    let escaped = escape_text(text).replace('"', "\\\"");
+    if escaped.chars().count() <= QUOTE_CHARS {
+        return escaped;
+    }
+    let head: String = escaped.chars().take(QUOTE_CHARS).collect();
+    format!("{head}…[{} characters in all]", text.chars().count())
 }
 
 /// A command line that was refused before it reached the modem.
@@ -394,6 +409,22 @@ pub fn final_to_result(f: Final, command: &str, port: &str) -> Result<(), AtErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_long_line_is_quoted_cut_and_says_its_length() {
+        let long = format!("AT+{}\"\r", "X".repeat(5_000));
+        let e = Command::new(long).unwrap_err().to_string();
+        assert!(e.len() < 200, "{} bytes: {e}", e.len());
+        assert!(e.contains("[5005 characters in all]"), "{e}");
+        assert!(e.starts_with("refused to send \"AT+XXX"), "{e}");
+        // A quote in the line cannot end the quoted part of the message early.
+        let e = Command::new("AT+CUSD=1,\"*100#").unwrap_err().to_string();
+        assert!(e.contains(r#""AT+CUSD=1,\"*100#""#), "{e}");
+        let e = Command::with_payload("AT+CMGS=20", "x".repeat(300) + "\u{1a}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.len() < 250, "{e}");
+    }
     use proptest::prelude::*;
 
     #[test]

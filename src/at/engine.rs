@@ -29,6 +29,9 @@ pub struct EngineConfig {
     pub lock_dir: Option<PathBuf>,
     /// Commands sent after every (re)connect and modem restart, after `ATE0` and `AT+CMEE=1`.
     pub init: Vec<String>,
+    /// Send `ATE0` and `AT+CMEE=1` on connect. A one-shot `simkeep at` turns this off: it
+    /// sends only the user's line (the framer skips echo) and shows the modem's own error form.
+    pub setup: bool,
     /// Longest wait between reconnect attempts.
     pub max_backoff: Duration,
 }
@@ -40,6 +43,7 @@ impl EngineConfig {
             baud: 115_200,
             lock_dir: Some(PathBuf::from("/var/lock")),
             init: Vec::new(),
+            setup: true,
             max_backoff: Duration::from_secs(30),
         }
     }
@@ -281,9 +285,14 @@ impl Connection {
         urcs: &broadcast::Sender<Urc>,
     ) -> Result<(), String> {
         self.needs_init = false;
-        for line in ["ATE0", "AT+CMEE=1"]
-            .into_iter()
-            .map(String::from)
+        let setup: &[&str] = if cfg.setup {
+            &["ATE0", "AT+CMEE=1"]
+        } else {
+            &[]
+        };
+        for line in setup
+            .iter()
+            .map(|s| s.to_string())
             .chain(cfg.init.iter().cloned())
         {
             let Ok(cmd) = Command::new(line.clone()) else {

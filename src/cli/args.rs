@@ -170,6 +170,12 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Decode a pasted AT reply line, SMS PDU or USSD text with the agent's own parsers and
+    /// print the typed result as JSON. Touches no port.
+    Decode {
+        #[command(subcommand)]
+        what: DecodeCmd,
+    },
     /// One screen from the running agent: link, SIM, operator, signal, data left, cycle,
     /// top-ups and what needs attention. Exit status 1 when no agent answers on http.listen.
     Status {
@@ -275,6 +281,25 @@ pub enum Cmd {
         /// echo 'set rsrp=-95' > PATH.
         #[arg(long, value_name = "PATH")]
         control: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecodeCmd {
+    /// Reply lines of one AT command, e.g. '+CEREG: 2,1,"1F00","79D903",7' (several lines for
+    /// multi-line replies such as 5G NSA +QENG).
+    At {
+        #[arg(required = true, value_name = "LINE")]
+        lines: Vec<String>,
+    },
+    /// An SMS PDU in hex as +CMGR/+CMGL/+CMT print it (SMSC address first).
+    Pdu { hex: String },
+    /// A +CUSD text: UCS2 hex, packed GSM-7 hex, or plain text.
+    Ussd {
+        text: String,
+        /// The <dcs> the modem gave (15 GSM-7, 72 UCS2, …); a hint only.
+        #[arg(long)]
+        dcs: Option<u8>,
     },
 }
 

@@ -5,6 +5,7 @@
 
 pub mod args;
 pub mod config;
+pub mod decode;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod history;

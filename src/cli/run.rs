@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::agent::engine_config;
 use crate::at::{self, AtClient, AtError, Command};
+use crate::cli::args::DecodeCmd;
 use crate::cli::{Cli, Cmd, SmsCmd};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
@@ -102,6 +103,11 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
             timeout,
             json,
         } => cmd_at(&cli, command, *timeout, *json).await,
+        Cmd::Decode { what } => match what {
+            DecodeCmd::At { lines } => crate::cli::decode::decode_at(lines),
+            DecodeCmd::Pdu { hex } => crate::cli::decode::decode_pdu(hex),
+            DecodeCmd::Ussd { text, dcs } => crate::cli::decode::decode_ussd(text, *dcs),
+        },
         Cmd::Info { json } => {
             if let Some(cfg) = agent_config(&cli)? {
                 if let Some(r) = crate::cli::report::info_from_agent(&cfg, *json).await {
@@ -226,8 +232,15 @@ fn apply_overrides(cli: &Cli, cfg: &mut Config) {
 
 /// Starts an engine for a one-shot command and waits for the first connection.
 pub async fn connect(cli: &Cli) -> Result<AtClient, AppError> {
+    connect_with(cli, true).await
+}
+
+/// `setup: false` skips `ATE0`/`AT+CMEE=1` (see `EngineConfig::setup`).
+async fn connect_with(cli: &Cli, setup: bool) -> Result<AtClient, AppError> {
     let cfg = config_or_defaults(cli)?;
-    let (client, _task) = at::spawn(engine_config(&cfg));
+    let mut e = engine_config(&cfg);
+    e.setup = setup;
+    let (client, _task) = at::spawn(e);
     client.connect_once(Duration::from_secs(15)).await?;
     Ok(client)
 }
@@ -268,7 +281,8 @@ async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Resu
             return Ok(());
         }
     }
-    let at = connect(cli).await?;
+    // Only the user's line goes out: a one-shot command is as quick as a tool that sends one.
+    let at = connect_with(cli, false).await?;
     let resp = at.send(cmd).await?;
     print(&resp.lines);
     Ok(())

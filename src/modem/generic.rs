@@ -6,7 +6,7 @@
 //! `None`, and a line of the wrong shape gives a [`ParseError`], never a made-up number.
 
 use super::model::{round1, RegState, SimState, Tech};
-use super::{after_prefix, fields, find_body, opt_hex, opt_int, ParseError};
+use super::{after_prefix, fields, find_body, is_unknown_marker, opt_hex, opt_int, ParseError};
 
 // ---------------------------------------------------------------- identity
 
@@ -115,19 +115,53 @@ pub fn iccid_text(lines: &[String]) -> Result<String, ParseError> {
     Ok(body.trim().trim_matches('"').trim().to_ascii_uppercase())
 }
 
-/// Checks an ICCID (ITU-T E.118): 18–22 digits after dropping the `F` padding some SIMs
-/// leave at the end. Returns the digits.
+/// Checks an ICCID (ITU-T E.118) and returns it as the SIM prints it on its card:
+/// - a raw EF_ICCID dump (each digit pair swapped, TS 102 221 §13.2: `98…`, 20 nibbles) is
+///   swapped back first — a real ICCID starts with the telecom industry identifier 89, so
+///   the prefix alone decides;
+/// - the `F` padding some SIMs leave at the end is dropped;
+/// - it must start with 89 (E.118 §4: the ISO/IEC 7812 major industry identifier for
+///   telecommunications), and be 18–20 characters (E.118 allows at most 20; 18-digit ICCIDs
+///   without a check digit are still in circulation, so we accept one more than
+///   ModemManager's 19–20);
+/// - after the 6-character issuer prefix, hex digits A–F are accepted: China Mobile issues
+///   ICCIDs such as `898602F9091830030220` that use the spare BCD nibble values.
 pub fn normalise_iccid(text: &str, line: &str) -> Result<String, ParseError> {
-    let digits = text.trim_end_matches('F');
-    if (18..=22).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(digits.to_string())
-    } else {
-        Err(ParseError::malformed(
-            "ICCID",
-            line,
-            "expected 18 to 22 digits",
-        ))
+    let bad = |reason| ParseError::malformed("ICCID", line, reason);
+    let unswapped = unswap_iccid(text);
+    let digits = unswapped.trim_end_matches(['F', 'f']).to_ascii_uppercase();
+    if !digits.is_ascii() || !(18..=20).contains(&digits.len()) {
+        return Err(bad("expected 18 to 20 digits"));
     }
+    // ASCII and at least 18 bytes long, so byte 6 is a character boundary.
+    let (issuer, account) = digits.split_at(6);
+    if !issuer.bytes().all(|b| b.is_ascii_digit())
+        || !account.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Err(bad(
+            "expected digits (hex digits only after the issuer prefix)",
+        ));
+    }
+    if !digits.starts_with("89") {
+        return Err(bad("an ICCID starts with 89 (ITU-T E.118)"));
+    }
+    Ok(digits)
+}
+
+/// Swaps each digit pair back when the text is a raw EF_ICCID dump: 20 nibbles starting with
+/// 98 (see [`normalise_iccid`]). Anything else is returned unchanged.
+pub fn unswap_iccid(text: &str) -> String {
+    if !text.starts_with("98") || text.len() != 20 || !text.is_ascii() {
+        return text.to_string();
+    }
+    text.as_bytes()
+        .chunks(2)
+        .flat_map(|p| match p {
+            [a, b] => [*b, *a],
+            _ => [b'F', b'F'],
+        })
+        .map(char::from)
+        .collect()
 }
 
 /// ICCID from a generic or vendor reply (see [`iccid_text`]), validated.
@@ -179,16 +213,13 @@ impl Cops {
         self.act.and_then(Tech::from_act)
     }
 
-    /// MCC and MNC when `oper` is in numeric format (`"44010"`, `"310260"`).
+    /// MCC and MNC when `oper` is in numeric format (`"44010"`, `"310260"`); see
+    /// [`parse_operator_id`].
     pub fn numeric(&self) -> Option<(String, String)> {
-        let oper = self.oper.as_deref()?;
-        if self.format != Some(2) || !(5..=6).contains(&oper.len()) {
+        if self.format != Some(2) {
             return None;
         }
-        if !oper.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some((oper.get(..3)?.to_string(), oper.get(3..)?.to_string()))
+        parse_operator_id(self.oper.as_deref()?).ok()
     }
 
     /// The operator name when `oper` is alphanumeric.
@@ -198,6 +229,21 @@ impl Cops {
             _ => None,
         }
     }
+}
+
+/// A numeric operator id (PLMN, TS 23.003 §2.2 / ITU-T E.212): 3-digit MCC then a 2- or
+/// 3-digit MNC, digits only. MCC 000 is refused: E.212 assigns no country to it, and a modem
+/// printing it has not read a real network.
+pub fn parse_operator_id(id: &str) -> Result<(String, String), ParseError> {
+    let bad = |reason| ParseError::malformed("operator id", id, reason);
+    if !(5..=6).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("expected 5 or 6 digits (MCC and MNC)"));
+    }
+    let (mcc, mnc) = id.split_at(3);
+    if mcc == "000" {
+        return Err(bad("MCC 000 does not exist"));
+    }
+    Ok((mcc.to_string(), mnc.to_string()))
 }
 
 /// `+COPS: 0,0,"NTT DOCOMO",7`, `+COPS: 0,2,"44010",7`, `+COPS: 0` (not registered),
@@ -337,12 +383,16 @@ impl RegReport {
 
 /// Answer to `AT+CxREG?`: `<n>,<stat>[,<lac>,<ci>[,<AcT>…]]`. Handles the 2-, 4- and 5-field
 /// forms, leading zeros (`+CREG:002,001,"18d8","ffff"`), stray spaces, two-digit stat, 36-bit
-/// NR cell ids and extra vendor fields (ignored; an unreadable AcT becomes `None`).
+/// NR cell ids and extra vendor fields (ignored; an unreadable AcT becomes `None`). Two vendor
+/// shapes are read the way ModemManager reads them:
+/// - a routing-area code inserted before the cell id (`+CEREG: 2,1, 1F00, 20 ,79D903 ,7`):
+///   the cell is 0x79D903, never the RAC 0x20;
+/// - an unreadable area (`+CREG: 2,1,  0 5, 2715`): the state stands, the area is unknown.
 pub fn parse_reg_answer(line: &str) -> Result<RegReport, ParseError> {
     let (kind, body) = RegKind::of_line(line).ok_or_else(|| {
         ParseError::malformed("registration", line, "expected +CREG/+CGREG/+CEREG/+C5GREG")
     })?;
-    let f = fields(body);
+    let f = raw_fields(body);
     let bad = |reason| ParseError::malformed("registration", line, reason);
     if f.len() < 2 || f.len() == 3 {
         return Err(bad("an answer has <n>,<stat>[,<area>,<cell>…]"));
@@ -353,20 +403,25 @@ pub fn parse_reg_answer(line: &str) -> Result<RegReport, ParseError> {
     }
     let stat = small(f.get(1)).ok_or_else(|| bad("<stat> is not a number"))?;
     let state = RegState::from_stat(stat).ok_or_else(|| bad("<stat> out of range"))?;
-    let (area, cell_id) = area_and_cell(&f, 2).map_err(|_| bad("area or cell id is not hex"))?;
-    let act = small(f.get(4));
+    let tail = read_tail(&f, 2);
     Ok(RegReport {
         kind,
         n: Some(n),
         state,
-        area,
-        cell_id,
-        act,
+        area: tail.area,
+        cell_id: tail.cell,
+        act: tail.act,
     })
 }
 
 /// URC form: `+CREG: <stat>[,<lac>,<ci>[,<AcT>…]]` (`+CREG: 1`, `+CREG: 1,8BE3,2BAF`,
 /// `+CREG: 5,"17E0","00359D48",6`). Two fields cannot be a URC (that is an answer).
+///
+/// Some modems send the answer form `<n>,<stat>,…` unsolicited (`+CREG: 2,5,"0502","0404736D"`,
+/// `+CGREG: 2,1, 81ED, 1A9CEB`). Read stat-first, such a line puts the cell id where the AcT
+/// belongs; an AcT that is not a TS 27.007 §7.3 value (a small unquoted decimal) therefore
+/// fails this reading, so callers fall back to [`parse_reg_answer`] instead of reporting
+/// "searching, LAC 0x5, cell 0x502".
 pub fn parse_reg_urc(line: &str) -> Result<RegReport, ParseError> {
     let (kind, body) = RegKind::of_line(line).ok_or_else(|| {
         ParseError::malformed(
@@ -375,38 +430,121 @@ pub fn parse_reg_urc(line: &str) -> Result<RegReport, ParseError> {
             "expected +CREG/+CGREG/+CEREG/+C5GREG",
         )
     })?;
-    let f = fields(body);
+    let f = raw_fields(body);
     let bad = |reason| ParseError::malformed("registration URC", line, reason);
     if f.len() == 2 {
         return Err(bad("two fields is the answer form <n>,<stat>"));
     }
     let stat = small(f.first()).ok_or_else(|| bad("<stat> is not a number"))?;
     let state = RegState::from_stat(stat).ok_or_else(|| bad("<stat> out of range"))?;
-    let (area, cell_id) = area_and_cell(&f, 1).map_err(|_| bad("area or cell id is not hex"))?;
-    let act = small(f.get(3));
+    let tail = read_tail(&f, 1);
+    if tail.act_unreadable {
+        return Err(bad(
+            "<AcT> is not an access technology (an answer-form line?)",
+        ));
+    }
     Ok(RegReport {
         kind,
         n: None,
         state,
-        area,
-        cell_id,
-        act,
+        area: tail.area,
+        cell_id: tail.cell,
+        act: tail.act,
     })
 }
 
-fn small(field: Option<&&str>) -> Option<u8> {
-    opt_int(field).ok()?.and_then(|v| u8::try_from(v).ok())
+/// Reads a registration line into stripped fields, remembering which were quoted: an AcT is
+/// never quoted, an area or cell id often is.
+fn raw_fields(body: &str) -> Vec<RawField<'_>> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in body.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(RawField::new(body.get(start..i).unwrap_or("")));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(RawField::new(body.get(start..).unwrap_or("")));
+    out
 }
 
-fn area_and_cell(f: &[&str], at: usize) -> Result<(Option<u32>, Option<u64>), ()> {
-    let area = opt_hex(f.get(at))?;
-    let area = area.map(u32::try_from).transpose().map_err(|_| ())?;
-    let cell = opt_hex(f.get(at + 1))?;
-    // 36 bits is the widest cell identity (NR NCI, TS 38.413 §9.3.1.7).
-    if cell.is_some_and(|c| c >= 1 << 36) {
-        return Err(());
+/// One comma-separated field: its text without quotes and spaces, and whether it was quoted.
+#[derive(Debug, Clone, Copy)]
+struct RawField<'a> {
+    text: &'a str,
+    quoted: bool,
+}
+
+impl<'a> RawField<'a> {
+    fn new(raw: &'a str) -> Self {
+        let t = raw.trim();
+        let quoted = t.starts_with('"');
+        RawField {
+            text: t.trim_matches('"').trim(),
+            quoted,
+        }
     }
-    Ok((area, cell))
+}
+
+/// What follows `<stat>`: area, cell and AcT.
+struct Tail {
+    area: Option<u32>,
+    cell: Option<u64>,
+    act: Option<u8>,
+    /// An AcT field is present, not an unknown marker, and not an access technology.
+    act_unreadable: bool,
+}
+
+/// `<area>,<cell>[,<AcT>]` from index `at`. A routing-area code (one byte, 1–2 hex digits)
+/// inserted between area and cell is skipped when the field after it is the cell and the one
+/// after that a valid AcT (ModemManager `test_cereg2_novatel_lte_*`,
+/// `test_cereg2_multidigit_stat_with_rac_*`).
+/// An area or cell that is not hex is unknown (`None`), never a guess.
+fn read_tail(f: &[RawField<'_>], at: usize) -> Tail {
+    let act_ok = |i: usize| f.get(i).and_then(|x| act_value(*x));
+    let act_slot_bad = f
+        .get(at + 2)
+        .is_some_and(|x| !is_unknown_marker(x.text) && act_value(*x).is_none());
+    let rac_form = act_slot_bad
+        && f.get(at + 1).is_some_and(|r| {
+            (1..=2).contains(&r.text.len()) && r.text.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        && act_ok(at + 3).is_some();
+    let (cell_i, act_i) = if rac_form {
+        (at + 2, at + 3)
+    } else {
+        (at + 1, at + 2)
+    };
+    let hex = |i: usize| opt_hex(f.get(i).map(|x| &x.text)).ok().flatten();
+    Tail {
+        area: hex(at).and_then(|a| u32::try_from(a).ok()),
+        // 36 bits is the widest cell identity (NR NCI, TS 38.413 §9.3.1.7).
+        cell: hex(cell_i).filter(|c| *c < 1 << 36),
+        act: act_ok(act_i),
+        act_unreadable: !rac_form && act_slot_bad,
+    }
+}
+
+/// `<AcT>` (TS 27.007 §7.3): an unquoted decimal 0…16 (16 = satellite NG-RAN, Rel-17).
+fn act_value(f: RawField<'_>) -> Option<u8> {
+    if f.quoted || f.text.is_empty() || f.text.len() > 3 {
+        return None;
+    }
+    if !f.text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    f.text.parse::<u8>().ok().filter(|v| *v <= 16)
+}
+
+fn small(field: Option<&RawField<'_>>) -> Option<u8> {
+    opt_int(field.map(|x| &x.text))
+        .ok()?
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 // ---------------------------------------------------------------- signal

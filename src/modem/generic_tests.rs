@@ -211,11 +211,22 @@ fn reg_urcs_are_parsed_in_their_own_form() {
 
 #[test]
 fn reg_lines_with_garbage_are_errors() {
-    assert!(parse_reg_answer("+CREG: 2,1,\"ZZZZ\",\"1\"").is_err());
     assert!(parse_reg_answer("+CREG: 2,99").is_err());
-    assert!(parse_reg_answer("+CREG: 2,1,\"1\",\"FFFFFFFFFF\"").is_err());
     assert!(parse_reg_answer("+COPS: 0").is_err());
     assert!(parse_reg_answer("+CREG: 2,1,\"8BE3\"").is_err());
+}
+
+#[test]
+fn an_unreadable_area_or_cell_keeps_the_state_and_is_unknown() {
+    // ModemManager keeps the state of `+CREG: 2,1,  0 5, 2715`; a guessed area would be worse
+    // than none, so the unreadable field is `None` and the rest of the line stands.
+    let r = parse_reg_answer("+CREG: 2,1,\"ZZZZ\",\"1\"").unwrap();
+    assert_eq!(
+        (r.state, r.area, r.cell_id),
+        (RegState::Home, None, Some(1))
+    );
+    let r = parse_reg_answer("+CREG: 2,1,\"1\",\"FFFFFFFFFF\"").unwrap();
+    assert_eq!((r.area, r.cell_id), (Some(1), None));
 }
 
 #[test]

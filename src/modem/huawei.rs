@@ -5,6 +5,7 @@
 //! Pure. Conversions follow the Huawei ME909s "AT Command Interface Specification"
 //! (§ ^HCSQ, ^SYSINFOEX, ^MONSC) as ModemManager's huawei plugin reads them.
 
+pub use super::generic::unswap_iccid;
 use super::generic::{iccid_text, normalise_iccid};
 use super::model::{round1, RadioReport, Signal, Tech};
 use super::{after_prefix, fields, opt_hex, opt_int, plausible, to_u32, ParseError};
@@ -169,28 +170,11 @@ pub fn parse_monsc(line: &str) -> Result<RadioReport, ParseError> {
 /// digit pair swapped (`98810000...` for `89180000...`), because EF_ICCID is stored
 /// nibble-swapped BCD (TS 102 221 §13.2). Every ICCID starts with the telecom industry
 /// identifier 89 (ITU-T E.118), so a reply starting with 98 is swapped back.
+/// The generic parser does the swap (any vendor's `+CCID` can print the raw dump); this stays
+/// as the Huawei entry point.
 pub fn parse_iccid(lines: &[String]) -> Result<String, ParseError> {
     let text = iccid_text(lines)?;
-    normalise_iccid(&unswap_iccid(&text), &text)
-}
-
-/// Swaps each digit pair back when the text looks like a raw EF_ICCID dump (see above).
-/// A real ICCID never starts with 98 (major industry identifier 89 is telecom), so the prefix
-/// alone decides; the Luhn digit cannot, since 20-digit ICCIDs often carry none.
-pub fn unswap_iccid(text: &str) -> String {
-    if !text.starts_with("98") || text.len() % 2 != 0 {
-        return text.to_string();
-    }
-    text.as_bytes()
-        .chunks(2)
-        .flat_map(|p| {
-            [
-                p.get(1).copied().unwrap_or(b'F'),
-                p.first().copied().unwrap_or(b'F'),
-            ]
-        })
-        .map(char::from)
-        .collect()
+    normalise_iccid(&text, &text)
 }
 
 /// Luhn (mod 10) check over a digit string, check digit last.

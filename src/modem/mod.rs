@@ -99,7 +99,8 @@ impl Replies {
         }
     }
 
-    fn outcome(&self, command: &str) -> Option<&Result<Vec<String>, String>> {
+    /// The recorded outcome of `command`, lines or error, as it was inserted.
+    pub fn outcome(&self, command: &str) -> Option<&Result<Vec<String>, String>> {
         let key = normalise_command(command);
         self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }

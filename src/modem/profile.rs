@@ -35,11 +35,22 @@ pub struct ProfileError {
 
 /// `AT+COPS=3,<format>;+COPS?` sets the format and reads in one line, so one poll gets both
 /// the numeric PLMN and the name; the alphanumeric one runs last and stays the modem's format.
-const COPS_NUMERIC: &str = "AT+COPS=3,2;+COPS?";
-const COPS_NAME: &str = "AT+COPS=3,0;+COPS?";
+/// The driver keeps the numeric format set (see [`COPS_FORMAT_NUMERIC`] in the init commands)
+/// and asks `AT+COPS?` alone each poll, filing the answer under `COPS_NUMERIC`; it asks for the
+/// name (`COPS_NAME`) only when the PLMN changes.
+pub const COPS_NUMERIC: &str = "AT+COPS=3,2;+COPS?";
+pub const COPS_NAME: &str = "AT+COPS=3,0;+COPS?";
+/// `AT+COPS=3,2`: `+COPS?` answers with the numeric PLMN from now on (TS 27.007 §7.3).
+pub const COPS_FORMAT_NUMERIC: &str = "AT+COPS=3,2";
 
 /// With `<n>`=2 the `+CxREG?` answers carry the area code and cell id (TS 27.007 §7.2).
-const GENERIC_INIT: &[&str] = &["AT+CREG=2", "AT+CGREG=2", "AT+CEREG=2", "AT+C5GREG=2"];
+const GENERIC_INIT: &[&str] = &[
+    "AT+CREG=2",
+    "AT+CGREG=2",
+    "AT+CEREG=2",
+    "AT+C5GREG=2",
+    COPS_FORMAT_NUMERIC,
+];
 
 macro_rules! info_list {
     ($($vendor:expr),*) => {
@@ -136,6 +147,7 @@ impl Profile {
                 "AT+CGREG=2",
                 "AT+CEREG=2",
                 "AT+C5GREG=2",
+                COPS_FORMAT_NUMERIC,
                 huawei::CURC_OFF,
             ],
             _ => GENERIC_INIT,
@@ -152,6 +164,18 @@ impl Profile {
             Profile::Sierra => info_list!("AT!ICCID?", "AT!GSTATUS?"),
             Profile::Fibocom => info_list!("AT+ICCID", "AT+GTCCINFO?"),
         }
+    }
+
+    /// Identity, SIM, registration and signal in one list, each command once (the vendor's
+    /// serving-cell command feeds both registration and signal), in the order they go out.
+    pub fn poll_commands(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for c in self.info_commands().iter().chain(self.signal_commands()) {
+            if !out.contains(c) {
+                out.push(c);
+            }
+        }
+        out
     }
 
     /// Signal: the vendor's serving-cell command(s), then `AT+CESQ` and `AT+CSQ`.

@@ -119,7 +119,13 @@ pub struct Inbox {
     scan_due: bool,
     scan_at: Instant,
     backoff: Duration,
+    /// A message could not be stored during this scan: the retry time `save_then_delete`
+    /// chose, which the end of the scan must keep rather than push out to `rescan_every`.
+    store_retry_at: Option<Instant>,
 }
+
+/// How soon a message the store refused is tried again (a full disk freed, a busy store).
+const STORE_RETRY: Duration = Duration::from_secs(30);
 
 /// Groups kept waiting at once; the storage holds 10 to a few dozen messages anyway.
 const MAX_GROUPS: usize = 16;
@@ -136,6 +142,7 @@ impl Inbox {
             scan_due: true,
             scan_at: Instant::now(),
             backoff: Duration::from_secs(1),
+            store_retry_at: None,
         }
     }
 
@@ -198,11 +205,7 @@ impl Inbox {
 
     async fn setup_and_scan<S: SmsSink>(&mut self, at: &AtClient, sink: &S) {
         match self.try_setup_and_scan(at, sink).await {
-            Ok(()) => {
-                self.scan_due = true;
-                self.scan_at = Instant::now() + self.cfg.rescan_every;
-                self.backoff = Duration::from_secs(1);
-            }
+            Ok(()) => self.scanned(Instant::now()),
             Err(e) => {
                 tracing::warn!(
                     "cannot read the SMS storage: {e}; retrying in {}s",
@@ -212,6 +215,26 @@ impl Inbox {
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+
+    /// A scan finished: the next is due after `rescan_every`, or sooner when a message could
+    /// not be stored (it stays on the modem until it is).
+    fn scanned(&mut self, now: Instant) {
+        self.scan_due = true;
+        let rescan = now + self.cfg.rescan_every;
+        self.scan_at = match self.store_retry_at.take() {
+            Some(retry) => retry.min(rescan),
+            None => rescan,
+        };
+        self.backoff = Duration::from_secs(1);
+    }
+
+    /// The store refused a message: scan again after [`STORE_RETRY`].
+    fn store_failed(&mut self, now: Instant) {
+        let retry = now + STORE_RETRY;
+        self.scan_due = true;
+        self.scan_at = retry;
+        self.store_retry_at = Some(self.store_retry_at.map_or(retry, |r| r.min(retry)));
     }
 
     async fn try_setup_and_scan<S: SmsSink>(
@@ -431,8 +454,7 @@ impl Inbox {
         let sender = sms.sender.clone();
         if let Err(e) = sink.save(sms).await {
             tracing::warn!("could not store the message from {sender}: {e}; it stays on the modem and is tried again");
-            self.scan_due = true;
-            self.scan_at = Instant::now() + Duration::from_secs(30);
+            self.store_failed(Instant::now());
             return;
         }
         tracing::info!("stored a message from {sender}");
@@ -472,6 +494,22 @@ mod tests {
         for l in ["+CMTI: \"SM\",1", "+CFUN: 0", "RDYX"] {
             assert!(!is_restart(l), "{l}");
         }
+    }
+
+    #[test]
+    fn a_message_the_store_refused_during_a_scan_is_retried_after_30s_not_after_the_rescan() {
+        // Issue 13: the scan's success path used to overwrite the retry time, so a message
+        // that met a full disk stayed on the modem for `rescan_every` (15 min; 833 s measured).
+        let mut inbox = Inbox::new(InboxConfig::default());
+        let now = Instant::now();
+        inbox.store_failed(now);
+        inbox.scanned(now + Duration::from_secs(2));
+        assert!(inbox.scan_due);
+        assert_eq!(inbox.scan_at, now + STORE_RETRY);
+        // The retry is used once; the scan after it goes back to the normal period.
+        let later = now + Duration::from_secs(31);
+        inbox.scanned(later);
+        assert_eq!(inbox.scan_at, later + inbox.cfg.rescan_every);
     }
 
     #[test]

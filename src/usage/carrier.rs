@@ -65,6 +65,88 @@ pub enum CarrierError {
     },
     #[error("usage.carrier.{rule} matched {matched:?}, which is more than 16 EiB; the rule is probably matching the wrong number")]
     TooLarge { rule: String, matched: String },
+    /// An error, help text or offer ("Unknown command. Send CXLL … or KTLL1G for 1GB"): the
+    /// figures in it are prices and pack sizes, never what is left.
+    #[error("the carrier's reply {text:?} is not a balance report (it reads as an error or help text); no reading recorded — check usage.carrier.sms_text or usage.carrier.ussd")]
+    NotABalance { text: String },
+}
+
+/// Phrases of a carrier's "I did not understand" reply. Such a reply often lists the
+/// keywords and pack sizes on offer (`KTLL1G for 1GB`), which any rule could take for a
+/// balance; money decisions rest on the reading, so the whole reply is refused.
+/// Texts: China Mobile 10086 (`您发送的指令有误。查询流量请发送CXLL，订购1GB…`), carriers.md §2.4.
+const NOT_A_BALANCE: &[&str] = &[
+    "unknown command",
+    "invalid command",
+    "wrong command",
+    "incorrect command",
+    "command not recognised",
+    "command not recognized",
+    "not a valid command",
+    "unknown keyword",
+    "invalid keyword",
+    "invalid request",
+    "unknown request",
+    "service unavailable",
+    "指令有误",
+    "指令错误",
+    "无法识别",
+    "無法識別",
+    "不能识别",
+    "无效指令",
+    "无效的指令",
+    "コマンドが正しくありません",
+    "неверная команда",
+    "неизвестная команда",
+    "commande inconnue",
+    "commande invalide",
+    "unbekannter befehl",
+];
+
+/// Words that, right before an amount, make it an offer (`buy 1GB`, `订购1GB`), not a balance.
+/// Checked for the built-in rules only; an owner's rule is taken as written.
+const OFFER_WORDS: &[&str] = &[
+    "buy",
+    "purchase",
+    "subscribe",
+    "order",
+    "send",
+    "text",
+    "dial",
+    "订购",
+    "購買",
+    "购买",
+    "办理",
+    "發送",
+    "发送",
+    "回复",
+    "купить",
+    "подключить",
+    "acheter",
+];
+
+/// Is `text` an error or help reply rather than a balance report (see [`NOT_A_BALANCE`])?
+pub fn is_not_a_balance(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    NOT_A_BALANCE.iter().any(|p| lower.contains(p))
+}
+
+/// `usage.carrier.sms_text` goes out as an SMS after the modem's `>` prompt, like any other:
+/// 1–160 characters (one message), and no control characters (CR/LF would end the line,
+/// Ctrl-Z (0x1A) sends early and ESC (0x1B) cancels).
+pub fn validate_query_sms(text: &str) -> Result<(), String> {
+    let n = text.chars().count();
+    if n == 0 || n > 160 {
+        return Err(format!(
+            "the balance query must be 1 to 160 characters (one SMS), not {n}"
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "the control character {c:?} is not allowed (CR, LF, Ctrl-Z and ESC would end or cancel the message)"
+        ));
+    }
+    Ok(())
 }
 
 /// Units after an amount. Letters alone (`M`, `G`) and CJK/Cyrillic/French spellings are
@@ -171,14 +253,20 @@ impl CarrierRules {
     /// Parses a reply: fold, then the first rule that matches decides.
     pub fn parse(&self, text: &str) -> Result<CarrierReading, CarrierError> {
         let mut folded = fold_compat(truncate(text, MAX_TEXT_BYTES));
+        if is_not_a_balance(&folded) {
+            return Err(CarrierError::NotABalance {
+                text: quote(&folded),
+            });
+        }
         if let (true, Some(glued)) = (self.defaults, &self.glued) {
             folded = glued.replace_all(&folded, "$1$2 $3").into_owned();
         }
         for rule in &self.rules {
-            // The first match that is not a "used" figure (default rules only).
+            // The first match that is not a "used" figure or an offer (default rules only).
             let Some(caps) = rule.re.captures_iter(&folded).find(|c| {
                 let a = c.name("amount").map_or(0..0, |m| m.range());
-                !(self.defaults && mentions_used(&folded, a.start, a.end))
+                !(self.defaults
+                    && (mentions_used(&folded, a.start, a.end) || is_offer(&folded, a.start)))
             }) else {
                 continue;
             };
@@ -261,6 +349,53 @@ fn mentions_used(text: &str, start: usize, end: usize) -> bool {
     let after: String = text[end..].chars().take(32).collect();
     let near = format!("{before}|{after}").to_lowercase();
     USED_WORDS.iter().any(|w| near.contains(w))
+}
+
+/// Is the amount starting at `start` an offer or a keyword rather than a figure? Either an
+/// offer word stands within 12 characters before it (`BUY 1GB`, `订购1GB`), or it is glued to
+/// ASCII letters (`KTLL1G`: a keyword to text, not one gigabyte).
+fn is_offer(text: &str, start: usize) -> bool {
+    let Some(head) = text.get(..start) else {
+        return false;
+    };
+    if head
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+    {
+        return true;
+    }
+    // The last 12 characters; word boundaries are judged on the whole text, so a window
+    // that starts inside `border` does not see an `order`.
+    let from = head
+        .char_indices()
+        .rev()
+        .take(12)
+        .last()
+        .map_or(head.len(), |(i, _)| i);
+    let lower = head.to_lowercase();
+    // Lower-casing can change byte lengths outside ASCII; fall back to the whole head then.
+    let from = if lower.len() == head.len() { from } else { 0 };
+    OFFER_WORDS.iter().any(|w| {
+        lower.match_indices(w).any(|(i, _)| {
+            if i < from {
+                return false;
+            }
+            // ASCII words must stand alone: `order` is not in `border`, `text` not in `context`.
+            let ascii = w.is_ascii();
+            let left_ok = !ascii
+                || lower[..i]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric());
+            let right_ok = !ascii
+                || lower[i + w.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !c.is_alphanumeric());
+            left_ok && right_ok
+        })
+    })
 }
 
 /// Parses an amount as carriers write it. Spaces and apostrophes are thousands separators

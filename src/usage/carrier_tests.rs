@@ -307,3 +307,80 @@ fn group(int: u64, sep: char) -> String {
     }
     out
 }
+
+// ---------------------------------------------------------------- issue 13: not a balance
+
+/// Help and error replies as the simulated carriers send them (`sim/carrier/receipts.rs`,
+/// `texts.rs`), modelled on China Mobile 10086's (carriers.md §2.4: `CXLL` queries data,
+/// `KTLL1G` buys a 1 GB pack).
+const HELP_REPLIES: &[&str] = &[
+    "10086: Unknown command. Send CXLL for your data balance or KTLL1G for 1GB to 10086.",
+    "【中国移动】您发送的指令有误。查询流量请发送CXLL，订购1GB流量加油包请发送KTLL1G到10086。",
+    "SimCarrier: unknown command. Send BAL, BUY 1GB or BUY 5GB to 1234.",
+    "【SimCarrier】无法识别的指令。请发送BAL、BUY 1GB或BUY 5GB到1234。",
+];
+
+#[test]
+fn a_help_or_error_reply_never_becomes_a_reading_whatever_the_rules() {
+    let owner = CarrierRules::new(
+        &[r"(?P<amount>\d+)\s*(?P<unit>GB?)".to_string()],
+        UnitBase::Decimal,
+        DecimalMark::Auto,
+    )
+    .unwrap();
+    for rules in [rules(UnitBase::Decimal), owner] {
+        for text in HELP_REPLIES {
+            match rules.parse(text) {
+                Err(e @ CarrierError::NotABalance { .. }) => {
+                    assert!(e.to_string().contains("not a balance report"), "{e}");
+                }
+                other => panic!("{text:?} is help text, got {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn offers_and_keywords_next_to_an_amount_are_not_what_is_left() {
+    let r = rules(UnitBase::Decimal);
+    // The figure left is read; the pack on offer after it is not.
+    assert_eq!(
+        r.parse("You have 500MB left. Text BUY 1GB to 1234 for more.")
+            .unwrap()
+            .remaining_bytes,
+        500_000_000
+    );
+    // Only offers: nothing to read.
+    for text in [
+        "Send BAL, BUY 1GB or BUY 5GB to 1234.",
+        "订购1GB流量加油包请发送KTLL1G到10086",
+        "Reply KTLL1G to get more data",
+    ] {
+        assert!(
+            matches!(r.parse(text), Err(CarrierError::NoMatch { .. })),
+            "{text:?}: {:?}",
+            r.parse(text)
+        );
+    }
+    // `order` inside `border` is not an offer word.
+    assert_eq!(
+        r.parse("border data: 2GB remaining")
+            .unwrap()
+            .remaining_bytes,
+        2_000_000_000
+    );
+}
+
+#[test]
+fn the_balance_query_sms_is_checked_like_any_sms() {
+    assert!(super::validate_query_sms("CXLL").is_ok());
+    assert!(super::validate_query_sms("查询流量").is_ok());
+    let e = super::validate_query_sms("").unwrap_err();
+    assert!(e.contains("1 to 160"), "{e}");
+    let e = super::validate_query_sms(&"A".repeat(161)).unwrap_err();
+    assert!(e.contains("not 161"), "{e}");
+    for bad in ["BAL\r\nAT+CFUN=0", "BAL\u{1a}", "BAL\u{1b}"] {
+        let e = super::validate_query_sms(bad).unwrap_err();
+        assert!(e.contains("control character"), "{bad:?}: {e}");
+    }
+}
