@@ -374,6 +374,12 @@ async fn an_sms_sent_reaches_the_carrier_is_stored_and_can_be_deleted() {
         .set("check_received", "hello from the API")
         .expect("the carrier got the message");
     let id = v["id"].as_i64().expect("stored");
+    // The owner's SMS counts in /metrics.
+    let (_, _, metrics) = call(a, "GET", "/metrics", None, "").await;
+    assert!(
+        metrics.lines().any(|l| l == "simkeep_sms_sent_total 1"),
+        "{metrics}"
+    );
     let (code, m, raw) = call(a, "GET", &format!("/api/v1/sms/{id}"), Some(&t), "").await;
     assert_eq!(code, 200, "{raw}");
     assert_eq!(m["text"], "hello from the API");

@@ -404,6 +404,7 @@ impl Agent {
                         carrier_busy: balance_task.is_some() || topup_task.is_some(),
                         connected: *link.borrow() == LinkState::Connected,
                         iccid: poller.last.as_ref().and_then(|s| s.sim.iccid.clone()),
+                        counters: &counters,
                     };
                     owner_ops.handle(op, ctx);
                 }

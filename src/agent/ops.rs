@@ -300,6 +300,8 @@ pub struct OpsCtx<'a> {
     pub connected: bool,
     /// The SIM seen at the last poll (sent SMS and USSD sessions are recorded under it).
     pub iccid: Option<String>,
+    /// `/metrics` counters: SMS sent and USSD sessions count the owner's too.
+    pub counters: &'a std::sync::Arc<super::status::Counters>,
 }
 
 /// The owner's ops in flight, owned by the agent loop.
@@ -367,9 +369,11 @@ impl OwnerOps {
                     .with_timeout(OWNER_USSD_STEP);
                 let store = ctx.store.clone();
                 let iccid = ctx.iccid;
+                let counters = ctx.counters.clone();
                 self.ussd = Some(tokio::spawn(async move {
                     let started = unix_now();
                     let result = owner_ussd(&client, &code, &replies).await;
+                    super::status::Counters::bump(&counters.ussd_sessions);
                     record_ussd(&store, iccid, &code, started, &result).await;
                     let _ = reply.send(result);
                 }));
@@ -378,8 +382,13 @@ impl OwnerOps {
                 let at = ctx.client.clone();
                 let store = ctx.store.clone();
                 let iccid = ctx.iccid;
+                let counters = ctx.counters.clone();
                 self.tasks.push(tokio::spawn(async move {
-                    let _ = reply.send(owner_sms(&at, &store, iccid, &to, &text).await);
+                    let sent = owner_sms(&at, &store, iccid, &to, &text).await;
+                    if sent.is_ok() {
+                        super::status::Counters::bump(&counters.sms_sent);
+                    }
+                    let _ = reply.send(sent);
                 }));
             }
             OwnerOp::At {
