@@ -14,11 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{timeout_at, Instant};
 
-use super::command::{final_to_result, parse_final, AtError, Command, Response};
-use super::framer::{Frame, Framer};
+use super::command::{final_to_result, AtError, Command, Response};
+use super::digest::{is_restart, Digested, Digester};
 use super::lock::PortLock;
 use super::port::{self, Port};
-use super::urc;
 
 /// How the engine reaches the modem.
 #[derive(Debug, Clone)]
@@ -233,17 +232,13 @@ async fn run(
     }
 }
 
-/// An open port and what we have read from it.
+/// An open port and what we have read from it. What the bytes mean is the digester's (pure,
+/// tested chunk by chunk in `digest`); this keeps the port, the deadlines and the channels.
 struct Connection {
     port: Port,
     _lock: Option<PortLock>,
-    framer: Framer,
-    frames: std::collections::VecDeque<Frame>,
+    digest: Digester,
     name: String,
-    /// A `+CMT:`/`+CDS:` header whose PDU line comes next.
-    pdu_header: Option<String>,
-    /// A `+CUSD:` whose quoted text continues on the next line.
-    partial_urc: Option<String>,
     /// A restart URC (`RDY`, `+CFUN: 1`) was seen: run init again.
     needs_init: bool,
     noise_count: u64,
@@ -267,11 +262,8 @@ impl Connection {
         Ok(Self {
             port,
             _lock: lock,
-            framer: Framer::new(),
-            frames: Default::default(),
+            digest: Digester::new(),
             name: cfg.port.display().to_string(),
-            pdu_header: None,
-            partial_urc: None,
             needs_init: false,
             noise_count: 0,
         })
@@ -319,9 +311,9 @@ impl Connection {
     ) -> Ended {
         let mut buf = [0u8; 512];
         loop {
-            // Frames read while no command was running are URCs (or noise).
-            while let Some(frame) = self.frames.pop_front() {
-                self.idle_frame(frame, urcs);
+            // What was read while no command was running: URCs, late finals, noise.
+            while let Some(d) = self.digest.pop() {
+                self.idle(d, urcs);
             }
             if self.needs_init {
                 if let Err(cause) = self.initialise(cfg, urcs).await {
@@ -384,23 +376,20 @@ impl Connection {
     }
 
     fn feed(&mut self, bytes: &[u8]) {
-        let mut out = Vec::new();
-        self.framer.push(bytes, &mut out);
-        self.frames.extend(out);
+        self.digest.push(bytes);
     }
 
-    async fn next_frame(&mut self, deadline: Instant) -> Result<Option<Frame>, String> {
+    /// More bytes from the port before `deadline`: `Ok(false)` when the deadline passed.
+    async fn read_more(&mut self, deadline: Instant) -> Result<bool, String> {
         let mut buf = [0u8; 512];
-        loop {
-            if let Some(f) = self.frames.pop_front() {
-                return Ok(Some(f));
+        match timeout_at(deadline, self.port.read(&mut buf)).await {
+            Err(_) => Ok(false),
+            Ok(Ok(0)) => Err("the port closed (modem unplugged or reset?)".into()),
+            Ok(Ok(n)) => {
+                self.feed(buf.get(..n).unwrap_or(&[]));
+                Ok(true)
             }
-            match timeout_at(deadline, self.port.read(&mut buf)).await {
-                Err(_) => return Ok(None),
-                Ok(Ok(0)) => return Err("the port closed (modem unplugged or reset?)".into()),
-                Ok(Ok(n)) => self.feed(&buf[..n]),
-                Ok(Err(e)) => return Err(format!("read failed: {e} (modem unplugged or reset?)")),
-            }
+            Ok(Err(e)) => Err(format!("read failed: {e} (modem unplugged or reset?)")),
         }
     }
 
@@ -423,26 +412,47 @@ impl Connection {
         cmd: &Command,
         urcs: &broadcast::Sender<Urc>,
     ) -> Result<Response, Exec> {
+        // What was read before the command goes out is not its answer.
+        while let Some(d) = self.digest.pop() {
+            self.idle(d, urcs);
+        }
+        let r = self.exchange(cmd, urcs).await;
+        if r.is_err() {
+            // Its final code, should it still come, is late.
+            self.digest.abandon();
+        }
+        r
+    }
+
+    async fn exchange(
+        &mut self,
+        cmd: &Command,
+        urcs: &broadcast::Sender<Urc>,
+    ) -> Result<Response, Exec> {
         let deadline = Instant::now() + cmd.timeout();
         let mut wire = Vec::with_capacity(cmd.line().len() + 1);
         wire.extend_from_slice(cmd.line().as_bytes());
         wire.push(b'\r');
         self.write(&wire, deadline).await.map_err(Exec::Lost)?;
-        let mut lines: Vec<String> = Vec::new();
+        self.digest.begin(cmd.clone());
         loop {
-            let frame = match self.next_frame(deadline).await.map_err(Exec::Lost)? {
-                Some(f) => f,
-                None => {
-                    return Err(Exec::Modem(AtError::Timeout {
-                        command: cmd.line().to_string(),
-                        after: cmd.timeout(),
-                        port: self.name.clone(),
-                    }))
+            let Some(d) = self.digest.pop() else {
+                if self.read_more(deadline).await.map_err(Exec::Lost)? {
+                    continue;
                 }
+                return Err(Exec::Modem(AtError::Timeout {
+                    command: cmd.line().to_string(),
+                    after: cmd.timeout(),
+                    port: self.name.clone(),
+                }));
             };
-            let line = match frame {
-                Frame::Line(l) => l,
-                Frame::Prompt => {
+            match d {
+                Digested::Done { lines, result } => {
+                    return final_to_result(result, cmd.line(), &self.name)
+                        .map(|()| Response { lines })
+                        .map_err(Exec::Modem);
+                }
+                Digested::Prompt => {
                     // Body then Ctrl-Z (TS 27.005 §3.5.1); without a body, ESC cancels.
                     let mut body = Vec::new();
                     match cmd.payload() {
@@ -453,96 +463,33 @@ impl Connection {
                         None => body.push(0x1b),
                     }
                     self.write(&body, deadline).await.map_err(Exec::Lost)?;
-                    continue;
                 }
-                Frame::Noise(n) => {
-                    self.note_noise(&n);
-                    continue;
-                }
-            };
-            if self.take_urc_continuation(&line, urcs) {
-                continue;
+                other => self.idle(other, urcs),
             }
-            if lines.is_empty() && line.eq_ignore_ascii_case(cmd.line()) {
-                continue; // echo (still on after a modem reset)
-            }
-            if let Some(f) = parse_final(&line) {
-                return final_to_result(f, cmd.line(), &self.name)
-                    .map(|()| Response { lines })
-                    .map_err(Exec::Modem);
-            }
-            if urc::is_unsolicited(&line, Some(cmd)) {
-                self.urc_line(line, urcs);
-                continue;
-            }
-            lines.push(line);
         }
     }
 
-    fn idle_frame(&mut self, frame: Frame, urcs: &broadcast::Sender<Urc>) {
-        match frame {
-            Frame::Line(line) => {
-                if self.take_urc_continuation(&line, urcs) {
-                    return;
+    /// What the modem said outside an answer: URCs go to subscribers, the rest to the log.
+    fn idle(&mut self, d: Digested, urcs: &broadcast::Sender<Urc>) {
+        match d {
+            Digested::Urc(u) => {
+                // A modem restart turns echo back on and forgets CMEE/CPMS: initialise again.
+                if is_restart(&u) {
+                    self.needs_init = true;
                 }
-                // A stray final code (e.g. OK to a command that already timed out) is no URC.
-                if parse_final(&line).is_some() && line != "NO CARRIER" {
-                    tracing::debug!(port = %self.name, "late final result ignored: {line}");
-                    return;
-                }
-                self.urc_line(line, urcs);
+                self.publish(u, urcs);
             }
-            Frame::Prompt => tracing::debug!(port = %self.name, "unexpected SMS prompt ignored"),
-            Frame::Noise(n) => self.note_noise(&n),
-        }
-    }
-
-    /// Lines that belong to a URC already started: the PDU after `+CMT:`, or the rest of a
-    /// `+CUSD:` whose quoted text spans lines.
-    fn take_urc_continuation(&mut self, line: &str, urcs: &broadcast::Sender<Urc>) -> bool {
-        if let Some(header) = self.pdu_header.take() {
-            self.publish(
-                Urc {
-                    line: header,
-                    pdu: Some(line.to_string()),
-                },
-                urcs,
-            );
-            return true;
-        }
-        if let Some(mut partial) = self.partial_urc.take() {
-            partial.push('\n');
-            partial.push_str(line);
-            if quotes_balanced(&partial) || partial.len() > 2048 {
-                self.publish(
-                    Urc {
-                        line: partial,
-                        pdu: None,
-                    },
-                    urcs,
-                );
-            } else {
-                self.partial_urc = Some(partial);
+            Digested::LateFinal(line) => {
+                tracing::debug!(port = %self.name, "late final result ignored: {line}")
             }
-            return true;
+            Digested::UnexpectedPrompt | Digested::Prompt => {
+                tracing::debug!(port = %self.name, "unexpected SMS prompt ignored")
+            }
+            Digested::Noise(n) => self.note_noise(&n),
+            Digested::Done { result, .. } => {
+                tracing::debug!(port = %self.name, "answer with no command waiting ignored: {result:?}")
+            }
         }
-        false
-    }
-
-    fn urc_line(&mut self, line: String, urcs: &broadcast::Sender<Urc>) {
-        if urc::has_pdu_line(&line) {
-            self.pdu_header = Some(line);
-            return;
-        }
-        if line.starts_with("+CUSD:") && !quotes_balanced(&line) {
-            self.partial_urc = Some(line);
-            return;
-        }
-        // A modem restart turns echo back on and forgets CMEE/CPMS: initialise again.
-        if line == "RDY" || line == "+CFUN: 1" {
-            self.needs_init = true;
-        }
-        self.publish(Urc { line, pdu: None }, urcs);
     }
 
     fn publish(&self, urc: Urc, urcs: &broadcast::Sender<Urc>) {
@@ -558,10 +505,6 @@ impl Connection {
             tracing::warn!(port = %self.name, count = self.noise_count, "skipped line noise from the modem: {n}");
         }
     }
-}
-
-fn quotes_balanced(s: &str) -> bool {
-    s.chars().filter(|&c| c == '"').count() % 2 == 0
 }
 
 /// Outcome of one exchange that did not succeed.

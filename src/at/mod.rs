@@ -1,9 +1,11 @@
-//! The AT layer: bytes → frames ([`framer`]) → command results and URCs ([`engine`]).
+//! The AT layer: bytes → frames ([`framer`]) → answers, URCs, prompts, noise ([`digest`], pure)
+//! → one task that owns the port, its deadlines and its callers ([`engine`]).
 //!
 //! Nothing here knows what a reply *means*; typed parsing lives in `modem`. This layer knows
 //! how modems frame, echo, interleave and fail, and keeps one command on the wire at a time.
 
 pub mod command;
+pub mod digest;
 pub mod engine;
 pub mod framer;
 pub mod lock;
