@@ -14,8 +14,10 @@ mod api;
 pub mod edit;
 pub mod keys;
 mod plain;
+pub mod notify;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
+pub use notify::{NotifyConfig, NotifyKind};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
 /// A config problem, as one line.
@@ -50,6 +52,8 @@ struct RawConfig {
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
     #[serde(default)]
     alerts: RawAlerts,
+    #[serde(default)]
+    notify: Vec<notify::RawNotify>,
 }
 
 /// `[alerts]`: when a reading needs the owner's attention (see `agent::attention`).
@@ -138,6 +142,8 @@ pub struct Config {
     /// `[carrier_api.NAME]` tables, in name order.
     pub apis: Vec<crate::carrier_api::ApiConfig>,
     pub alerts: crate::agent::attention::AlertsConfig,
+    /// `[[notify]]` channels, in file order.
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// `[usage]`, validated.
@@ -311,6 +317,7 @@ impl Config {
                     message: e.to_string(),
                 }
             })?;
+        let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
         let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
         let store_s = raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into());
         if store_s.trim().is_empty() || store_s.ends_with('/') {
@@ -350,6 +357,7 @@ impl Config {
             secrets_path,
             apis,
             alerts,
+            notify,
         })
     }
 

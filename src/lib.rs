@@ -16,6 +16,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod modem;
+pub mod notify;
 pub mod secrets;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -32,6 +32,7 @@ use crate::at::{self, EngineConfig, LinkState};
 use crate::config::Config;
 use crate::error::{AppError, ExitKind};
 use crate::modem::driver::{Driver, ModemEvent};
+use crate::notify::{AgentEvent, Notifier};
 use crate::sms::{Inbox, InboxConfig, ReceivedSms, SmsSink};
 use crate::store::StoreHandle;
 
@@ -108,6 +109,7 @@ pub struct Agent {
     store: StoreHandle,
     control_rx: mpsc::Receiver<Control>,
     apis: crate::carrier_api::CarrierApis,
+    notify: crate::notify::Notifications,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -168,6 +170,16 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         None => (None, None),
     };
     let (client, engine_task) = at::spawn(engine_config(&cfg));
+    let notify = crate::notify::Notifications::start(
+        &cfg,
+        &store,
+        apis.secrets().clone(),
+        Some(client.clone()),
+    );
+    notify.notifier.emit(AgentEvent::agent_started(
+        unix_now(),
+        env!("CARGO_PKG_VERSION"),
+    ));
     Ok(Agent {
         cfg,
         client,
@@ -178,6 +190,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         store,
         control_rx,
         apis,
+        notify,
     })
 }
 
@@ -198,8 +211,13 @@ impl Agent {
             store,
             mut control_rx,
             apis,
+            notify,
             ..
         } = self;
+        let notifier = notify.notifier.clone();
+        // Link and top-up pause transitions, so each is told once, not every poll.
+        let mut modem_lost = false;
+        let mut was_paused = false;
         let mut accounting = Accounting::new(cfg.usage.clone(), store.clone());
         // Bumped on every reconnect: the modem's own counters may have restarted from zero.
         let mut generation: u64 = 0;
@@ -250,6 +268,14 @@ impl Agent {
                         }
                         connected_before = true;
                         tick.reset_immediately();
+                        if std::mem::take(&mut modem_lost) {
+                            notifier.emit(AgentEvent::modem_back(unix_now()));
+                        }
+                    }
+                    if let LinkState::Down { cause } = &state {
+                        if !std::mem::replace(&mut modem_lost, true) {
+                            notifier.emit(AgentEvent::modem_lost(unix_now(), cause));
+                        }
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
                     // A link going down makes the readings stale now, not a poll later.
@@ -308,7 +334,10 @@ impl Agent {
                 // A message was stored: a carrier warning may say "top up now".
                 msg = received_rx.recv() => {
                     match msg {
-                        Ok(m) => topups.on_sms(&m),
+                        Ok(m) => {
+                            notifier.emit(AgentEvent::sms_received(&m));
+                            topups.on_sms(&m)
+                        }
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => {}
                     }
@@ -317,6 +346,12 @@ impl Agent {
                 Some(ends) = topup_done_rx.recv() => {
                     topup_task = None;
                     let now = unix_now();
+                    for end in &ends {
+                        let bought = bought(topups.config(), &end.flow);
+                        if let Some(e) = AgentEvent::topup_end(now, &end.flow, end.state, &end.note, bought) {
+                            notifier.emit(e);
+                        }
+                    }
                     topups.finished(&ends).await;
                     // Say at once what the policy thinks now (spent, count, paused), not a poll later.
                     if let Some(snap) = poller.last.as_ref() {
@@ -343,7 +378,7 @@ impl Agent {
                         r = driver.snapshot(now) => r,
                     };
                     if let Ok((snap, events)) = &result {
-                        record_events(&store, events, now);
+                        record_events(&store, events, now, &notifier);
                         let traffic = match &cfg.usage {
                             Some(u) if u.modem_counters => tokio::select! {
                                 biased;
@@ -389,10 +424,19 @@ impl Agent {
                             if let (true, Decision::Buy { flows, reason }) = (topups.enabled(), decision) {
                                 let ctx = TopupCtx { client: &client, store: &store, received: &received_tx, apis: &apis, probe: &probe_tx, done: &topup_done_tx, balance: &mut balance, driver: &driver };
                                 let dry = topups.config().dry_run;
+                                let names: Vec<&str> = flows.iter().filter_map(|&i| topups.config().flows.get(i).map(|f| f.name.as_str())).collect();
+                                notifier.emit(AgentEvent::topup_decided(now, &names, &reason, dry));
                                 topup_task = start_decision(&mut topups, ctx, &view, flows, reason, false, dry, now);
                             }
                         }
                         recovered |= topups.enabled();
+                        if topups.status.paused && !was_paused {
+                            let why = topups.status.paused_reason.clone().unwrap_or_default();
+                            notifier.emit(AgentEvent::topup_held_back(now, &why));
+                        }
+                        was_paused = topups.status.paused;
+                        // TODO(merge): emit attention changes (AgentEvent::attention(code, level,
+                        // message, raised, now)) from the attention model on branch `attention`.
                         status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
@@ -416,9 +460,15 @@ impl Agent {
         if let Some(t) = http_task {
             t.abort();
         }
-        if let Some(t) = inbox.take() {
-            t.stop().await;
-        }
+        // The delivery task may hold an AT client (SMS channels): it stops before the engine.
+        // Both caps run side by side (inbox ≤ 1 s, notifications ≤ 0.5 s).
+        let inbox_stop = async {
+            if let Some(t) = inbox.take() {
+                t.stop().await;
+            }
+        };
+        drop(notifier);
+        tokio::join!(inbox_stop, notify.stop());
         // A balance query in flight is abandoned: it spends nothing, and the next start asks again.
         if let Some(t) = balance_task.take() {
             t.abort();
@@ -570,13 +620,19 @@ async fn record_ussd(store: &StoreHandle, done: &BalanceResult, code: &str) {
 
 /// SIM swaps and PIN use go to the store's event history (rare, so written at once). Attention
 /// messages repeat every poll and are only logged, to spare the flash.
-fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64) {
+fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64, notifier: &Notifier) {
     for e in events {
         let (kind, detail) = match e {
-            ModemEvent::SimChanged { from, to } => (
-                "sim.changed",
-                format!("{} -> {to}", from.as_deref().unwrap_or("none")),
-            ),
+            ModemEvent::SimChanged { from, to } => {
+                // First sight of a SIM at start is not a swap (it is seen at every start).
+                if let Some(from) = from {
+                    notifier.emit(AgentEvent::sim_swapped(now, Some(from), to));
+                }
+                (
+                    "sim.changed",
+                    format!("{} -> {to}", from.as_deref().unwrap_or("none")),
+                )
+            }
             ModemEvent::PinSent => ("sim.pin_sent", String::new()),
             ModemEvent::SimNeedsAttention(_) => continue,
         };
@@ -584,6 +640,13 @@ fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64) {
             tracing::warn!("event {kind} not recorded: {err}");
         }
     }
+}
+
+/// What a flow buys and costs, in words ("1 GiB", "500 JPY"), for the top-up event's text.
+fn bought(cfg: &crate::config::TopupConfig, flow: &str) -> Option<(String, String)> {
+    let f = cfg.flows.iter().find(|f| f.name == flow)?;
+    let size = crate::usage::format_size(f.adds_bytes, cfg.unit_base);
+    Some((size, format!("{} {}", f.price, cfg.currency)))
 }
 
 fn publish_usage(

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsConnector;
@@ -60,7 +60,9 @@ pub struct Exchange<'a> {
     /// Already validated: token names, no CR/LF in values.
     pub headers: &'a [(String, String)],
     pub body: &'a [u8],
-    pub tls: Arc<ClientConfig>,
+    /// `None`: plain TCP. Only notifications use it (loopback and self-hosted ntfy over
+    /// `http://`); carrier API URLs are `https://` only, so they always pass a config.
+    pub tls: Option<Arc<ClientConfig>>,
     pub connect_timeout: Duration,
     pub deadline: Instant,
     pub body_cap: usize,
@@ -92,7 +94,11 @@ pub async fn exchange(x: Exchange<'_>) -> Result<RawResponse, Failure> {
     }
 }
 
-async fn connect(x: &Exchange<'_>) -> Result<tokio_rustls::client::TlsStream<TcpStream>, Failure> {
+/// The connection, TLS or plain, as one type for the request/reply code.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+async fn connect(x: &Exchange<'_>) -> Result<Box<dyn Io>, Failure> {
     let authority = x.url.authority();
     let addrs: Vec<_> = tokio::net::lookup_host((x.url.host.as_str(), x.url.port))
         .await
@@ -112,21 +118,22 @@ async fn connect(x: &Exchange<'_>) -> Result<tokio_rustls::client::TlsStream<Tcp
     }
     let tcp = tcp.ok_or(Failure::NotSent(last))?;
     let _ = tcp.set_nodelay(true);
+    let Some(tls) = x.tls.clone() else {
+        return Ok(Box::new(tcp));
+    };
     let name = ServerName::try_from(x.url.host.clone()).map_err(|_| {
         Failure::NotSent(format!("{:?} is not a valid TLS server name", x.url.host))
     })?;
     // The handshake completes (server certificate verified) before `connect` returns, so a
     // wrong CA or name is still NotSent.
-    TlsConnector::from(x.tls.clone())
+    let stream = TlsConnector::from(tls)
         .connect(name, tcp)
         .await
-        .map_err(|e| Failure::NotSent(format!("tls handshake with {authority} failed: {e}")))
+        .map_err(|e| Failure::NotSent(format!("tls handshake with {authority} failed: {e}")))?;
+    Ok(Box::new(stream))
 }
 
-async fn send_and_read(
-    mut stream: tokio_rustls::client::TlsStream<TcpStream>,
-    x: &Exchange<'_>,
-) -> Result<RawResponse, Failure> {
+async fn send_and_read(mut stream: Box<dyn Io>, x: &Exchange<'_>) -> Result<RawResponse, Failure> {
     let authority = x.url.authority();
     let mut head = format!(
         "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: simkeep/{}\r\nAccept: application/json\r\n\

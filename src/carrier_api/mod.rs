@@ -11,12 +11,12 @@
 //! any redirect of a non-GET request, read more than 64 KiB of a reply, or let a secret or an
 //! access token reach an error, a log line or a returned body (all pass through `redact`).
 
-mod http;
+pub(crate) mod http;
 mod json;
 pub mod oauth;
-mod tls;
+pub(crate) mod tls;
 mod url;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -565,7 +565,7 @@ impl CarrierApis {
                 method: &p.method,
                 headers: &headers,
                 body: &p.body,
-                tls: tls.clone(),
+                tls: Some(tls.clone()),
                 connect_timeout: CONNECT_TIMEOUT,
                 deadline,
                 body_cap: BODY_CAP,

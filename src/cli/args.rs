@@ -124,6 +124,16 @@ pub enum ConfigCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send a test message on every [[notify]] channel (or the one named) and print what each
+    /// answered. Exit status 1 if any failed.
+    Test {
+        /// A channel's name (default: all).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the agent: poll the modem every modem.poll_interval and log what changes.
     Run,
@@ -207,6 +217,11 @@ pub enum Cmd {
     Topup {
         #[command(subcommand)]
         cmd: TopupCmd,
+    },
+    /// Notifications ([[notify]]): send a test message.
+    Notify {
+        #[command(subcommand)]
+        cmd: NotifyCmd,
     },
     /// Check the config file and exit (0 when it is valid).
     CheckConfig,

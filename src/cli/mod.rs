@@ -8,6 +8,7 @@ pub mod config;
 #[cfg(feature = "sim")]
 pub mod demo;
 pub mod history;
+pub mod notify;
 pub mod report;
 pub mod run;
 pub mod sms;

@@ -62,6 +62,9 @@ async fn dispatch(cli: Cli) -> Result<(), AppError> {
         Cmd::Status { json } => crate::cli::status::status(&load_config(&cli)?, *json).await,
         Cmd::Sms { cmd } => sms(&cli, cmd).await,
         Cmd::Topup { cmd } => crate::cli::topup::topup(&load_config(&cli)?, cmd).await,
+        Cmd::Notify {
+            cmd: crate::cli::args::NotifyCmd::Test { name },
+        } => crate::cli::notify::test(&load_config(&cli)?, name.as_deref(), || connect(&cli)).await,
         Cmd::Ussd { code, replies } => {
             // Check the code before touching the port.
             crate::codec::validate_ussd_code(code)

@@ -78,6 +78,7 @@ impl super::Config {
                 out.push(("usage.carrier.url".into(), n.to_string()));
             }
         }
+        out.extend(super::notify::secret_uses(&self.notify));
         for f in &self.topup.flows {
             for (i, step) in f.steps.iter().enumerate() {
                 if let super::Step::Http {

@@ -13,6 +13,7 @@
 
 mod db;
 mod error;
+mod outbox;
 mod pack;
 mod query;
 mod schema;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 
 pub use error::StoreError;
+pub use outbox::{OutboxAdded, OutboxEvent, OutboxRow};
 pub use types::*;
 use worker::{StoreCmd, Worker};
 
@@ -286,6 +288,55 @@ impl StoreHandle {
     pub async fn sim_state(&self, iccid: &str) -> Result<Option<String>, StoreError> {
         let iccid = iccid.to_string();
         self.call(move |w| w.sim_state(&iccid)).await?
+    }
+
+    /// Records an event and the deliveries it owes, synced, in one transaction.
+    pub async fn outbox_enqueue(&self, e: OutboxEvent) -> Result<OutboxAdded, StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_enqueue(&e)))
+            .await?
+    }
+
+    /// Deliveries due at `now`, oldest first.
+    pub async fn outbox_due(&self, now: i64, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_due(now, limit)))
+            .await?
+    }
+
+    /// Every delivery still owed, oldest first, at most `limit`.
+    pub async fn outbox_all(&self, limit: u32) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_all(limit)))
+            .await?
+    }
+
+    /// When the next delivery is due.
+    pub async fn outbox_next_at(&self) -> Result<Option<i64>, StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_next_at()))
+            .await?
+    }
+
+    pub async fn outbox_delete(&self, id: i64) -> Result<(), StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_delete(id)))
+            .await?
+    }
+
+    /// A failed delivery: counted on its row; its channel waits until `next_at`.
+    pub async fn outbox_defer(
+        &self,
+        id: i64,
+        channel: &str,
+        next_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let (channel, error) = (channel.to_string(), error.to_string());
+        self.call(move |w| w.query(|db| db.outbox_defer(id, &channel, next_at, &error)))
+            .await?
+    }
+
+    /// Events of `kind` at or after `since` (on disk only).
+    pub async fn count_events(&self, kind: &str, since: i64) -> Result<u64, StoreError> {
+        let kind = kind.to_string();
+        self.call(move |w| w.query(|db| db.count_events(&kind, since)))
+            .await?
     }
 
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {

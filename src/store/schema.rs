@@ -105,8 +105,25 @@ CREATE TABLE topup_ledger (
 );
 ";
 
+/// Version 4: the notification outbox, one row per (event, channel) still to deliver (see
+/// `outbox.rs`). The payload is the event's JSON, kept whole so that pruning `events` by age
+/// never loses a delivery. The index serves the per-channel deferral and the ordered scan.
+const V4: &str = "
+CREATE TABLE notify_outbox (
+    id INTEGER PRIMARY KEY,
+    event_id INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX notify_outbox_channel ON notify_outbox (channel, next_at);
+";
+
 /// Forward-only steps; append, never edit.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The version a fully migrated database has.
 pub(super) fn latest() -> i64 {
@@ -184,6 +201,7 @@ mod tests {
             0x4ad6_52f4_a262_76b1,
             0x90fb_5709_d2b3_04a4,
             0x697d_a735_dc41_83ad,
+            0x50fc_8d65_8d26_30b4,
         ];
         let got: Vec<u64> = MIGRATIONS.iter().map(|s| fnv(s)).collect();
         assert_eq!(got.len(), pinned.len(), "a step was added: pin it here");
