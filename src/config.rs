@@ -13,10 +13,12 @@ use serde::Deserialize;
 mod api;
 pub mod edit;
 pub mod keys;
+pub mod mqtt;
 mod plain;
 pub mod notify;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
+pub use mqtt::MqttConfig;
 pub use notify::{NotifyConfig, NotifyKind};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
@@ -54,6 +56,7 @@ struct RawConfig {
     alerts: RawAlerts,
     #[serde(default)]
     notify: Vec<notify::RawNotify>,
+    mqtt: Option<mqtt::RawMqtt>,
 }
 
 /// `[alerts]`: when a reading needs the owner's attention (see `agent::attention`).
@@ -144,6 +147,8 @@ pub struct Config {
     pub alerts: crate::agent::attention::AlertsConfig,
     /// `[[notify]]` channels, in file order.
     pub notify: Vec<NotifyConfig>,
+    /// `[mqtt]`, when configured.
+    pub mqtt: Option<MqttConfig>,
 }
 
 /// `[usage]`, validated.
@@ -318,6 +323,11 @@ impl Config {
                 }
             })?;
         let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
+        let mqtt = raw
+            .mqtt
+            .as_ref()
+            .map(|m| mqtt::mqtt_config(m, secrets_path.is_some(), &p))
+            .transpose()?;
         let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
         let store_s = raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into());
         if store_s.trim().is_empty() || store_s.ends_with('/') {
@@ -358,6 +368,7 @@ impl Config {
             apis,
             alerts,
             notify,
+            mqtt,
         })
     }
 

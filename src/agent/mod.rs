@@ -110,6 +110,7 @@ pub struct Agent {
     control_rx: mpsc::Receiver<Control>,
     apis: crate::carrier_api::CarrierApis,
     notify: crate::notify::Notifications,
+    mqtt: Option<MqttTask>,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -148,6 +149,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     }
     // Requests from the owner through the API (top-up now/plan/resume); a few at a time.
     let (control_tx, control_rx) = mpsc::channel::<Control>(4);
+    let (mqtt_status, mqtt_control) = (status_rx.clone(), control_tx.clone());
     let token = match crate::api::topup::ensure_token(&cfg.http.token_file) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -180,6 +182,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         unix_now(),
         env!("CARGO_PKG_VERSION"),
     ));
+    let mqtt = start_mqtt(&cfg, mqtt_status, mqtt_control, &store, apis.secrets());
     Ok(Agent {
         cfg,
         client,
@@ -191,6 +194,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         control_rx,
         apis,
         notify,
+        mqtt,
     })
 }
 
@@ -212,6 +216,7 @@ impl Agent {
             mut control_rx,
             apis,
             notify,
+            mqtt,
             ..
         } = self;
         let notifier = notify.notifier.clone();
@@ -468,7 +473,8 @@ impl Agent {
             }
         };
         drop(notifier);
-        tokio::join!(inbox_stop, notify.stop());
+        // MQTT says `offline` and disconnects (≤ 2 s), alongside.
+        tokio::join!(inbox_stop, notify.stop(), stop_mqtt(mqtt));
         // A balance query in flight is abandoned: it spends nothing, and the next start asks again.
         if let Some(t) = balance_task.take() {
             t.abort();
@@ -671,6 +677,41 @@ async fn store_health(store: &StoreHandle) -> Option<String> {
     match store.health().await {
         Ok(h) => h.last_error,
         Err(e) => Some(e.to_string()),
+    }
+}
+
+#[cfg(feature = "mqtt")]
+type MqttTask = crate::mqtt::MqttTask;
+#[cfg(not(feature = "mqtt"))]
+type MqttTask = std::convert::Infallible;
+
+async fn stop_mqtt(m: Option<MqttTask>) {
+    #[cfg(feature = "mqtt")]
+    if let Some(m) = m {
+        m.stop().await;
+    }
+    #[cfg(not(feature = "mqtt"))]
+    if let Some(never) = m {
+        match never {}
+    }
+}
+
+/// The MQTT task when `[mqtt]` is configured (and this build has it).
+fn start_mqtt(
+    cfg: &Config,
+    status: watch::Receiver<Status>,
+    control: mpsc::Sender<Control>,
+    store: &StoreHandle,
+    secrets: &crate::secrets::Secrets,
+) -> Option<MqttTask> {
+    let m = cfg.mqtt.clone()?;
+    #[cfg(feature = "mqtt")]
+    return Some(crate::mqtt::start(m, status, control, store.clone(), secrets));
+    #[cfg(not(feature = "mqtt"))]
+    {
+        let _ = (m, status, control, store, secrets);
+        tracing::warn!("[mqtt] is configured but this build has no MQTT (cargo feature mqtt)");
+        None
     }
 }
 
