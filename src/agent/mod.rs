@@ -706,7 +706,13 @@ fn start_mqtt(
 ) -> Option<MqttTask> {
     let m = cfg.mqtt.clone()?;
     #[cfg(feature = "mqtt")]
-    return Some(crate::mqtt::start(m, status, control, store.clone(), secrets));
+    return Some(crate::mqtt::start(
+        m,
+        status,
+        control,
+        store.clone(),
+        secrets,
+    ));
     #[cfg(not(feature = "mqtt"))]
     {
         let _ = (m, status, control, store, secrets);

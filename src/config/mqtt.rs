@@ -194,7 +194,8 @@ pub fn mqtt_config(
         .unwrap_or_else(|| DEFAULT_TOPIC_PREFIX.into());
     check_topic(&topic_prefix.replace("{device_id}", "x"))
         .map_err(|e| bad("topic_prefix", &topic_prefix, &e))?;
-    if topic_prefix.contains(['{', '}']) && topic_prefix.replace("{device_id}", "").contains(['{', '}'])
+    if topic_prefix.contains(['{', '}'])
+        && topic_prefix.replace("{device_id}", "").contains(['{', '}'])
     {
         return Err(bad(
             "topic_prefix",
@@ -285,7 +286,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_key_and_never_echo_a_password() {
         let e = parse("url = \"mqtt://b\"\ntopic_prefix = \"a/+/b\"").unwrap_err();
-        assert!(e.contains("mqtt.topic_prefix") && e.contains("wildcard"), "{e}");
+        assert!(
+            e.contains("mqtt.topic_prefix") && e.contains("wildcard"),
+            "{e}"
+        );
         let e = parse("url = \"mqtt://b\"\ndiscovery_prefix = \"$SYS\"").unwrap_err();
         assert!(e.contains("mqtt.discovery_prefix"), "{e}");
         let e = parse("url = \"mqtt://b\"\ninterval = \"1s\"").unwrap_err();

@@ -99,6 +99,18 @@ pub fn parse(name: &str, payload: &[u8]) -> Result<Parsed, String> {
     }
 }
 
+/// The `id` a JSON payload names, even when the rest of it is refused, so the refusal goes
+/// where the sender listens. Only an id that is safe as a topic level.
+pub fn loose_id(payload: &[u8]) -> Option<String> {
+    if payload.len() > MAX_PAYLOAD {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(payload).ok()?;
+    let id = v.get("id")?.as_str()?;
+    crate::config::mqtt::check_id(id).ok()?;
+    Some(id.to_string())
+}
+
 /// Carries the command out through the agent; `Ok` is the agent's answer in words.
 pub async fn run(control: &mpsc::Sender<Control>, c: Command) -> Result<String, String> {
     match c {
@@ -189,6 +201,13 @@ mod tests {
             .unwrap_err()
             .contains("topup.enabled"));
         assert!(parse("reboot", b"now").unwrap_err().contains("unknown"));
-        assert!(parse("topup_now", &[0xFF, 0xFE]).unwrap_err().contains("UTF-8"));
+        assert_eq!(
+            loose_id(br#"{"id":"r9","amount":5}"#).as_deref(),
+            Some("r9")
+        );
+        assert_eq!(loose_id(br#"{"id":"a/#"}"#), None);
+        assert!(parse("topup_now", &[0xFF, 0xFE])
+            .unwrap_err()
+            .contains("UTF-8"));
     }
 }

@@ -145,10 +145,30 @@ fn entities() -> Vec<Entity> {
             "Signal quality",
             json!({"unit_of_measurement": "%", "state_class": "measurement", "icon": "mdi:signal"}),
         ),
-        ("sensor", "operator", "Operator", json!({"icon": "mdi:radio-tower"})),
-        ("sensor", "tech", "Technology", json!({"icon": "mdi:network"})),
-        ("sensor", "used_bytes", "Data used", data("total_increasing")),
-        ("sensor", "remaining_bytes", "Data remaining", data("measurement")),
+        (
+            "sensor",
+            "operator",
+            "Operator",
+            json!({"icon": "mdi:radio-tower"}),
+        ),
+        (
+            "sensor",
+            "tech",
+            "Technology",
+            json!({"icon": "mdi:network"}),
+        ),
+        (
+            "sensor",
+            "used_bytes",
+            "Data used",
+            data("total_increasing"),
+        ),
+        (
+            "sensor",
+            "remaining_bytes",
+            "Data remaining",
+            data("measurement"),
+        ),
         (
             "sensor",
             "runs_out_at",
@@ -241,9 +261,15 @@ pub fn discovery(
     switch.insert("payload_on".into(), json!("ON"));
     switch.insert("payload_off".into(), json!("OFF"));
     switch.insert("icon".into(), json!("mdi:autorenew"));
-    for (component, key, m) in [("button", "topup_now", button), ("switch", "auto_topup", switch)]
-    {
-        let payload = if allow_commands { to_bytes(m) } else { Vec::new() };
+    for (component, key, m) in [
+        ("button", "topup_now", button),
+        ("switch", "auto_topup", switch),
+    ] {
+        let payload = if allow_commands {
+            to_bytes(m)
+        } else {
+            Vec::new()
+        };
         out.push((t.config_topic(component, key), payload));
     }
     out
@@ -301,9 +327,15 @@ mod tests {
     #[test]
     fn without_commands_the_button_and_switch_are_removed() {
         let all = discovery(&topics(), &Identity::default(), "0.1.0", false);
-        let b = all.iter().find(|(t, _)| t.starts_with("homeassistant/button/")).unwrap();
+        let b = all
+            .iter()
+            .find(|(t, _)| t.starts_with("homeassistant/button/"))
+            .unwrap();
         assert!(b.1.is_empty());
-        let s = all.iter().find(|(t, _)| t.starts_with("homeassistant/switch/")).unwrap();
+        let s = all
+            .iter()
+            .find(|(t, _)| t.starts_with("homeassistant/switch/"))
+            .unwrap();
         assert!(s.1.is_empty());
     }
 

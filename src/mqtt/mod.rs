@@ -78,14 +78,15 @@ pub fn start(
     let (stop, stopped) = oneshot::channel();
     let vars = crate::template::SimVars::default();
     let render = |t: &Option<crate::template::Template>, key: &str| {
-        t.as_ref().and_then(|t| match t.render(&vars.with(secrets)) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                // The template error names the secret, never its value.
-                tracing::error!("mqtt.{key}: {e}; connecting without it");
-                None
-            }
-        })
+        t.as_ref()
+            .and_then(|t| match t.render(&vars.with(secrets)) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    // The template error names the secret, never its value.
+                    tracing::error!("mqtt.{key}: {e}; connecting without it");
+                    None
+                }
+            })
     };
     let shared = Shared {
         username: render(&cfg.username, "username"),
@@ -128,7 +129,10 @@ async fn run(mut sh: Shared, mut stop: oneshot::Receiver<()>) {
         let msg = err.to_string();
         // Once per distinct failure, not once per retry.
         if msg != last_error {
-            tracing::warn!("mqtt: {msg}; retrying with backoff (up to {}s)", BACKOFF_MAX.as_secs());
+            tracing::warn!(
+                "mqtt: {msg}; retrying with backoff (up to {}s)",
+                BACKOFF_MAX.as_secs()
+            );
             last_error = msg;
         }
         if matches!(err, MqttError::Config { .. }) {
@@ -152,13 +156,19 @@ async fn device_id(sh: &mut Shared, stop: &mut oneshot::Receiver<()>) -> Option<
         let imei = ha::Identity::from_status(&sh.status.borrow()).imei;
         // Only the characters a topic and an HA unique id take safely.
         if let Some(id) = imei
-            .map(|i| i.chars().filter(char::is_ascii_alphanumeric).collect::<String>())
+            .map(|i| {
+                i.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+            })
             .filter(|i| !i.is_empty())
         {
             return Some(id);
         }
         if !told {
-            tracing::info!("mqtt: waiting for the modem's IMEI to name this device (or set mqtt.device_id)");
+            tracing::info!(
+                "mqtt: waiting for the modem's IMEI to name this device (or set mqtt.device_id)"
+            );
             told = true;
         }
         tokio::select! {

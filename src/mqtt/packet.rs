@@ -17,7 +17,10 @@ pub enum PacketError {
     #[error("the broker sent a malformed remaining length (more than 4 bytes)")]
     BadLength,
     #[error("the broker sent a malformed {kind} packet: {why}")]
-    Malformed { kind: &'static str, why: &'static str },
+    Malformed {
+        kind: &'static str,
+        why: &'static str,
+    },
     #[error("a topic or string of {0} bytes is longer than MQTT allows (65535)")]
     StringTooLong(usize),
 }
@@ -25,10 +28,16 @@ pub enum PacketError {
 /// What a broker sends us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Incoming {
-    ConnAck { session_present: bool, code: u8 },
+    ConnAck {
+        session_present: bool,
+        code: u8,
+    },
     Publish(Publish),
     PubAck(u16),
-    SubAck { id: u16, codes: Vec<u8> },
+    SubAck {
+        id: u16,
+        codes: Vec<u8>,
+    },
     PingResp,
     /// A packet type a client does not expect (PUBREC etc.); the session ignores it.
     Other(u8),
@@ -210,7 +219,10 @@ pub fn decode(buf: &[u8], max: usize) -> Result<Option<(Incoming, usize)>, Packe
     let total = used.saturating_add(len);
     let bad = |kind, why| PacketError::Malformed { kind, why };
     let u16_at = |i: usize| -> Option<u16> {
-        Some(u16::from_be_bytes([*body.get(i)?, *body.get(i.checked_add(1)?)?]))
+        Some(u16::from_be_bytes([
+            *body.get(i)?,
+            *body.get(i.checked_add(1)?)?,
+        ]))
     };
     let packet = match first >> 4 {
         2 => {
@@ -318,17 +330,42 @@ mod tests {
     fn broker_replies_decode_as_mosquitto_sends_them() {
         // Bytes as mosquitto 2.0 writes them.
         let cases: &[(&[u8], Incoming)] = &[
-            (&[0x20, 2, 0, 0], Incoming::ConnAck { session_present: false, code: 0 }),
-            (&[0x20, 2, 0, 5], Incoming::ConnAck { session_present: false, code: 5 }),
+            (
+                &[0x20, 2, 0, 0],
+                Incoming::ConnAck {
+                    session_present: false,
+                    code: 0,
+                },
+            ),
+            (
+                &[0x20, 2, 0, 5],
+                Incoming::ConnAck {
+                    session_present: false,
+                    code: 5,
+                },
+            ),
             (&[0x40, 2, 0x12, 0x34], Incoming::PubAck(0x1234)),
-            (&[0x90, 4, 0, 1, 0, 0x80], Incoming::SubAck { id: 1, codes: vec![0, 0x80] }),
+            (
+                &[0x90, 4, 0, 1, 0, 0x80],
+                Incoming::SubAck {
+                    id: 1,
+                    codes: vec![0, 0x80],
+                },
+            ),
             (&[0xD0, 0], Incoming::PingResp),
         ];
         for (bytes, want) in cases {
-            assert_eq!(decode(bytes, 64).unwrap(), Some((want.clone(), bytes.len())));
+            assert_eq!(
+                decode(bytes, 64).unwrap(),
+                Some((want.clone(), bytes.len()))
+            );
             // Fed short, it asks for more instead of failing.
             for cut in 0..bytes.len() {
-                assert_eq!(decode(&bytes[..cut], 64).unwrap(), None, "{bytes:?} cut at {cut}");
+                assert_eq!(
+                    decode(&bytes[..cut], 64).unwrap(),
+                    None,
+                    "{bytes:?} cut at {cut}"
+                );
             }
         }
     }
@@ -340,9 +377,18 @@ mod tests {
             decode(&b, 100).unwrap_err(),
             PacketError::TooLarge { len: 203, max: 100 }
         );
-        assert_eq!(decode(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 1], 100).unwrap_err(), PacketError::BadLength);
-        assert!(decode(&[0x20, 1, 0], 100).unwrap_err().to_string().contains("CONNACK"));
-        assert!(decode(&[0x30, 3, 0, 9, b'a'], 100).unwrap_err().to_string().contains("topic"));
+        assert_eq!(
+            decode(&[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 1], 100).unwrap_err(),
+            PacketError::BadLength
+        );
+        assert!(decode(&[0x20, 1, 0], 100)
+            .unwrap_err()
+            .to_string()
+            .contains("CONNACK"));
+        assert!(decode(&[0x30, 3, 0, 9, b'a'], 100)
+            .unwrap_err()
+            .to_string()
+            .contains("topic"));
         assert!(publish(&"x".repeat(70_000), b"", 0, false, None).is_err());
     }
 

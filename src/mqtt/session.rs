@@ -119,7 +119,12 @@ impl Conn {
         }
     }
 
-    async fn publish(&mut self, topic: &str, payload: &[u8], retain: bool) -> Result<(), MqttError> {
+    async fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        retain: bool,
+    ) -> Result<(), MqttError> {
         let b = packet::publish(topic, payload, 0, retain, None).map_err(|e| self.packet_err(e))?;
         self.send(&b).await
     }
@@ -170,10 +175,12 @@ async fn dial(cfg: &MqttConfig) -> Result<Conn, MqttError> {
     })?;
     let _ = tcp.set_nodelay(true);
     let io: Box<dyn Io> = if cfg.url.tls {
-        let tls = crate::carrier_api::tls::client_config(cfg.ca_file.as_deref())
-            .map_err(|cause| MqttError::Config {
-                key: "ca_file",
-                cause,
+        let tls =
+            crate::carrier_api::tls::client_config(cfg.ca_file.as_deref()).map_err(|cause| {
+                MqttError::Config {
+                    key: "ca_file",
+                    cause,
+                }
             })?;
         // The shared config offers ALPN http/1.1; an MQTT broker wants none (or its own).
         let mut tls = (*tls).clone();
@@ -299,7 +306,8 @@ async fn connected(
     let ha_status = format!("{}/status", t.discovery);
     let commands = t.command("+");
     let sub_id = c.packet_id();
-    let sub = packet::subscribe(sub_id, &[&ha_status, &commands], 0).map_err(|e| c.packet_err(e))?;
+    let sub =
+        packet::subscribe(sub_id, &[&ha_status, &commands], 0).map_err(|e| c.packet_err(e))?;
     c.send(&sub).await?;
     c.publish(&t.availability(), b"online", true).await?;
     let mut identity = Identity::from_status(&sh.status.borrow());
@@ -401,6 +409,7 @@ async fn connected(
 /// Records the acknowledged cursor in the store (batched to one write per poll round).
 fn persist_cursor(sh: &Shared, dirty: &mut bool) {
     if std::mem::take(dirty) {
+        tracing::debug!("mqtt: the broker has every event up to #{}", sh.acked);
         if let Err(e) = sh
             .store
             .event(unix_now(), CURSOR_EVENT, &sh.acked.to_string())
@@ -416,8 +425,7 @@ async fn announce(
     t: &Topics<'_>,
     id: &Identity,
 ) -> Result<(), MqttError> {
-    for (topic, payload) in ha::discovery(t, id, env!("CARGO_PKG_VERSION"), sh.cfg.allow_commands)
-    {
+    for (topic, payload) in ha::discovery(t, id, env!("CARGO_PKG_VERSION"), sh.cfg.allow_commands) {
         c.publish(&topic, &payload, true).await?;
     }
     Ok(())
@@ -518,7 +526,11 @@ async fn on_command(
     payload: &[u8],
 ) -> Result<(), MqttError> {
     let parsed = command::parse(name, payload);
-    let id = match parsed.as_ref().ok().and_then(|p| p.id.clone()) {
+    let named = match &parsed {
+        Ok(p) => p.id.clone(),
+        Err(_) => command::loose_id(payload),
+    };
+    let id = match named {
         Some(id) => id,
         None => {
             sh.replies = sh.replies.wrapping_add(1);
