@@ -141,6 +141,21 @@ pub fn check_id(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Every `${secret:NAME}` `[mqtt]` uses, with its key (for `check-config`).
+pub fn secret_uses(m: &MqttConfig) -> Vec<(String, String)> {
+    [
+        ("mqtt.username", &m.username),
+        ("mqtt.password", &m.password),
+    ]
+    .into_iter()
+    .filter_map(|(k, t)| t.as_ref().map(|t| (k, t)))
+    .flat_map(|(k, t)| {
+        t.secret_names()
+            .map(move |n| (k.to_string(), n.to_string()))
+    })
+    .collect()
+}
+
 pub fn mqtt_config(
     raw: &RawMqtt,
     has_secrets: bool,
@@ -254,7 +269,7 @@ mod tests {
     fn the_issues_example_loads_with_its_defaults() {
         let text = "[secrets]\npath = \"/etc/simkeep/secrets\"\n[mqtt]\nurl = \"mqtts://broker.example:8883\"\nusername = \"${secret:mqtt_user}\"\npassword = \"${secret:mqtt_password}\"\ntopic_prefix = \"simkeep/{device_id}\"\ndiscovery_prefix = \"homeassistant\"\ninterval = \"60s\"\nallow_commands = false\n";
         let c = Config::parse(text, Path::new("c.toml")).unwrap();
-        let m = c.mqtt.unwrap();
+        let m = c.mqtt.clone().unwrap();
         assert_eq!(
             m.url,
             MqttUrl {
@@ -265,6 +280,13 @@ mod tests {
         );
         assert_eq!(m.interval, Duration::from_secs(60));
         assert!(!m.allow_commands);
+        assert_eq!(
+            c.secret_uses(),
+            [
+                ("mqtt.username".to_string(), "mqtt_user".to_string()),
+                ("mqtt.password".to_string(), "mqtt_password".to_string())
+            ]
+        );
         let d = parse("url = \"mqtt://10.0.0.2\"").unwrap().mqtt.unwrap();
         assert_eq!((d.url.port, d.url.tls), (1883, false));
         assert_eq!(d.topic_prefix, DEFAULT_TOPIC_PREFIX);

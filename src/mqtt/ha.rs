@@ -51,7 +51,7 @@ pub fn state(s: &Status, now: i64) -> Value {
     let balance_as_of = usage
         .and_then(|u| u.get("carrier_as_of"))
         .and_then(Value::as_str)
-        .and_then(|t| crate::usage::civil::parse_utc(t));
+        .and_then(crate::usage::civil::parse_utc);
     let topup = s.topup.as_ref();
     let auto = topup.map(|t| t.enabled && !t.paused).unwrap_or(false);
     json!({
@@ -84,11 +84,13 @@ pub fn state(s: &Status, now: i64) -> Value {
     })
 }
 
-/// The document minus the fields that move with the clock alone.
+/// The document minus the fields that move with the clock alone (every poll has a new
+/// `as_of`): a change in what remains is worth a message; the rest waits for `mqtt.interval`.
 pub fn without_ages(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.as_object_mut() {
         m.remove("balance_age_secs");
+        m.remove("as_of");
     }
     v
 }
