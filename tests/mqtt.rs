@@ -15,6 +15,7 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -68,19 +69,15 @@ struct Broker {
 
 impl Broker {
     fn start(dir: &Path) -> Broker {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(dir, port)
+        Self::start_on(dir, free_port(), "allow_anonymous true\n")
     }
 
-    fn start_on(dir: &Path, port: u16) -> Broker {
+    /// `auth` is the rest of the listener's configuration (TLS files, password file).
+    fn start_on(dir: &Path, port: u16, auth: &str) -> Broker {
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!("listener {port} 127.0.0.1\npersistence false\n{auth}"),
         )
         .unwrap();
         let child = Command::new(mosquitto_bin())
@@ -115,6 +112,14 @@ impl Drop for Broker {
     }
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// `mosquitto_sub -t '#' -v`: every (topic, payload) seen, retained ones included.
 struct Sub {
     child: Child,
@@ -123,6 +128,10 @@ struct Sub {
 
 impl Sub {
     fn start(port: u16) -> Sub {
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Sub {
         let mut child = Command::new("mosquitto_sub")
             .args([
                 "-h",
@@ -135,6 +144,7 @@ impl Sub {
                 "-q",
                 "1",
             ])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -455,7 +465,7 @@ fn events_recorded_while_the_broker_is_away_arrive_in_order_when_it_returns() {
     }
 
     // Back: everything recorded meanwhile arrives, in the order it happened.
-    let _broker = Broker::start_on(&dir, port);
+    let _broker = Broker::start_on(&dir, port, "allow_anonymous true\n");
     let sub = Sub::start(port);
     wait(
         Duration::from_secs(90),
@@ -573,4 +583,115 @@ fn commands_reach_the_agent_when_allowed_and_the_button_and_switch_are_announced
     );
     let log = agent.stop();
     assert!(log.contains("mqtt: command received"), "{log}");
+}
+
+#[test]
+fn mqtts_with_a_password_from_the_secrets_file_connects_and_never_logs_it() {
+    if !have_mosquitto() {
+        return;
+    }
+    const PASSWORD: &str = "mqtt-pa55-s3cret-value";
+    let rig = Rig::new(Personality::QuectelEc25);
+    let dir = rig.dir.path().to_path_buf();
+    // A CA of the test's own and a broker certificate for 127.0.0.1.
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "simkeep mqtt test CA");
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("broker.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("broker.key"), leaf_key.serialize_pem()).unwrap();
+    let passwd = dir.join("passwd");
+    let ok = Command::new("mosquitto_passwd")
+        .args(["-b", "-c"])
+        .arg(&passwd)
+        .args(["router", PASSWORD])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mosquitto_passwd");
+    let auth = format!(
+        "allow_anonymous false\npassword_file {}\ncertfile {}\nkeyfile {}\n",
+        passwd.display(),
+        dir.join("broker.pem").display(),
+        dir.join("broker.key").display()
+    );
+    let port = free_port();
+    let _broker = Broker::start_on(&dir, port, &auth);
+    let sub = Sub::start_with(
+        port,
+        &[
+            "--cafile",
+            &dir.join("ca.pem").display().to_string(),
+            "--insecure",
+            "-u",
+            "router",
+            "-P",
+            PASSWORD,
+        ],
+    );
+    let secrets = dir.join("secrets.toml");
+    let write_secrets = |pw: &str| {
+        std::fs::write(
+            &secrets,
+            format!("mqtt_user = \"router\"\nmqtt_password = \"{pw}\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    write_secrets(PASSWORD);
+    let tls = format!(
+        "username = \"${{secret:mqtt_user}}\"\npassword = \"${{secret:mqtt_password}}\"\nca_file = \"{}\"\n[secrets]\npath = \"{}\"\n",
+        dir.join("ca.pem").display(),
+        secrets.display()
+    );
+    let cfg = config(&rig, port, false, &tls);
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("mqtt://", "mqtts://");
+    std::fs::write(&cfg, text).unwrap();
+    let agent = Agent::start(&cfg, &["-v".to_string()]);
+    wait(
+        Duration::from_secs(30),
+        "online over TLS",
+        || {
+            sub.on(&format!("{PREFIX}/availability"))
+                .last()
+                .map(String::as_str)
+                == Some("online")
+        },
+        || agent.log(),
+    );
+    let log = agent.stop();
+    assert!(!log.contains(PASSWORD), "{log}");
+    assert_eq!(
+        sub.on(&format!("{PREFIX}/availability"))
+            .last()
+            .map(String::as_str),
+        Some("offline"),
+        "a clean stop says offline itself"
+    );
+
+    // A wrong password: the broker's refusal in words, and still no password in the log.
+    write_secrets("wrong-password-value");
+    let agent = Agent::start(&cfg, &["-v".to_string()]);
+    wait(
+        Duration::from_secs(30),
+        "the refusal in the log",
+        || agent.log().contains("check the username and password"),
+        || agent.log(),
+    );
+    let log = agent.stop();
+    assert!(
+        !log.contains("wrong-password-value") && !log.contains(PASSWORD),
+        "{log}"
+    );
 }

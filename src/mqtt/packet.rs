@@ -78,7 +78,8 @@ pub fn connack_reason(code: u8) -> &'static str {
         2 => "the broker refused the client id",
         3 => "the broker is unavailable",
         4 => "the broker refused the username or password",
-        5 => "the broker says this client is not authorised",
+        // mosquitto 2 answers 5, not 4, to a wrong password.
+        5 => "the broker says this client is not authorised (check the username and password, and the broker's ACL)",
         _ => "the broker refused the connection (unknown reason)",
     }
 }
