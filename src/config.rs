@@ -53,9 +53,9 @@ struct RawConfig {
     #[serde(default)]
     carrier_api: std::collections::BTreeMap<String, RawCarrierApi>,
     #[serde(default)]
-    alerts: RawAlerts,
-    #[serde(default)]
     notify: Vec<notify::RawNotify>,
+    #[serde(default)]
+    alerts: RawAlerts,
     mqtt: Option<mqtt::RawMqtt>,
 }
 
@@ -144,9 +144,9 @@ pub struct Config {
     pub secrets_path: Option<PathBuf>,
     /// `[carrier_api.NAME]` tables, in name order.
     pub apis: Vec<crate::carrier_api::ApiConfig>,
-    pub alerts: crate::agent::attention::AlertsConfig,
     /// `[[notify]]` channels, in file order.
     pub notify: Vec<NotifyConfig>,
+    pub alerts: crate::agent::attention::AlertsConfig,
     /// `[mqtt]`, when configured.
     pub mqtt: Option<MqttConfig>,
 }
@@ -366,8 +366,8 @@ impl Config {
             topup,
             secrets_path,
             apis,
-            alerts,
             notify,
+            alerts,
             mqtt,
         })
     }

@@ -726,3 +726,102 @@ ca_file = "{other}"
     assert!(!ok && out.contains("tls handshake"), "{out}");
     assert_eq!(api.requests().len(), 1);
 }
+
+#[test]
+fn config_show_hides_literal_channel_credentials_and_config_set_refuses_the_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[secrets]\npath = \"/nonexistent/secrets.toml\"\n\
+         [[notify]]\nkind = \"telegram\"\ntoken = \"123:LITERALTOKEN\"\nchat_id = 5\n\
+         [[notify]]\nkind = \"webhook\"\nurl = \"https://x.example/\"\n\
+         headers = { Authorization = \"Bearer LITERALBEARER\", X-Key = \"${secret:k}\" }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+            .args(args)
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.success(), text)
+    };
+    let (ok, out) = run(&["config", "show"]);
+    assert!(ok, "{out}");
+    assert!(!out.contains("LITERAL"), "{out}");
+    assert!(out.contains("${secret:k}"), "{out}");
+    let (ok, out) = run(&["config", "set", "notify.url", "https://y/"]);
+    assert!(!ok && out.contains("notify is a list"), "{out}");
+}
+
+#[test]
+fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
+    let (recv, addr) = Receiver::start();
+    let rig = Rig::new(Personality::QuectelEc25);
+    let dir = rig.dir.path().to_path_buf();
+    let listen = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        r#"[modem]
+port = "{port}"
+poll_interval = "1s"
+lock_dir = "{lock}"
+[store]
+path = "{db}"
+[http]
+listen = "{listen}"
+[alerts]
+rsrp_below = -100
+
+[[notify]]
+kind = "webhook"
+url = "http://{addr}/hook"
+events = ["signal_weak"]
+"#,
+        port = rig.link().display(),
+        lock = rig.lock_dir().display(),
+        db = dir.join("simkeep.db").display(),
+    );
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, text).unwrap();
+    rig.sim.set("rsrp", "-115").unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    wait(
+        Duration::from_secs(30),
+        "signal_weak raised",
+        || !recv.delivered("/hook").is_empty(),
+        || agent.log(),
+    );
+    rig.sim.set("rsrp", "-80").unwrap();
+    wait(
+        Duration::from_secs(30),
+        "signal_weak cleared",
+        || recv.delivered("/hook").len() >= 2,
+        || agent.log(),
+    );
+    let log = agent.stop();
+    let got: Vec<Value> = recv
+        .delivered("/hook")
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}\n{log}");
+    assert_eq!(
+        (got[0]["event"].as_str(), got[0]["code"].as_str()),
+        (Some("attention_raised"), Some("signal_weak"))
+    );
+    assert_eq!(got[0]["level"], "warning");
+    assert_eq!(
+        (got[1]["event"].as_str(), got[1]["code"].as_str()),
+        (Some("attention_cleared"), Some("signal_weak"))
+    );
+}

@@ -284,7 +284,8 @@ impl Agent {
                     }
                     status_tx.send_modify(|s| set_link(s, &state));
                     // A link going down makes the readings stale now, not a poll later.
-                    poller.publish(&status_tx, accounting.report(unix_now()).as_ref(), unix_now());
+                    let changes = poller.publish(&status_tx, accounting.report(unix_now()).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
                 // A balance query finished: parse and record the carrier's figure.
                 Some(done) = balance_rx.recv() => {
@@ -440,15 +441,13 @@ impl Agent {
                             notifier.emit(AgentEvent::topup_held_back(now, &why));
                         }
                         was_paused = topups.status.paused;
-                        // TODO(merge): emit attention changes (AgentEvent::attention(code, level,
-                        // message, raised, now)) from the attention model on branch `attention`.
                         status_tx.send_modify(|s| s.topup = Some(topups.status.clone()));
                     }
                     poller.handle(result, &status_tx);
                     poller.store_error = store_health(&store).await;
-                    // The raised/cleared transitions it returns are for notifications to
-                    // subscribe to; the status and the log already carry them.
-                    let _changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    // The raised/cleared transitions it returns go to the notifications.
+                    let changes = poller.publish(&status_tx, accounting.report(now).as_ref(), unix_now());
+                    emit_attention(&notifier, &changes);
                 }
             }
         }
@@ -645,6 +644,36 @@ fn record_events(store: &StoreHandle, events: &[ModemEvent], now: i64, notifier:
         if let Err(err) = store.event(now, kind, &detail) {
             tracing::warn!("event {kind} not recorded: {err}");
         }
+    }
+}
+
+/// Attention raised/cleared as events (filters match them by code, e.g. `data_low`). The codes
+/// that have their own event (`modem_lost`, `topup_unverified`, `topup_paused` → the link and
+/// top-up events) are skipped, so a filter naming one is not told twice.
+fn emit_attention(notifier: &Notifier, changes: &[attention::AttentionChange]) {
+    use attention::{AttentionChange, Code};
+    for c in changes {
+        let (a, raised, t) = match c {
+            AttentionChange::Raised(a) => (a, true, a.since),
+            AttentionChange::Cleared { was, at } => (was, false, *at),
+        };
+        if matches!(
+            a.code,
+            Code::ModemLost | Code::TopupUnverified | Code::TopupPaused
+        ) {
+            continue;
+        }
+        let level = match a.level {
+            attention::Level::Warning => crate::notify::Level::Warning,
+            attention::Level::Critical => crate::notify::Level::Critical,
+        };
+        notifier.emit(AgentEvent::attention(
+            a.code.as_str(),
+            level,
+            &a.message,
+            raised,
+            t,
+        ));
     }
 }
 

@@ -92,6 +92,16 @@ pub enum TopupCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum NotifyCmd {
+    /// Send a test message on every [[notify]] channel (or the one named) and print what each
+    /// answered. Exit status 1 if any failed.
+    Test {
+        /// A channel's name (default: all).
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Print the config file (secrets hidden) and the defaults in effect for keys it leaves out.
     Show,
@@ -120,16 +130,6 @@ pub enum ConfigCmd {
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum NotifyCmd {
-    /// Send a test message on every [[notify]] channel (or the one named) and print what each
-    /// answered. Exit status 1 if any failed.
-    Test {
-        /// A channel's name (default: all).
-        name: Option<String>,
     },
 }
 

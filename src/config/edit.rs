@@ -49,6 +49,11 @@ pub fn known(name: &str) -> Result<&'static Key, EditError> {
             key: "topup.flow".into(),
         });
     }
+    if name == "notify" || name.starts_with("notify.") {
+        return Err(EditError::List {
+            key: "notify".into(),
+        });
+    }
     keys::find(name).ok_or_else(|| EditError::UnknownKey {
         key: name.to_string(),
         close: keys::close_to(name),
@@ -152,7 +157,9 @@ fn hide(table: &mut dyn TableLike, prefix: &str) {
 /// key, or a header of a top-up HTTP step (`Authorization = "Bearer …"`).
 fn hide_value(v: &mut Value, name: &str) {
     let secret = keys::find(name).is_some_and(|key| key.kind == Kind::Secret)
-        || name.starts_with("topup.flow.steps.headers.");
+        || name.starts_with("topup.flow.steps.headers.")
+        || name == "notify.token"
+        || name.starts_with("notify.headers.");
     if secret && !v.as_str().is_some_and(|s| s.contains("${secret:")) {
         let decor = v.decor().clone();
         *v = Value::from("<hidden>");

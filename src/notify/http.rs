@@ -30,7 +30,16 @@ impl HttpUrl {
     pub fn parse(s: &str) -> Result<HttpUrl, String> {
         let lower = s.get(..7).map(str::to_ascii_lowercase);
         if lower.as_deref() != Some("http://") {
-            return Url::parse(s).map(|url| HttpUrl { url, plain: false });
+            return Url::parse(s)
+                .map(|url| HttpUrl { url, plain: false })
+                .map_err(|e| {
+                    if e.starts_with("expected") {
+                        "expected an absolute https:// (or, on your own network, http://) URL"
+                            .into()
+                    } else {
+                        e
+                    }
+                });
         }
         let rest = &s[7..];
         let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
