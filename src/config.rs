@@ -13,10 +13,12 @@ use serde::Deserialize;
 mod api;
 pub mod edit;
 pub mod keys;
+pub mod mqtt;
 pub mod notify;
 mod plain;
 pub mod topup;
 pub use api::{ApiBalance, RawCarrierApi, RawSecrets};
+pub use mqtt::MqttConfig;
 pub use notify::{NotifyConfig, NotifyKind};
 pub use topup::{FlowConfig, HttpBody, Step, TemplateText, Threshold, TopupConfig, TopupError};
 
@@ -54,6 +56,7 @@ struct RawConfig {
     notify: Vec<notify::RawNotify>,
     #[serde(default)]
     alerts: RawAlerts,
+    mqtt: Option<mqtt::RawMqtt>,
 }
 
 /// `[alerts]`: when a reading needs the owner's attention (see `agent::attention`).
@@ -145,6 +148,8 @@ pub struct Config {
     /// `[[notify]]` channels, in file order.
     pub notify: Vec<NotifyConfig>,
     pub alerts: crate::agent::attention::AlertsConfig,
+    /// `[mqtt]`, when configured.
+    pub mqtt: Option<MqttConfig>,
 }
 
 /// `[usage]`, validated.
@@ -322,6 +327,11 @@ impl Config {
                 }
             })?;
         let notify = notify::notify_configs(&raw.notify, secrets_path.is_some(), &p)?;
+        let mqtt = raw
+            .mqtt
+            .as_ref()
+            .map(|m| mqtt::mqtt_config(m, secrets_path.is_some(), &p))
+            .transpose()?;
         let alerts = alerts_config(&raw.alerts, unit_base, &bad)?;
         let store_s = raw.store.path.unwrap_or_else(|| DEFAULT_STORE.into());
         if store_s.trim().is_empty() || store_s.ends_with('/') {
@@ -363,6 +373,7 @@ impl Config {
             apis,
             notify,
             alerts,
+            mqtt,
         })
     }
 

@@ -16,6 +16,8 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod modem;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 pub mod notify;
 pub mod secrets;
 #[cfg(feature = "sim")]

@@ -130,6 +130,7 @@ pub struct Agent {
     reload: Option<mpsc::Sender<ops::Answer<()>>>,
     apis: crate::carrier_api::CarrierApis,
     notify: crate::notify::Notifications,
+    mqtt: Option<MqttTask>,
 }
 
 /// Validates what needs validating, starts the engine and binds the HTTP port.
@@ -171,6 +172,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
     // The owner's modem work (USSD, SMS, raw AT, balance, reload); the loop answers busy
     // beyond a few running, so a small queue is enough.
     let (ops_tx, ops_rx) = mpsc::channel::<ops::OwnerOp>(ops::MAX_OWNER_TASKS);
+    let (mqtt_status, mqtt_control) = (status_rx.clone(), control_tx.clone());
     let token = match crate::api::topup::ensure_token(&cfg.http.token_file) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -204,6 +206,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         unix_now(),
         env!("CARGO_PKG_VERSION"),
     ));
+    let mqtt = start_mqtt(&cfg, mqtt_status, mqtt_control, &store, apis.secrets());
     Ok(Agent {
         cfg,
         client,
@@ -217,6 +220,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         reload: None,
         apis,
         notify,
+        mqtt,
     })
 }
 
@@ -240,6 +244,7 @@ impl Agent {
             reload,
             apis,
             notify,
+            mqtt,
             ..
         } = self;
         let notifier = notify.notifier.clone();
@@ -508,7 +513,8 @@ impl Agent {
             }
         };
         drop(notifier);
-        tokio::join!(inbox_stop, notify.stop());
+        // MQTT says `offline` and disconnects (≤ 2 s), alongside.
+        tokio::join!(inbox_stop, notify.stop(), stop_mqtt(mqtt));
         // A balance query in flight is abandoned: it spends nothing, and the next start asks again.
         if let Some(t) = balance_task.take() {
             t.abort();
@@ -742,6 +748,47 @@ fn unit_base(cfg: &Config) -> crate::usage::UnitBase {
 /// the queue for the busy timeout, and the poll must not wait on it.
 fn store_health(store: &StoreHandle) -> Option<String> {
     store.health_now().last_error
+}
+
+#[cfg(feature = "mqtt")]
+type MqttTask = crate::mqtt::MqttTask;
+#[cfg(not(feature = "mqtt"))]
+type MqttTask = std::convert::Infallible;
+
+async fn stop_mqtt(m: Option<MqttTask>) {
+    #[cfg(feature = "mqtt")]
+    if let Some(m) = m {
+        m.stop().await;
+    }
+    #[cfg(not(feature = "mqtt"))]
+    if let Some(never) = m {
+        match never {}
+    }
+}
+
+/// The MQTT task when `[mqtt]` is configured (and this build has it).
+fn start_mqtt(
+    cfg: &Config,
+    status: watch::Receiver<Status>,
+    control: mpsc::Sender<Control>,
+    store: &StoreHandle,
+    secrets: &crate::secrets::Secrets,
+) -> Option<MqttTask> {
+    let m = cfg.mqtt.clone()?;
+    #[cfg(feature = "mqtt")]
+    return Some(crate::mqtt::start(
+        m,
+        status,
+        control,
+        store.clone(),
+        secrets,
+    ));
+    #[cfg(not(feature = "mqtt"))]
+    {
+        let _ = (m, status, control, store, secrets);
+        tracing::warn!("[mqtt] is configured but this build has no MQTT (cargo feature mqtt)");
+        None
+    }
 }
 
 fn set_link(s: &mut Status, state: &LinkState) {

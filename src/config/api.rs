@@ -79,6 +79,7 @@ impl super::Config {
             }
         }
         out.extend(super::notify::secret_uses(&self.notify));
+        out.extend(self.mqtt.iter().flat_map(super::mqtt::secret_uses));
         for f in &self.topup.flows {
             for (i, step) in f.steps.iter().enumerate() {
                 if let super::Step::Http {

@@ -388,6 +388,67 @@ pub const KEYS: &[Key] = &[
         Duration,
         Some("\"30s\""),
         "1s to 10m",
+    ),    // [mqtt] defaults are given in the help, not as defaults: the table needs `url`, so a
+    // default written alone would not load (every_listed_default_is_the_loaders_default).
+    k(
+        "mqtt.url",
+        Text,
+        None,
+        "the broker: mqtt://host:1883 or mqtts://host:8883 (TLS)",
+    ),
+    k(
+        "mqtt.username",
+        Secret,
+        None,
+        "broker user, e.g. \"${secret:mqtt_user}\"",
+    ),
+    k(
+        "mqtt.password",
+        Secret,
+        None,
+        "broker password, e.g. \"${secret:mqtt_password}\"",
+    ),
+    k(
+        "mqtt.topic_prefix",
+        Text,
+        None,
+        "topics start with this (default \"simkeep/{device_id}\")",
+    ),
+    k(
+        "mqtt.discovery_prefix",
+        Text,
+        None,
+        "Home Assistant discovery prefix (default \"homeassistant\")",
+    ),
+    k(
+        "mqtt.interval",
+        Duration,
+        None,
+        "publish the state at least this often, 5s to 1d (default \"60s\")",
+    ),
+    k(
+        "mqtt.allow_commands",
+        Bool,
+        None,
+        "true: accept top-up commands over MQTT (default false)",
+    ),
+    k(
+        "mqtt.client_id",
+        Text,
+        None,
+        "MQTT client id (default simkeep-<device_id>)",
+    ),
+    k(
+        "mqtt.device_id",
+        Text,
+        None,
+        "device id in topics and Home Assistant (default: the modem's IMEI)",
+    ),
+    k(
+        "mqtt.ca_file",
+        Text,
+        None,
+        "CA for mqtts:// (default: the system bundle)",
     ),
 ];
 

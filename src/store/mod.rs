@@ -269,6 +269,18 @@ impl StoreHandle {
             .await?
     }
 
+    /// Events after row `after_id` at or after `since`, oldest first, at most `limit`, with
+    /// their row ids (the MQTT task's cursor).
+    pub async fn events_after(
+        &self,
+        after_id: i64,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.call(move |w| w.query(|db| db.events_after(after_id, since, limit)))
+            .await?
+    }
+
     /// The newest event of `kind`, if any (on disk only).
     pub async fn last_event(&self, kind: &str) -> Result<Option<Event>, StoreError> {
         let kind = kind.to_string();

@@ -272,6 +272,30 @@ impl Db {
             .optional()
     }
 
+    /// Events after row `after_id` and at or after time `since`, oldest first (what the MQTT
+    /// task has not published yet).
+    pub fn events_after(
+        &self,
+        after_id: i64,
+        since: i64,
+        limit: u32,
+    ) -> rusqlite::Result<Vec<(i64, Event)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, t, kind, detail FROM events WHERE id > ?1 AND t >= ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = st.query_map(params![after_id, since, limit], |r| {
+            Ok((
+                r.get(0)?,
+                Event {
+                    t: r.get(1)?,
+                    kind: r.get(2)?,
+                    detail: r.get(3)?,
+                },
+            ))
+        })?;
+        rows.collect()
+    }
+
     /// Newest first.
     pub fn events_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<Event>> {
         let mut st = self.conn.prepare_cached(
