@@ -10,7 +10,9 @@
 //! `cargo test` stays fast); `scripts/soak.sh SECONDS` sets it. `SIMKEEP_SOAK_SEED` replays a
 //! run (the seed is printed); `SIMKEEP_BIN` soaks another build (e.g. the release binary).
 //! To split the bytes written between causes, `SIMKEEP_SOAK_SMS=off` delivers no SMS and
-//! `SIMKEEP_SOAK_FAULTS=off` injects no fault.
+//! `SIMKEEP_SOAK_FAULTS=off` injects no fault; `SIMKEEP_SOAK_ONLY=Unplug,Hang` only those kinds.
+//! `SIMKEEP_SOAK_LOG=FILE` writes one timeline there — faults, every command the modem received,
+//! the agent's log lines (to ~0.1 s) — and `SIMKEEP_SOAK_VERBOSE=v` runs the agent with `-v`.
 //!
 //! Faults not injected: "store full" needs a small filesystem (a tmpfs mount needs root mounts
 //! the CI does not give), and "store read-only" by chmod does not bite an agent that already
@@ -87,6 +89,9 @@ const KINDS: [Kind; 6] = [
 /// One fault injected: when it ended, and when polling was seen to resume after that.
 struct Injected {
     kind: Kind,
+    /// When it started and how long it was in force.
+    started: Instant,
+    lasted: Duration,
     ended: Instant,
     /// `last_poll.taken_at` as it was when the fault ended.
     taken_at_then: Option<String>,
@@ -217,6 +222,18 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     let mut rng = Rng::new(seed);
     let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "off");
     let (sms_on, faults_on) = (!off("SIMKEEP_SOAK_SMS"), !off("SIMKEEP_SOAK_FAULTS"));
+    // `SIMKEEP_SOAK_ONLY=Unplug,Hang` narrows the faults to those kinds (to chase one).
+    let kinds: Vec<Kind> = match std::env::var("SIMKEEP_SOAK_ONLY") {
+        Ok(only) => KINDS
+            .into_iter()
+            .filter(|k| only.split(',').any(|o| o.trim() == format!("{k:?}")))
+            .collect(),
+        Err(_) => KINDS.to_vec(),
+    };
+    assert!(
+        !kinds.is_empty(),
+        "SIMKEEP_SOAK_ONLY names none of {KINDS:?}"
+    );
     if !sms_on || !faults_on {
         println!("soak: SMS {sms_on}, faults {faults_on}");
     }
@@ -236,7 +253,12 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     };
     let storm_windows: Mutex<Vec<(Instant, Instant, u64)>> = Mutex::new(Vec::new());
 
-    let agent = Agent::start(&cfg, &[]);
+    let verbose: Vec<String> = std::env::var("SIMKEEP_SOAK_VERBOSE")
+        .ok()
+        .map(|v| format!("-{}", v.trim()))
+        .into_iter()
+        .collect();
+    let agent = Agent::start(&cfg, &verbose);
     let t0 = Instant::now();
     while taken_at(listen).is_none() {
         assert!(
@@ -260,7 +282,9 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     let mut next_fault = start + Duration::from_secs(8);
     let mut next_sms = start + Duration::from_secs(1);
     // A fault in force: its kind and when it ends (then, what to undo).
-    let mut active: Option<(Kind, Instant)> = None;
+    let mut active: Option<(Kind, Instant, Instant)> = None;
+    // The agent's log lines with the moment they were read (for SIMKEEP_SOAK_LOG).
+    let mut timed_log: Vec<(Instant, String)> = Vec::new();
 
     std::thread::scope(|scope| {
         scope.spawn(|| clock.run(&rig));
@@ -271,7 +295,10 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                 rss_warm = Some(agent.rss_kb());
             }
             // A fault that was in force has ended: undo it, and wait for a poll after it.
-            if let Some((kind, until)) = active {
+            while let Ok(line) = agent.lines.try_recv() {
+                timed_log.push((Instant::now(), line));
+            }
+            if let Some((kind, until, began)) = active {
                 let done = match kind {
                     Kind::UrcStorm => storm.as_ref().is_none_or(|h| h.is_finished()),
                     _ => now >= until,
@@ -285,6 +312,8 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                     }
                     injected.push(Injected {
                         kind,
+                        started: began,
+                        lasted: began.elapsed(),
                         ended: Instant::now(),
                         taken_at_then: taken_at(listen),
                         resumed_after: None,
@@ -316,7 +345,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                 next_sms = now + Duration::from_millis(2000 + rng.below(2000));
             }
             if faults_on && active.is_none() && now >= next_fault && now < end {
-                let kind = KINDS[rng.below(KINDS.len() as u64) as usize];
+                let kind = kinds[rng.below(kinds.len() as u64) as usize];
                 let until = match kind {
                     Kind::Hang => {
                         let d = Duration::from_secs(3 + rng.below(6));
@@ -364,7 +393,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                         now + STORM_LEN
                     }
                 };
-                active = Some((kind, until));
+                active = Some((kind, until, now));
                 next_fault = now + Duration::from_millis(8000 + rng.below(4000));
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -393,7 +422,19 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         std::thread::sleep(Duration::from_millis(200));
     }
     let on_modem = rig.sim.set("check_stored", "0").err();
+    while let Ok(line) = agent.lines.try_recv() {
+        timed_log.push((Instant::now(), line));
+    }
     let log = agent_stop(agent);
+    if let Ok(path) = std::env::var("SIMKEEP_SOAK_LOG") {
+        write_timeline(
+            &path,
+            start,
+            &injected,
+            &clock.seen.lock().unwrap(),
+            &timed_log,
+        );
+    }
 
     // What the store holds, read from the file itself after the agent stopped.
     let stored: Vec<String> = tokio::runtime::Builder::new_current_thread()
@@ -546,6 +587,40 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         !sms_on || !delivered.is_empty(),
         "no SMS was delivered: {deliver_errors:?}"
     );
+}
+
+/// One timeline for chasing a slow resume: faults, the commands the modem received (to the
+/// watcher's 5 ms) and the agent's log lines (to the soak loop's 0.1 s), in seconds from `start`.
+fn write_timeline(
+    path: &str,
+    start: Instant,
+    injected: &[Injected],
+    commands: &[(Instant, String)],
+    log: &[(Instant, String)],
+) {
+    let at = |t: Instant| t.saturating_duration_since(start).as_secs_f64();
+    let mut rows: Vec<(f64, String)> = Vec::new();
+    for f in injected {
+        let back = f
+            .resumed_after
+            .map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64()));
+        rows.push((at(f.started), format!("FAULT {:?} begins", f.kind)));
+        rows.push((
+            at(f.ended),
+            format!(
+                "FAULT {:?} ends after {:.1} s; polling back after {back}",
+                f.kind,
+                f.lasted.as_secs_f64()
+            ),
+        ));
+    }
+    rows.extend(commands.iter().map(|(t, c)| (at(*t), format!("> {c}"))));
+    rows.extend(log.iter().map(|(t, l)| (at(*t), format!("agent: {l}"))));
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let text: String = rows.iter().map(|(t, r)| format!("{t:9.3} {r}\n")).collect();
+    if let Err(e) = std::fs::write(path, text) {
+        println!("soak: cannot write SIMKEEP_SOAK_LOG={path}: {e}");
+    }
 }
 
 /// SIGTERM, and the agent's whole log.
