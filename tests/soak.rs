@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use simkeep::sim::{Fault, Personality, SimOptions};
+use simkeep::sim::{Fault, Personality, SimHandle, SimOptions};
 use support::child::Agent;
 use support::Rig;
 
@@ -40,6 +40,8 @@ const SIM_BUSY: Duration = Duration::from_secs(4);
 /// A URC storm: this many lines a second, for this long.
 const STORM_RATE: u64 = 1000;
 const STORM_LEN: Duration = Duration::from_secs(3);
+/// Quiet polls before the first fault (the command watcher learns a normal poll from them).
+const FIRST_FAULT_AFTER: Duration = Duration::from_secs(8);
 /// Polling must be back this soon after a fault ends.
 const RESUME_LIMIT: Duration = Duration::from_secs(30);
 /// Allowed growth of resident memory after the warm-up (issue 13 "Done when").
@@ -203,8 +205,18 @@ fn config(rig: &Rig, listen: SocketAddr, db: &std::path::Path) -> String {
 /// Lines a storm sends, alternating: a Quectel signal report and a registration change.
 const STORM_URCS: [&str; 2] = ["+QIND: \"csq\",23,99", "+CEREG: 1,\"5A5A\",\"2B3C4D5\",7"];
 
-#[test]
-fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_no_sms() {
+/// What the environment asks of this run (see the module header).
+struct Settings {
+    secs: u64,
+    seed: u64,
+    sms_on: bool,
+    faults_on: bool,
+    kinds: Vec<Kind>,
+    /// `-v`/`-vv` for the agent.
+    verbose: Vec<String>,
+}
+
+fn settings() -> Settings {
     let secs: u64 = std::env::var("SIMKEEP_SOAK_SECS")
         .ok()
         .and_then(|s| s.trim().parse().ok())
@@ -219,10 +231,11 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                 .map_or(1, |d| d.as_nanos() as u64)
         });
     println!("soak: {secs} s, seed {seed} (SIMKEEP_SOAK_SEED={seed} replays it)");
-    let mut rng = Rng::new(seed);
     let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "off");
     let (sms_on, faults_on) = (!off("SIMKEEP_SOAK_SMS"), !off("SIMKEEP_SOAK_FAULTS"));
-    // `SIMKEEP_SOAK_ONLY=Unplug,Hang` narrows the faults to those kinds (to chase one).
+    if !sms_on || !faults_on {
+        println!("soak: SMS {sms_on}, faults {faults_on}");
+    }
     let kinds: Vec<Kind> = match std::env::var("SIMKEEP_SOAK_ONLY") {
         Ok(only) => KINDS
             .into_iter()
@@ -234,9 +247,32 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         !kinds.is_empty(),
         "SIMKEEP_SOAK_ONLY names none of {KINDS:?}"
     );
-    if !sms_on || !faults_on {
-        println!("soak: SMS {sms_on}, faults {faults_on}");
+    let verbose = std::env::var("SIMKEEP_SOAK_VERBOSE")
+        .ok()
+        .map(|v| format!("-{}", v.trim()))
+        .into_iter()
+        .collect();
+    Settings {
+        secs,
+        seed,
+        sms_on,
+        faults_on,
+        kinds,
+        verbose,
     }
+}
+
+#[test]
+fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_no_sms() {
+    let Settings {
+        secs,
+        seed,
+        sms_on,
+        faults_on,
+        kinds,
+        verbose,
+    } = settings();
+    let mut rng = Rng::new(seed);
 
     let mut opts = SimOptions::new(Personality::QuectelEc25);
     opts.sim_busy_for = SIM_BUSY;
@@ -253,11 +289,6 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     };
     let storm_windows: Mutex<Vec<(Instant, Instant, u64)>> = Mutex::new(Vec::new());
 
-    let verbose: Vec<String> = std::env::var("SIMKEEP_SOAK_VERBOSE")
-        .ok()
-        .map(|v| format!("-{}", v.trim()))
-        .into_iter()
-        .collect();
     let agent = Agent::start(&cfg, &verbose);
     let t0 = Instant::now();
     while taken_at(listen).is_none() {
@@ -279,7 +310,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     let mut delivered: Vec<String> = Vec::new();
     let mut deliver_errors: Vec<String> = Vec::new();
     // The first fault after a few quiet polls (the command clock learns a normal poll from them).
-    let mut next_fault = start + Duration::from_secs(8);
+    let mut next_fault = start + FIRST_FAULT_AFTER;
     let mut next_sms = start + Duration::from_secs(1);
     // A fault in force: its kind and when it ends (then, what to undo).
     let mut active: Option<(Kind, Instant, Instant)> = None;
@@ -321,19 +352,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                     active = None;
                 }
             }
-            // Polling resumed after the faults that ended: a new successful poll is visible.
-            let pending: Vec<usize> = (0..injected.len())
-                .filter(|&i| injected[i].resumed_after.is_none())
-                .collect();
-            if !pending.is_empty() {
-                let t = taken_at(listen);
-                for i in pending {
-                    let f = &mut injected[i];
-                    if t.is_some() && t != f.taken_at_then {
-                        f.resumed_after = Some(f.ended.elapsed());
-                    }
-                }
-            }
+            mark_resumed(&mut injected, listen);
             // SMS throughout — but not while the modem is unplugged: the simulator answers
             // controls only once it is back, and a message delivered late would look lost here.
             if sms_on && now >= next_sms && active.map(|a| a.0) != Some(Kind::Unplug) && now < end {
@@ -347,51 +366,16 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
             if faults_on && active.is_none() && now >= next_fault && now < end {
                 let kind = kinds[rng.below(kinds.len() as u64) as usize];
                 let until = match kind {
-                    Kind::Hang => {
-                        let d = Duration::from_secs(3 + rng.below(6));
-                        rig.sim.fault(Fault::Hang(d));
-                        now + d
-                    }
-                    Kind::Unplug => {
-                        let d = Duration::from_secs(1 + rng.below(4));
-                        rig.sim.fault(Fault::Unplug(d));
-                        now + d
-                    }
-                    Kind::Garbage => {
-                        let n = 64 + rng.below(512) as usize;
-                        let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-                        rig.sim.fault(Fault::Garbage(bytes));
-                        now
-                    }
-                    Kind::Slow => {
-                        rig.sim
-                            .fault(Fault::Slow(Duration::from_millis(100 + rng.below(300))));
-                        now + Duration::from_secs(3 + rng.below(4))
-                    }
-                    Kind::RebootSimBusy => {
-                        rig.sim.fault(Fault::Reboot);
-                        now + SIM_BUSY
-                    }
+                    // On a thread of its own, so the resume and SMS checks go on meanwhile.
                     Kind::UrcStorm => {
                         let (sim, windows) = (&rig.sim, &storm_windows);
                         storm = Some(scope.spawn(move || {
-                            let from = Instant::now();
-                            let mut sent = 0u64;
-                            while from.elapsed() < STORM_LEN {
-                                // Paced to STORM_RATE a second over the whole storm.
-                                let due = (from.elapsed().as_secs_f64() * STORM_RATE as f64) as u64;
-                                while sent < due {
-                                    sim.fault(Fault::Urc(
-                                        STORM_URCS[(sent % 2) as usize].to_string(),
-                                    ));
-                                    sent += 1;
-                                }
-                                std::thread::sleep(Duration::from_millis(1));
-                            }
-                            windows.lock().unwrap().push((from, Instant::now(), sent));
+                            let window = urc_storm(sim);
+                            windows.lock().unwrap().push(window);
                         }));
                         now + STORM_LEN
                     }
+                    _ => now + inject(&rig.sim, &mut rng, kind),
                 };
                 active = Some((kind, until, now));
                 next_fault = now + Duration::from_millis(8000 + rng.below(4000));
@@ -400,13 +384,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         }
         // Polling must come back after the last fault too.
         let deadline = Instant::now() + RESUME_LIMIT;
-        while injected.iter().any(|f| f.resumed_after.is_none()) && Instant::now() < deadline {
-            let t = taken_at(listen);
-            for f in injected.iter_mut().filter(|f| f.resumed_after.is_none()) {
-                if t.is_some() && t != f.taken_at_then {
-                    f.resumed_after = Some(f.ended.elapsed());
-                }
-            }
+        while !mark_resumed(&mut injected, listen) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
         clock.stop.store(true, Ordering::Relaxed);
@@ -436,19 +414,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         );
     }
 
-    // What the store holds, read from the file itself after the agent stopped.
-    let stored: Vec<String> = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let store =
-                simkeep::store::StoreHandle::start(simkeep::store::StoreConfig::new(db.clone()))
-                    .expect("the store opens after the soak");
-            let rows = store.list_sms(None, 100_000).await.expect("list sms");
-            store.shutdown().await.expect("store shuts down");
-            rows.into_iter().map(|r| r.sms.body).collect()
-        });
+    let stored = stored_sms(&db);
     let stored_set: HashSet<&str> = stored.iter().map(String::as_str).collect();
     let lost: Vec<&String> = delivered
         .iter()
@@ -456,47 +422,17 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         .collect();
     let duplicates = stored.len().saturating_sub(stored_set.len());
 
-    // Command answer times during storms: the gap between a command and the next one of the
-    // same poll (the engine sends the next once the previous is answered). Which command
-    // follows which inside a poll is learnt from the quiet polls before the first fault.
-    let seen = clock.seen.lock().unwrap().clone();
-    let first_fault = start + Duration::from_secs(8);
-    let mut intra: HashSet<(String, String)> = HashSet::new();
-    for w in seen.windows(2) {
-        if w[1].0 < first_fault && w[1].0.duration_since(w[0].0) < Duration::from_millis(500) {
-            intra.insert((w[0].1.clone(), w[1].1.clone()));
-        }
-    }
     let windows = storm_windows.lock().unwrap().clone();
-    let mut storm_gaps: Vec<f64> = Vec::new();
-    for w in seen.windows(2) {
-        let in_storm = windows.iter().any(|(a, b, _)| w[0].0 >= *a && w[1].0 <= *b);
-        if in_storm && intra.contains(&(w[0].1.clone(), w[1].1.clone())) {
-            storm_gaps.push(w[1].0.duration_since(w[0].0).as_secs_f64());
-        }
-    }
-    storm_gaps.sort_by(f64::total_cmp);
+    let storm_gaps = storm_answer_times(
+        &clock.seen.lock().unwrap(),
+        start + FIRST_FAULT_AFTER,
+        &windows,
+    );
     let storm_rates: Vec<u64> = windows
         .iter()
         .map(|(a, b, n)| (*n as f64 / b.duration_since(*a).as_secs_f64()) as u64)
         .collect();
 
-    // The report.
-    // Per kind: injected, resumed after, the slowest resume (s).
-    let mut by_kind: BTreeMap<Kind, (usize, usize, f64)> = BTreeMap::new();
-    for f in &injected {
-        let e = by_kind.entry(f.kind).or_default();
-        e.0 += 1;
-        if let Some(d) = f.resumed_after {
-            e.1 += 1;
-            e.2 = e.2.max(d.as_secs_f64());
-        }
-    }
-    let mut resume: Vec<f64> = injected
-        .iter()
-        .filter_map(|f| f.resumed_after.map(|d| d.as_secs_f64()))
-        .collect();
-    resume.sort_by(f64::total_cmp);
     let written = wb_end.saturating_sub(wb_start);
     let wchar = wchar_end.saturating_sub(wchar_start);
     let per_day = |b: u64| (b as f64 * 86_400.0 / ran.as_secs_f64().max(1.0)) as u64;
@@ -505,17 +441,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         "soak report ({:.0} s, {POLL_SECS} s polling, seed {seed}):",
         ran.as_secs_f64()
     );
-    for (k, (n, ok, slowest)) in &by_kind {
-        println!(
-            "  fault {k:?}: {n} injected, polling resumed after {ok} (slowest {slowest:.1} s)"
-        );
-    }
-    println!(
-        "  resume after a fault ended: p50 {} s, max {} s ({} faults)",
-        percentile(&resume, 0.5, 1),
-        percentile(&resume, 1.0, 1),
-        injected.len()
-    );
+    print!("{}", fault_report(&injected));
     println!(
         "  RSS: {rss_start} kB at start, {rss_warm} kB after {} s warm-up, {rss_end} kB at end \
          (drift {drift} kB)",
@@ -621,6 +547,148 @@ fn write_timeline(
     if let Err(e) = std::fs::write(path, text) {
         println!("soak: cannot write SIMKEEP_SOAK_LOG={path}: {e}");
     }
+}
+
+/// The report's lines on faults: per kind, how many, how many polling resumed after and the
+/// slowest; then p50/max of the seconds from a fault's end to the next successful poll.
+fn fault_report(injected: &[Injected]) -> String {
+    let mut by_kind: BTreeMap<Kind, (usize, usize, f64)> = BTreeMap::new();
+    for f in injected {
+        let e = by_kind.entry(f.kind).or_default();
+        e.0 += 1;
+        if let Some(d) = f.resumed_after {
+            e.1 += 1;
+            e.2 = e.2.max(d.as_secs_f64());
+        }
+    }
+    let mut out = String::new();
+    for (k, (n, ok, slowest)) in &by_kind {
+        out.push_str(&format!(
+            "  fault {k:?}: {n} injected, polling resumed after {ok} (slowest {slowest:.1} s)\n"
+        ));
+    }
+    let mut resume: Vec<f64> = injected
+        .iter()
+        .filter_map(|f| f.resumed_after.map(|d| d.as_secs_f64()))
+        .collect();
+    resume.sort_by(f64::total_cmp);
+    out.push_str(&format!(
+        "  resume after a fault ended: p50 {} s, max {} s ({} faults)\n",
+        percentile(&resume, 0.5, 1),
+        percentile(&resume, 1.0, 1),
+        injected.len()
+    ));
+    out
+}
+
+/// Polling resumed after the faults that ended once a new successful poll is visible. Returns
+/// true when polling resumed after every fault.
+fn mark_resumed(injected: &mut [Injected], listen: SocketAddr) -> bool {
+    if injected.iter().all(|f| f.resumed_after.is_some()) {
+        return true;
+    }
+    let t = taken_at(listen);
+    let mut all = true;
+    for f in injected.iter_mut().filter(|f| f.resumed_after.is_none()) {
+        if t.is_some() && t != f.taken_at_then {
+            f.resumed_after = Some(f.ended.elapsed());
+        } else {
+            all = false;
+        }
+    }
+    all
+}
+
+/// Injects a fault (not a storm); returns how long it stays in force.
+fn inject(sim: &SimHandle, rng: &mut Rng, kind: Kind) -> Duration {
+    match kind {
+        Kind::Hang => {
+            let d = Duration::from_secs(3 + rng.below(6));
+            sim.fault(Fault::Hang(d));
+            d
+        }
+        Kind::Unplug => {
+            let d = Duration::from_secs(1 + rng.below(4));
+            sim.fault(Fault::Unplug(d));
+            d
+        }
+        Kind::Garbage => {
+            let n = 64 + rng.below(512) as usize;
+            let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            sim.fault(Fault::Garbage(bytes));
+            Duration::ZERO
+        }
+        Kind::Slow => {
+            sim.fault(Fault::Slow(Duration::from_millis(100 + rng.below(300))));
+            Duration::from_secs(3 + rng.below(4))
+        }
+        // The simulator's SIM answers "SIM busy" for SIM_BUSY after each boot.
+        Kind::RebootSimBusy => {
+            sim.fault(Fault::Reboot);
+            SIM_BUSY
+        }
+        Kind::UrcStorm => {
+            urc_storm(sim);
+            Duration::ZERO
+        }
+    }
+}
+
+/// STORM_RATE URC lines a second for STORM_LEN; returns (from, to, lines sent).
+fn urc_storm(sim: &SimHandle) -> (Instant, Instant, u64) {
+    let from = Instant::now();
+    let mut sent = 0u64;
+    while from.elapsed() < STORM_LEN {
+        // Paced over the whole storm, not in bursts.
+        let due = (from.elapsed().as_secs_f64() * STORM_RATE as f64) as u64;
+        while sent < due {
+            sim.fault(Fault::Urc(STORM_URCS[(sent % 2) as usize].to_string()));
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (from, Instant::now(), sent)
+}
+
+/// The bodies of the messages in the store, read from the file after the agent stopped.
+fn stored_sms(db: &std::path::Path) -> Vec<String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the store")
+        .block_on(async {
+            let store = simkeep::store::StoreHandle::start(simkeep::store::StoreConfig::new(
+                db.to_path_buf(),
+            ))
+            .expect("the store opens after the soak");
+            let rows = store.list_sms(None, 100_000).await.expect("list sms");
+            store.shutdown().await.expect("store shuts down");
+            rows.into_iter().map(|r| r.sms.body).collect()
+        })
+}
+
+/// Command answer times during storms (sorted, seconds): the gap between a command and the next
+/// one of the same sequence (the engine sends the next once the previous is answered). Which
+/// command follows which inside a sequence is learnt from the quiet polls before `quiet_until`.
+fn storm_answer_times(
+    seen: &[(Instant, String)],
+    quiet_until: Instant,
+    storms: &[(Instant, Instant, u64)],
+) -> Vec<f64> {
+    let mut intra: HashSet<(&str, &str)> = HashSet::new();
+    for w in seen.windows(2) {
+        if w[1].0 < quiet_until && w[1].0.duration_since(w[0].0) < Duration::from_millis(500) {
+            intra.insert((&w[0].1, &w[1].1));
+        }
+    }
+    let mut gaps: Vec<f64> = seen
+        .windows(2)
+        .filter(|w| storms.iter().any(|(a, b, _)| w[0].0 >= *a && w[1].0 <= *b))
+        .filter(|w| intra.contains(&(w[0].1.as_str(), w[1].1.as_str())))
+        .map(|w| w[1].0.duration_since(w[0].0).as_secs_f64())
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    gaps
 }
 
 /// SIGTERM, and the agent's whole log.
