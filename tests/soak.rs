@@ -667,20 +667,36 @@ fn stored_sms(db: &std::path::Path) -> Vec<String> {
         })
 }
 
-/// Command answer times during storms (sorted, seconds): the gap between a command and the next
-/// one of the same sequence (the engine sends the next once the previous is answered). Which
-/// command follows which inside a sequence is learnt from the quiet polls before `quiet_until`.
+/// Command answer times during storms (sorted, seconds): the gap between a poll command and the
+/// next one of the same poll (the engine sends the next once the previous is answered). Which
+/// command follows which inside a poll is learnt from the quiet polls before `quiet_until`: pairs
+/// seen back to back at least twice. SMS commands are left out: a storage scan queued behind a
+/// poll would pass for its next command, and `AT+CMGD` waits for the store's commit.
 fn storm_answer_times(
     seen: &[(Instant, String)],
     quiet_until: Instant,
     storms: &[(Instant, Instant, u64)],
 ) -> Vec<f64> {
-    let mut intra: HashSet<(&str, &str)> = HashSet::new();
+    let sms = |c: &str| {
+        ["AT+CMG", "AT+CPMS", "AT+CNMI"]
+            .iter()
+            .any(|p| c.starts_with(p))
+    };
+    let mut pairs: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for w in seen.windows(2) {
-        if w[1].0 < quiet_until && w[1].0.duration_since(w[0].0) < Duration::from_millis(500) {
-            intra.insert((&w[0].1, &w[1].1));
+        if w[1].0 < quiet_until
+            && w[1].0.duration_since(w[0].0) < Duration::from_millis(500)
+            && !sms(&w[0].1)
+            && !sms(&w[1].1)
+        {
+            *pairs.entry((&w[0].1, &w[1].1)).or_default() += 1;
         }
     }
+    let intra: HashSet<(&str, &str)> = pairs
+        .into_iter()
+        .filter(|(_, n)| *n >= 2)
+        .map(|(p, _)| p)
+        .collect();
     let mut gaps: Vec<f64> = seen
         .windows(2)
         .filter(|w| storms.iter().any(|(a, b, _)| w[0].0 >= *a && w[1].0 <= *b))
