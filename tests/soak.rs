@@ -120,11 +120,13 @@ fn get(addr: SocketAddr, path: &str) -> Option<Value> {
     serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
 }
 
-/// The last successful poll's time, as the API says it (an RFC 3339 string).
+/// The last successful poll's time, as the API says it: an RFC 3339 string (a number in older
+/// builds, which `SIMKEEP_BIN` may name — only its changes matter here).
 fn taken_at(addr: SocketAddr) -> Option<String> {
-    get(addr, "/api/v1/status")?["last_poll"]["taken_at"]
-        .as_str()
-        .map(str::to_string)
+    match &get(addr, "/api/v1/status")?["last_poll"]["taken_at"] {
+        Value::Null => None,
+        v => Some(v.to_string()),
+    }
 }
 
 /// `write_bytes` (what reached the block layer) and `wchar` (every write call) from /proc.
