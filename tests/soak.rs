@@ -365,7 +365,10 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                 }
                 next_sms = now + Duration::from_millis(2000 + rng.below(2000));
             }
-            if faults_on && active.is_none() && now >= next_fault && now < end {
+            // One fault at a time, and the next only once polling is back after the last:
+            // a fault striking before then would be counted in the last one's resume time.
+            let settled = injected.iter().all(|f| f.resumed_after.is_some());
+            if faults_on && active.is_none() && settled && now >= next_fault && now < end {
                 let kind = kinds[rng.below(kinds.len() as u64) as usize];
                 let until = match kind {
                     // On a thread of its own, so the resume and SMS checks go on meanwhile.
