@@ -335,6 +335,16 @@ pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd, std::path::PathBuf)> {
     }
     // SAFETY: openpty succeeded, so both fds are open and owned by us alone.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // openpty does not set close-on-exec. A child started while the pty is open (the agent a
+    // test runs, a hook) would keep the master alive, and the client then never sees the
+    // hang-up when the simulator unplugs: the soak found the agent noticing only by a 5 s
+    // command timeout and a 2 s probe.
+    for fd in [&master, &slave] {
+        // SAFETY: F_SETFD on a descriptor we own.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
     // SAFETY: name is NUL-terminated by openpty.
     let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
         .to_string_lossy()
@@ -349,6 +359,16 @@ pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd, std::path::PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_simulated_modems_pty_is_not_inherited_by_child_processes() {
+        let (master, slave, _) = open_pty().unwrap();
+        for fd in [&master, &slave] {
+            // SAFETY: F_GETFD on a descriptor we own.
+            let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) };
+            assert!(flags >= 0 && flags & libc::FD_CLOEXEC != 0, "flags {flags}");
+        }
+    }
 
     #[tokio::test]
     async fn a_missing_port_says_it_does_not_exist() {
