@@ -131,6 +131,9 @@ if [ "$build_std" = 1 ]; then
   [ -z "$std_features" ] || cargo_z+=("-Zbuild-std-features=$std_features")
   # zig links its own musl crt; Rust's self-contained crt objects would clash with it.
   rustflags="$rustflags -C link-self-contained=no"
+  # Panic messages without file:line:column (a stripped router binary's locations help nobody
+  # and their strings cost 96 KB on mipsel). Needs -Z, so only where RUSTC_BOOTSTRAP is set.
+  rustflags="$rustflags -Zlocation-detail=none"
 fi
 case "$target" in
   # The default static-PIE MIPS binary crashed at start under qemu; a plain static one runs.
