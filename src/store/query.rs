@@ -61,29 +61,7 @@ impl Db {
     /// Samples at or after `since`, oldest first. A damaged packed row is skipped with a
     /// warning rather than failing the whole history.
     pub fn usage_since(&self, since: i64) -> rusqlite::Result<Vec<UsageSample>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT s.iccid, u.source, u.packed FROM usage_samples u \
-             JOIN sims s ON s.id = u.sim_id WHERE u.t_last >= ?1 ORDER BY u.id",
-        )?;
-        let mut rows = st.query([since])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let iccid: String = r.get(0)?;
-            let source: String = r.get(1)?;
-            let packed: Vec<u8> = r.get(2)?;
-            match unpack_usage(&packed) {
-                Ok(v) => out.extend(v.into_iter().filter(|c| c.t >= since).map(|c| UsageSample {
-                    t: c.t,
-                    iccid: iccid.clone(),
-                    rx_bytes: u64::try_from(c.rx).unwrap_or(0),
-                    tx_bytes: u64::try_from(c.tx).unwrap_or(0),
-                    source: source.clone(),
-                })),
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "usage row skipped")
-                }
-            }
-        }
+        let mut out = self.usage_page(since, usize::MAX)?;
         out.sort_by_key(|u| u.t);
         Ok(out)
     }
@@ -168,32 +146,7 @@ impl Db {
 
     /// Samples at or after `since`, oldest first; damaged rows skipped as for usage.
     pub fn signal_since(&self, since: i64) -> rusqlite::Result<Vec<SignalSample>> {
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT packed FROM signal_samples WHERE t_last >= ?1 ORDER BY id")?;
-        let mut rows = st.query([since])?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let packed: Vec<u8> = r.get(0)?;
-            match unpack_signal(&packed) {
-                Ok(v) => out.extend(
-                    v.into_iter()
-                        .filter(|s| s.t >= since)
-                        .map(|s| SignalSample {
-                            t: s.t,
-                            rssi_dbm: s.rssi,
-                            rsrp_dbm: s.rsrp,
-                            rsrq_db: s.rsrq10.map(|x| x as f32 / 10.0),
-                            sinr_db: s.sinr10.map(|x| x as f32 / 10.0),
-                            band: s.band,
-                            tech: s.tech,
-                        }),
-                ),
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "signal row skipped")
-                }
-            }
-        }
+        let mut out = self.signal_page(since, usize::MAX)?;
         out.sort_by_key(|s| s.t);
         Ok(out)
     }
