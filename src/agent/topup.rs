@@ -110,6 +110,25 @@ pub enum Control {
     },
 }
 
+/// How long the API and MQTT wait for the agent to take a request, and again for its answer.
+pub const AGENT_ANSWER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends `c` to the agent and waits for the answer on `rx`; the error says which wait failed.
+pub async fn ask<T>(
+    control: &tokio::sync::mpsc::Sender<Control>,
+    c: Control,
+    rx: tokio::sync::oneshot::Receiver<T>,
+) -> Result<T, String> {
+    control
+        .send_timeout(c, AGENT_ANSWER)
+        .await
+        .map_err(|_| "the agent is busy; try again".to_string())?;
+    match tokio::time::timeout(AGENT_ANSWER, rx).await {
+        Ok(Ok(v)) => Ok(v),
+        _ => Err("the agent did not answer in time".into()),
+    }
+}
+
 /// What the poll loop hands over after each poll.
 pub struct PollView<'a> {
     pub snap: &'a Snapshot,

@@ -6,18 +6,16 @@
 //! Must not: answer a write without the token, or tell a caller anything about the token.
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::http::{Reply, Request};
-use crate::agent::topup::{AttemptJson, Control};
+use crate::agent::topup::{ask, AttemptJson, Control};
 use crate::store::StoreHandle;
 
 /// How long a write waits for the agent's answer.
-const AGENT_ANSWER: Duration = Duration::from_secs(10);
 /// Rows per `GET /api/v1/topups` (newest last); the ledger is small, but bounded anyway.
 const MAX_ROWS: usize = 1000;
 
@@ -106,21 +104,6 @@ pub async fn serve(
         }
         ("GET" | "POST" | "HEAD", _) => error(404, "no such endpoint; try /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume"),
         _ => error(405, "method not allowed"),
-    }
-}
-
-async fn ask<T>(
-    control: &mpsc::Sender<Control>,
-    c: Control,
-    rx: oneshot::Receiver<T>,
-) -> Result<T, String> {
-    control
-        .send_timeout(c, AGENT_ANSWER)
-        .await
-        .map_err(|_| "the agent is busy; try again".to_string())?;
-    match tokio::time::timeout(AGENT_ANSWER, rx).await {
-        Ok(Ok(v)) => Ok(v),
-        _ => Err("the agent did not answer in time".into()),
     }
 }
 

@@ -8,16 +8,13 @@
 //!
 //! It must not: act when `mqtt.allow_commands` is false, or wait on the agent without a limit.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::agent::topup::Control;
+use crate::agent::topup::{ask, Control};
 
 /// How long a command waits for the agent (the HTTP API waits as long).
-const AGENT_ANSWER: Duration = Duration::from_secs(10);
 /// Longest command payload read: a JSON body of two fields and an id.
 pub const MAX_PAYLOAD: usize = 1024;
 
@@ -131,21 +128,6 @@ pub async fn run(control: &mpsc::Sender<Control>, c: Command) -> Result<String, 
             let (tx, rx) = oneshot::channel();
             ask(control, Control::Resume { reply: tx }, rx).await?
         }
-    }
-}
-
-async fn ask<T>(
-    control: &mpsc::Sender<Control>,
-    c: Control,
-    rx: oneshot::Receiver<T>,
-) -> Result<T, String> {
-    control
-        .send_timeout(c, AGENT_ANSWER)
-        .await
-        .map_err(|_| "the agent is busy; try again".to_string())?;
-    match tokio::time::timeout(AGENT_ANSWER, rx).await {
-        Ok(Ok(v)) => Ok(v),
-        _ => Err("the agent did not answer in time".into()),
     }
 }
 
