@@ -468,7 +468,12 @@ fn version_refusal() -> Reply {
 }
 
 /// The version of a complete first line (`METHOD target VERSION\r\n`), if there is one.
+/// Empty lines before it are skipped, as httparse does (RFC 9112 §2.2: a server SHOULD ignore
+/// at least one empty line before the request line — some clients send a CRLF after a POST
+/// body); otherwise a request whose leading CRLF arrives in a read of its own is refused.
 fn first_line_version(buf: &[u8]) -> Option<&[u8]> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let buf = buf.get(start..)?;
     let end = buf.iter().position(|&b| b == b'\n')?;
     let line = buf
         .get(..end)?
@@ -598,6 +603,25 @@ mod tests {
         }
         assert!(matches!(parse(b"GET / HTTP/1.1\r\nHost:"), Parsed::Partial));
         assert!(matches!(parse(b""), Parsed::Partial));
+    }
+
+    #[test]
+    fn a_request_after_an_empty_line_waits_and_is_served_in_any_split() {
+        // Found by fuzz/fuzz_targets/http.rs: the request is valid whole, but its first byte
+        // alone (an empty line, which httparse skips) was refused with 505.
+        let raw = b"\nPOT ,/ HTTP/1.1\r\ntion: B \n\r\n";
+        let (req, head_len, _, _) = complete(raw);
+        assert_eq!((req.method.as_str(), head_len), ("POT", raw.len()));
+        let raw = b"\r\nGET /api/v1/status HTTP/1.1\r\nHost: r\r\n\r\n";
+        let (req, _, _, _) = complete(raw);
+        assert_eq!(req.path, "/api/v1/status");
+        for k in 0..raw.len() {
+            assert!(
+                matches!(parse(&raw[..k]), Parsed::Partial),
+                "the first {k} bytes of {raw:?} must wait for more"
+            );
+        }
+        assert_eq!(refused(b"\r\n\r\nGET / HTTP/2.0\r\n"), 505);
     }
 
     #[test]
