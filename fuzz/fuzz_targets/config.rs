@@ -22,6 +22,10 @@ fuzz_target!(|data: &[u8]| {
         let _ = e.to_string();
     }
     let again = Config::parse(text, path);
-    assert_eq!(first.is_ok(), again.is_ok(), "the same text loaded differently");
+    assert_eq!(
+        first.is_ok(),
+        again.is_ok(),
+        "the same text loaded differently"
+    );
     let _ = Secrets::parse(text, Path::new("/etc/simkeep/secrets.toml"));
 });

@@ -14,7 +14,11 @@ use simkeep::api::server::{parse, Parsed};
 fuzz_target!(|data: &[u8]| {
     match parse(data) {
         Parsed::Complete { req, head_len, .. } => {
-            assert!(head_len <= data.len(), "head {head_len} > input {}", data.len());
+            assert!(
+                head_len <= data.len(),
+                "head {head_len} > input {}",
+                data.len()
+            );
             let _ = req.head_only();
             let _ = req.authorized(Some("fuzz-token"));
             let _ = params::paging(&req.query);

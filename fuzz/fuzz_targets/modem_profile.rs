@@ -17,7 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let mut current: Option<(String, Result<Vec<String>, String>)> = None;
     let mut cgmi = String::new();
     let mut cgmm = String::new();
-    for line in text.split(['\r', '\n']).map(str::trim).filter(|l| !l.is_empty()).take(256) {
+    for line in text
+        .split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(256)
+    {
         if line.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("AT")) {
             if let Some((cmd, outcome)) = current.take() {
                 replies.insert(&cmd, outcome);

@@ -53,7 +53,11 @@ fn round_trip(text: &str, force_ucs2: bool) {
         ));
     }
     let got = done.first().map(|c| c.text.as_str());
-    assert_eq!(got, Some(text), "encode → decode → reassemble changed the text");
+    assert_eq!(
+        got,
+        Some(text),
+        "encode → decode → reassemble changed the text"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -68,7 +72,9 @@ fuzz_target!(|data: &[u8]| {
     for (now, line) in text.lines().take(32).enumerate() {
         let now = now as i64 * 60;
         let _ = simkeep::cli::decode::decode_pdu_json(line);
-        let Ok(p) = decode_pdu_hex(line) else { continue };
+        let Ok(p) = decode_pdu_hex(line) else {
+            continue;
+        };
         touch(&p);
         let sender = match &p {
             SmsPdu::Deliver(d) => d.sender.clone(),

@@ -39,14 +39,26 @@ fuzz_target!(|data: &[u8]| {
     // padding of the last octet looks like (TS 23.038 §6.1.2.3.1), and are documented as dropped.
     if gsm7::is_gsm7(&payload) && !payload.ends_with(['@', '\r']) && payload.len() <= 1024 {
         if let Ok(packed) = pack_ussd(&payload) {
-            assert_eq!(unpack_ussd(&packed), payload, "GSM-7 text did not round-trip");
+            assert_eq!(
+                unpack_ussd(&packed),
+                payload,
+                "GSM-7 text did not round-trip"
+            );
         }
     }
     if simkeep::codec::validate_ussd_code(&payload).is_ok() {
         if let Ok(packed) = pack_ussd(&payload) {
-            assert_eq!(unpack_ussd(&packed), payload, "packed USSD code did not round-trip");
+            assert_eq!(
+                unpack_ussd(&packed),
+                payload,
+                "packed USSD code did not round-trip"
+            );
         }
-        for enc in [UssdEncoding::Gsm7Hex, UssdEncoding::Ucs2Hex, UssdEncoding::Text] {
+        for enc in [
+            UssdEncoding::Gsm7Hex,
+            UssdEncoding::Ucs2Hex,
+            UssdEncoding::Text,
+        ] {
             let _ = encode_ussd_request(&payload, enc);
         }
     }
