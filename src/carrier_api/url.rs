@@ -28,11 +28,15 @@ impl Url {
         let rest = match s.get(..8) {
             Some(p) if p.eq_ignore_ascii_case("https://") => &s[8..],
             _ => {
-                return Err(if s.len() >= 7 && s[..7].eq_ignore_ascii_case("http://") {
+                // `get`, not `[..7]`: byte 7 may fall inside a character (`https:\u{feff}…`).
+                let http = s
+                    .get(..7)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("http://"));
+                return Err(if http {
                     "plain http is refused (secrets would travel in clear): use https://".into()
                 } else {
                     "expected an absolute https:// URL".into()
-                })
+                });
             }
         };
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -190,6 +194,23 @@ mod tests {
         assert!(Url::parse("https://x/a b").is_err());
         assert!(Url::parse("ftp://x/").is_err());
         assert!(Url::parse("https://").is_err());
+    }
+
+    #[test]
+    fn a_character_across_byte_seven_is_refused_not_a_panic() {
+        // Found by fuzz/fuzz_targets/config.rs (`base_url = "https:\u{feff}.example"`): the
+        // http:// check sliced at byte 7, inside the BOM, and panicked at load. The same parser
+        // reads a carrier's `Location` header, so a gateway could have aborted the daemon.
+        for s in [
+            "https:\u{feff}.example",
+            "http:/é",
+            "\u{feff}https://x/",
+            "https\u{2215}//x",
+        ] {
+            assert!(Url::parse(s).unwrap_err().contains("https://"), "{s:?}");
+        }
+        let here = Url::parse("https://127.0.0.1:9000/v1/a").unwrap();
+        assert!(here.location("https:\u{feff}.example").is_none());
     }
 
     #[test]
