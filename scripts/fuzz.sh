@@ -66,9 +66,9 @@ for t in $targets; do
   found=""
   if [ "$rc" -ne 0 ]; then
     failed=1
-    kind=$(grep -m1 -oE 'ERROR: libFuzzer: [a-z-]+|deadly signal|panicked at [^:]*:[0-9]+' "$log" || echo "exit $rc")
-    art=$(grep -m1 -oE 'artifacts/[^ ]+' "$log" || true)
-    found="CRASH ($kind) $art"
+    kind=$(grep -oE 'ERROR: libFuzzer: [a-z-]+|deadly signal|panicked at [^:]*:[0-9]+' "$log" | head -1)
+    art=$(grep -oE 'artifacts/[^ ]+' "$log" | head -1 || true)
+    found="CRASH (${kind:-exit $rc}) $art"
     grep -m1 -A3 'panicked at' "$log" >&2 || tail -20 "$log" >&2
   fi
   [ "$slow" -gt 0 ] && found="$found slow>1s:$slow(see fuzz/artifacts/$t/slow-unit-*)"
