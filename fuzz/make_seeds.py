@@ -161,9 +161,14 @@ def main():
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
         b"GET / HTTP/2.0\r\n\r\n",
         b"DELETE /api/v1/sms/3 HTTP/1.1\r\nHost: [::1]\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+        # Found by the fuzzer (api/server.rs: a_request_after_an_empty_line_...).
+        b"\nPOT ,/ HTTP/1.1\r\ntion: B \n\r\n",
     ])
 
     config = [(ROOT / "src" / "config" / "example.toml").read_text(encoding="utf-8")]
+    # Found by the fuzzer (carrier_api/url.rs, config/keys.rs regression tests).
+    config += ['[carrier_api.a]\nbase_url = "https:\ufeff.example"\nauth = "none"\n',
+               "[usage]\n" + "x" * 600 + " = 1\n"]
     config += [s for s in literals("src/config.rs", "src/config/api.rs", "src/config/mqtt.rs",
                                    "src/config/topup_tests.rs", "src/config/notify.rs")
                if "[" in s and "=" in s and "\n" in s]
