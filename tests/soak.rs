@@ -11,6 +11,9 @@
 //! run (the seed is printed); `SIMKEEP_BIN` soaks another build (e.g. the release binary).
 //! To split the bytes written between causes, `SIMKEEP_SOAK_SMS=off` delivers no SMS and
 //! `SIMKEEP_SOAK_FAULTS=off` injects no fault; `SIMKEEP_SOAK_ONLY=Unplug,Hang` only those kinds.
+//! The store keeps the product's 15-minute telemetry batch, so a short run's bytes are what the
+//! faults and SMS cost between batches; `SIMKEEP_SOAK_FLUSH_SECS=60` puts batches in the run.
+//! Lock files go to a tmpfs (`/dev/shm`) when there is one, as `/var/lock` is on the router.
 //! `SIMKEEP_SOAK_LOG=FILE` writes one timeline there — faults, every command the modem received,
 //! the agent's log lines (to ~0.1 s) — and `SIMKEEP_SOAK_VERBOSE=v` runs the agent with `-v`.
 //!
@@ -194,12 +197,28 @@ fn percentile(sorted: &[f64], p: f64, decimals: usize) -> String {
     format!("{:.*}", decimals, sorted[i.min(last)])
 }
 
-fn config(rig: &Rig, listen: SocketAddr, db: &std::path::Path) -> String {
+/// Where the agent's UUCP lock files go: a tmpfs when the machine has one, as on the router
+/// (`/var/lock` is in RAM on OpenWrt), so that the bytes written are the store's alone.
+fn lock_dir(rig: &Rig) -> (std::path::PathBuf, Option<tempfile::TempDir>) {
+    match tempfile::tempdir_in("/dev/shm") {
+        Ok(d) => (d.path().to_path_buf(), Some(d)),
+        Err(_) => (rig.lock_dir(), None),
+    }
+}
+
+fn config(rig: &Rig, listen: SocketAddr, db: &std::path::Path, lock: &std::path::Path) -> String {
     format!(
         "[modem]\nport = \"{port}\"\npoll_interval = \"{POLL_SECS}s\"\nlock_dir = \"{lock}\"\n\
-         [store]\npath = \"{db}\"\n[http]\nlisten = \"{listen}\"\n",
+         [store]\npath = \"{db}\"\n{flush}[http]\nlisten = \"{listen}\"\n",
         port = rig.link().display(),
-        lock = rig.lock_dir().display(),
+        lock = lock.display(),
+        // The product's 15-minute batch unless asked: a short run then reports what faults
+        // cost between batches; SIMKEEP_SOAK_FLUSH_SECS=60 puts batches inside the run.
+        flush = std::env::var("SIMKEEP_SOAK_FLUSH_SECS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|s| format!("flush_interval = \"{s}s\"\n"))
+            .unwrap_or_default(),
         db = db.display(),
     )
 }
@@ -283,7 +302,8 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     let db = rig.dir.path().join("simkeep.db");
     let listen = free_port();
     let cfg = rig.dir.path().join("config.toml");
-    std::fs::write(&cfg, config(&rig, listen, &db)).unwrap();
+    let (lock, _lock_tmp) = lock_dir(&rig);
+    std::fs::write(&cfg, config(&rig, listen, &db, &lock)).unwrap();
 
     let clock = CommandClock {
         seen: Mutex::new(Vec::new()),
