@@ -23,9 +23,10 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use super::parse::{parse_cmgl, parse_cmgr, parse_cmti, parse_cpms};
-use crate::at::{AtClient, AtError, LinkState, Urc};
+use super::parse::{parse_cmgl, parse_cmgr, parse_cpms};
+use crate::at::{AtClient, AtError, Lifecycle, LinkState, Urc, UrcCode, UrcKind};
 use crate::codec::{decode_pdu_hex, ConcatInfo, Part, Reassembler, SmsPdu};
+use crate::limited;
 
 /// A received message, whole (or as much of it as arrived).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +173,7 @@ impl Inbox {
                 r = urcs.recv() => match r {
                     Ok(urc) => self.on_urc(&at, &sink, urc).await,
                     Err(RecvError::Lagged(n)) => {
-                        tracing::warn!("missed {n} unsolicited codes; scanning the SMS storage");
+                        limited!(warn, "inbox.lagged", "missed {n} unsolicited codes; scanning the SMS storage");
                         self.scan_now();
                     }
                     Err(RecvError::Closed) => return,
@@ -247,7 +248,7 @@ impl Inbox {
         let cpms = at.run(&format!("AT+CPMS=\"{m}\",\"{m}\",\"{m}\"")).await?;
         if let Some((used, total)) = cpms.value("+CPMS:").and_then(parse_cpms) {
             if total > 0 && used >= total {
-                tracing::warn!("the modem's SMS storage is full ({used}/{total}); storing and deleting them now");
+                limited!(warn, "inbox.full", "the modem's SMS storage is full ({used}/{total}); storing and deleting them now");
             }
         }
         // <mt>=1: store, then +CMTI (TS 27.005 §3.4.1). Some modems refuse <mode>=2.
@@ -256,7 +257,9 @@ impl Inbox {
                 return Err(e);
             }
             if let Err(e) = at.run("AT+CNMI=1,1,0,0,0").await {
-                tracing::warn!(
+                limited!(
+                    warn,
+                    "inbox.cnmi_refused",
                     "modem refused new-message indications ({e}); relying on scans every {}s",
                     self.cfg.rescan_every.as_secs()
                 );
@@ -273,42 +276,90 @@ impl Inbox {
     }
 
     async fn on_urc<S: SmsSink>(&mut self, at: &AtClient, sink: &S, urc: Urc) {
-        let line = urc.line.as_str();
-        if let Some((_mem, index)) = parse_cmti(line) {
-            match at.run(&format!("AT+CMGR={index}")).await {
-                Ok(resp) => match parse_cmgr(&resp.lines) {
-                    Some((stat, pdu)) if stat <= 1 => self.on_stored(at, sink, index, &pdu).await,
-                    Some(_) => {}
-                    None => tracing::warn!("AT+CMGR={index} gave no PDU: {:?}", resp.lines),
-                },
-                // Already gone (read by a scan and deleted): nothing to do.
-                Err(e) if e.is_modem_refusal() => tracing::debug!("AT+CMGR={index}: {e}"),
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot read new message {index}: {e}; it is read at the next scan"
-                    );
-                    self.scan_at = Instant::now() + self.backoff;
-                    self.scan_due = true;
-                }
+        match &urc.kind {
+            UrcKind::NewSms { index, .. } => self.on_new(at, sink, *index).await,
+            UrcKind::Plain(UrcCode::Cmt) => self.on_routed(at, sink, &urc).await,
+            // A `+CMTI` we could not read: the scan finds the message.
+            UrcKind::Unreadable(UrcCode::Cmti) => {
+                limited!(
+                    warn,
+                    "inbox.bad_cmti",
+                    "unreadable new-message indication {:?}; scanning the SMS storage",
+                    urc.line
+                );
+                self.scan_now();
             }
-        } else if line.starts_with("+CMT:") {
-            match urc.pdu.as_deref().map(decode_pdu_hex) {
-                Some(Ok(SmsPdu::Deliver(d))) => {
-                    let part = Part {
-                        sender: d.sender,
-                        concat: d.user_data.concat,
-                        text: d.user_data.text,
-                        timestamp: d.timestamp,
-                    };
-                    self.on_part(at, sink, part, None).await;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::warn!("undecodable message routed by the modem: {e}"),
-                None => tracing::warn!("{line} came without its PDU line"),
-            }
-        } else if is_restart(line) {
-            tracing::info!("modem restarted ({line}); applying SMS settings again");
+            _ => {}
+        }
+        // One table says which lines mean the modem or its SIM restarted (`at::urc::TABLE`).
+        if urc.lifecycle() != Lifecycle::None {
+            limited!(
+                info,
+                "inbox.restart",
+                "modem or SIM restarted ({}); applying SMS settings again",
+                urc.line
+            );
             self.scan_now();
+        }
+    }
+
+    /// `+CMTI`: read the message at `index`.
+    async fn on_new<S: SmsSink>(&mut self, at: &AtClient, sink: &S, index: u32) {
+        match at.run(&format!("AT+CMGR={index}")).await {
+            Ok(resp) => match parse_cmgr(&resp.lines) {
+                Some((stat, pdu)) if stat <= 1 => self.on_stored(at, sink, index, &pdu).await,
+                Some(_) => {}
+                None => {
+                    limited!(
+                        warn,
+                        "inbox.cmgr_no_pdu",
+                        "AT+CMGR={index} gave no PDU: {:?}",
+                        resp.lines
+                    )
+                }
+            },
+            // Already gone (read by a scan and deleted): nothing to do.
+            Err(e) if e.is_modem_refusal() => {
+                limited!(debug, "inbox.cmgr_refused", "AT+CMGR={index}: {e}")
+            }
+            Err(e) => {
+                limited!(
+                    warn,
+                    "inbox.cmgr_failed",
+                    "cannot read new message {index}: {e}; it is read at the next scan"
+                );
+                self.scan_at = Instant::now() + self.backoff;
+                self.scan_due = true;
+            }
+        }
+    }
+
+    /// `+CMT`: a message routed to us with its PDU; nothing on the modem to delete.
+    async fn on_routed<S: SmsSink>(&mut self, at: &AtClient, sink: &S, urc: &Urc) {
+        match urc.pdu.as_deref().map(decode_pdu_hex) {
+            Some(Ok(SmsPdu::Deliver(d))) => {
+                let part = Part {
+                    sender: d.sender,
+                    concat: d.user_data.concat,
+                    text: d.user_data.text,
+                    timestamp: d.timestamp,
+                };
+                self.on_part(at, sink, part, None).await;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                limited!(
+                    warn,
+                    "inbox.bad_cmt",
+                    "undecodable message routed by the modem: {e}"
+                )
+            }
+            None => limited!(
+                warn,
+                "inbox.cmt_no_pdu",
+                "{:?} came without its PDU line",
+                urc.line
+            ),
         }
     }
 
@@ -467,15 +518,6 @@ impl Inbox {
     }
 }
 
-/// Lines a modem prints after it (or its SIM) restarted, after which CPMS/CNMI are lost
-/// (modem-quirks.md §14: Quectel `RDY`, `+QIND: SMS DONE`; TS 27.007 `+CFUN: 1`, `+CPIN: READY`).
-fn is_restart(line: &str) -> bool {
-    matches!(
-        line.trim(),
-        "RDY" | "+CFUN: 1" | "SMS DONE" | "+QIND: SMS DONE" | "+CPIN: READY"
-    )
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -487,12 +529,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restart_lines_are_recognised_and_others_are_not() {
-        for l in ["RDY", "+CFUN: 1", "+QIND: SMS DONE", "+CPIN: READY"] {
-            assert!(is_restart(l), "{l}");
+    fn the_lines_the_inbox_used_to_call_restarts_still_mean_one_in_the_table() {
+        // Before issue 13 the inbox kept its own list; every line of it, and ^SYSSTART, which
+        // only the table knew, re-applies the SMS settings.
+        for l in [
+            "RDY",
+            "+CFUN: 1",
+            "SMS DONE",
+            "+QIND: SMS DONE",
+            "+CPIN: READY",
+            "^SYSSTART",
+        ] {
+            assert_ne!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
         }
         for l in ["+CMTI: \"SM\",1", "+CFUN: 0", "RDYX"] {
-            assert!(!is_restart(l), "{l}");
+            assert_eq!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
         }
     }
 
