@@ -123,6 +123,9 @@ pub struct Inbox {
     /// A message could not be stored during this scan: the retry time `save_then_delete`
     /// chose, which the end of the scan must keep rather than push out to `rescan_every`.
     store_retry_at: Option<Instant>,
+    /// When the last scan finished: SIM-reload signs do not bring the next one closer than
+    /// [`RESTART_MIN_GAP`] after it.
+    last_scan: Option<Instant>,
 }
 
 /// How soon a message the store refused is tried again (a full disk freed, a busy store).
@@ -133,6 +136,8 @@ const MAX_GROUPS: usize = 16;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long after a restart sign the inbox waits for the rest of the burst.
 const RESTART_SETTLE: Duration = Duration::from_secs(1);
+/// A modem repeating SIM-ready lines (a flood of `+CPIN: READY`) is scanned at most this often.
+const RESTART_MIN_GAP: Duration = Duration::from_secs(10);
 
 impl Inbox {
     pub fn new(cfg: InboxConfig) -> Inbox {
@@ -144,6 +149,7 @@ impl Inbox {
             scan_at: Instant::now(),
             backoff: Duration::from_secs(1),
             store_retry_at: None,
+            last_scan: None,
         }
     }
 
@@ -197,10 +203,26 @@ impl Inbox {
     /// `SMS DONE`, the engine's re-initialised link), so a scan already due within the settle
     /// time serves them all instead of one scan each.
     fn scan_now(&mut self) {
-        let soon = Instant::now() + RESTART_SETTLE;
-        if !self.scan_due || self.scan_at > soon {
+        self.scan_by(Instant::now() + RESTART_SETTLE);
+    }
+
+    /// The SIM or its SMS storage (re)loaded at `now`: scan after the burst settles, but not
+    /// sooner than [`RESTART_MIN_GAP`] after the last scan (a flood of such lines must not
+    /// become a scan a second).
+    fn sim_reloaded(&mut self, now: Instant) {
+        let settle = now + RESTART_SETTLE;
+        let at = match self.last_scan {
+            Some(t) => settle.max(t + RESTART_MIN_GAP),
+            None => settle,
+        };
+        self.scan_by(at);
+    }
+
+    /// A scan is due at `at` at the latest.
+    fn scan_by(&mut self, at: Instant) {
+        if !self.scan_due || self.scan_at > at {
             self.scan_due = true;
-            self.scan_at = soon;
+            self.scan_at = at;
         }
     }
 
@@ -221,6 +243,7 @@ impl Inbox {
     /// A scan finished: the next is due after `rescan_every`, or sooner when a message could
     /// not be stored (it stays on the modem until it is).
     fn scanned(&mut self, now: Instant) {
+        self.last_scan = Some(now);
         self.scan_due = true;
         let rescan = now + self.cfg.rescan_every;
         self.scan_at = match self.store_retry_at.take() {
@@ -292,14 +315,17 @@ impl Inbox {
             _ => {}
         }
         // One table says which lines mean the modem or its SIM restarted (`at::urc::TABLE`).
-        if urc.lifecycle() != Lifecycle::None {
+        // A boot needs nothing here: the engine initialises the port again and then announces
+        // `Connected` (once per burst of restart signs), which schedules the scan. A SIM reload
+        // keeps the port's settings, so only this inbox hears of it.
+        if urc.lifecycle() == Lifecycle::SimReady {
             limited!(
                 info,
-                "inbox.restart",
-                "modem or SIM restarted ({}); applying SMS settings again",
+                "inbox.sim_ready",
+                "SIM or SMS storage reloaded ({}); applying SMS settings again",
                 urc.line
             );
-            self.scan_now();
+            self.sim_reloaded(Instant::now());
         }
     }
 
@@ -561,6 +587,26 @@ mod tests {
         let later = now + Duration::from_secs(31);
         inbox.scanned(later);
         assert_eq!(inbox.scan_at, later + inbox.cfg.rescan_every);
+    }
+
+    #[test]
+    fn sim_reload_lines_scan_soon_but_a_flood_of_them_at_most_every_ten_seconds() {
+        let mut inbox = Inbox::new(InboxConfig::default());
+        let t0 = Instant::now();
+        inbox.scanned(t0);
+        // Right after a scan: not before RESTART_MIN_GAP.
+        inbox.sim_reloaded(t0 + Duration::from_millis(100));
+        assert_eq!(inbox.scan_at, t0 + RESTART_MIN_GAP);
+        // More of the same change nothing.
+        for ms in (200..5_000).step_by(100) {
+            inbox.sim_reloaded(t0 + Duration::from_millis(ms));
+        }
+        assert_eq!(inbox.scan_at, t0 + RESTART_MIN_GAP);
+        // Long after the last scan: after the settle time.
+        let later = t0 + Duration::from_secs(60);
+        inbox.scanned(later - Duration::from_secs(30));
+        inbox.sim_reloaded(later);
+        assert_eq!(inbox.scan_at, later + RESTART_SETTLE);
     }
 
     #[test]
