@@ -2,7 +2,7 @@
 //! because a subscriber lagged, restarts seen). A URC flood wrote 1.76 MB / 14,297 log lines in
 //! 30 s (issue 13 §8) — to logd on a router's RAM, or to flash. Per call site: the first
 //! [`BURST`] lines of a minute are logged, the rest counted; the next line logged after that
-//! says how many were suppressed.
+//! (in a later minute) says how many were suppressed.
 //!
 //! [`Limiter`] is pure (the clock is passed in) and bounded (at most [`MAX_KEYS`] call sites; more
 //! share one slot). [`allow`] is the process-wide instance call sites use.
@@ -95,12 +95,14 @@ pub fn allow(key: &'static str) -> Option<u64> {
     }
 }
 
-/// `" (suppressed K similar lines)"`, or nothing when none were.
+/// `" (K similar lines suppressed since the last one logged)"`, or nothing when none were.
+/// The count rides on the next line logged rather than on a timer: the call sites have no tick,
+/// and a flood that stopped has nothing urgent left to say.
 pub fn note(suppressed: u64) -> String {
     if suppressed == 0 {
         String::new()
     } else {
-        format!(" (suppressed {suppressed} similar lines in the last minute)")
+        format!(" ({suppressed} similar lines suppressed since the last one logged)")
     }
 }
 
@@ -189,7 +191,7 @@ mod tests {
     #[test]
     fn the_note_names_the_count_only_when_lines_were_suppressed() {
         assert_eq!(note(0), "");
-        assert!(note(42).contains("suppressed 42 similar lines"));
+        assert!(note(42).contains("42 similar lines suppressed"));
     }
 
     #[test]
