@@ -171,3 +171,59 @@ async fn a_restart_storm_reinitialises_but_does_not_detect_the_profile_again() {
     assert_eq!(count("AT+COPS=3,0"), 0, "{storm:?}");
     assert_eq!(d.profile_name().as_deref(), Some("quectel"));
 }
+
+/// `simkeep at LINE --port P` with the test's lock dir: (exit code, stdout, stderr).
+fn one_shot(rig: &Rig, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_simkeep"))
+        .arg("at")
+        .args(args)
+        .arg("--port")
+        .arg(rig.link())
+        .arg("--lock-dir")
+        .arg(rig.lock_dir())
+        .output()
+        .expect("run simkeep");
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_one_shot_at_command_on_a_hung_modem_gives_up_at_its_timeout_and_says_so() {
+    let rig = Rig::new(Personality::Generic);
+    rig.sim
+        .fault(simkeep::sim::Fault::Hang(std::time::Duration::from_secs(
+            20,
+        )));
+    let started = std::time::Instant::now();
+    let (code, out, err) = one_shot(&rig, &["AT+CSQ", "--timeout", "1"]);
+    let took = started.elapsed();
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        err.contains("did not answer AT+CSQ within 1s")
+            && err.contains(&*rig.link().to_string_lossy()),
+        "{err}"
+    );
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+    // The lock is released and the port is free for the next one.
+    let left: Vec<_> = std::fs::read_dir(rig.lock_dir()).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_one_shot_at_command_leaves_a_urc_inside_its_answer_out() {
+    let rig = Rig::new(Personality::QuectelEc25);
+    rig.sim.fault(simkeep::sim::Fault::UrcInNextResponse(
+        "+CMTI: \"ME\",3".to_string(),
+    ));
+    let (code, out, err) = one_shot(&rig, &["AT+CSQ"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(out.starts_with("+CSQ: ") && !out.contains("CMTI"), "{out}");
+    // Twice in a row: the first run let go of the port (flock, TIOCEXCL, lock file).
+    let (code, out, err) = one_shot(&rig, &["AT+CSQ", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("\"+CSQ: "), "{out}");
+}

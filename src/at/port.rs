@@ -143,6 +143,129 @@ impl Drop for RawTty {
     }
 }
 
+/// A port opened for one blocking exchange (`simkeep at --port`): the same exclusive flock,
+/// TIOCEXCL and raw termios as [`RawTty`], without an async runtime. A one-shot command is one
+/// write and a read or two; a runtime with its drivers, a task and their wake-ups cost more
+/// than that exchange (scripts/at-vs-smstool.sh measures it against sms_tool).
+pub struct BlockingTty {
+    fd: OwnedFd,
+    /// We set TIOCEXCL on it and must clear it on close (see `Drop`).
+    exclusive: bool,
+}
+
+impl BlockingTty {
+    pub fn open(path: &Path, baud: u32) -> Result<Self, OpenError> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| OpenError::from_io(path, &e))?;
+        let fd: OwnedFd = file.into();
+        // SAFETY: isatty only inspects a valid open descriptor.
+        if unsafe { libc::isatty(fd.as_raw_fd()) } != 1 {
+            return Err(OpenError::Other {
+                path: path.display().to_string(),
+                cause: "it is not a serial device (not a tty)".into(),
+            });
+        }
+        exclusive_lock(fd.as_raw_fd()).map_err(|e| OpenError::from_io(path, &e))?;
+        // SAFETY: TIOCEXCL takes no argument and only sets a flag on the tty behind a valid fd.
+        let exclusive = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCEXCL) } == 0;
+        // Built before raw mode so that `Drop` clears TIOCEXCL if that fails.
+        let tty = Self { fd, exclusive };
+        set_raw(tty.fd.as_raw_fd(), baud).map_err(|e| OpenError::from_io(path, &e))?;
+        Ok(tty)
+    }
+
+    /// Writes all of `data`, waiting for room until `deadline`.
+    pub fn write_all(&self, mut data: &[u8], deadline: std::time::Instant) -> io::Result<()> {
+        while !data.is_empty() {
+            // SAFETY: writing from a valid slice to a valid descriptor.
+            let n = unsafe { libc::write(self.fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+            if let Ok(n) = usize::try_from(n) {
+                data = data.get(n..).unwrap_or_default();
+                continue;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    if !self.wait(libc::POLLOUT, deadline)? {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the port does not accept data",
+                        ));
+                    }
+                }
+                _ => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the modem sent, waiting until `deadline`: `None` when nothing came, `Some(0)`
+    /// when the port closed.
+    pub fn read(&self, buf: &mut [u8], deadline: std::time::Instant) -> io::Result<Option<usize>> {
+        loop {
+            // SAFETY: reading into an exclusively borrowed buffer of `buf.len()` bytes.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if let Ok(n) = usize::try_from(n) {
+                return Ok(Some(n));
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    if !self.wait(libc::POLLIN, deadline)? {
+                        return Ok(None);
+                    }
+                }
+                _ => return Err(e),
+            }
+        }
+    }
+
+    /// Waits for `events` until `deadline`; `false` when it passed. A hang-up or error counts
+    /// as ready: the read or write that follows reports it.
+    fn wait(&self, events: libc::c_short, deadline: std::time::Instant) -> io::Result<bool> {
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            // Rounded up, so a wait never ends a little before the deadline and spins.
+            let ms = i32::try_from(left.as_millis().saturating_add(1)).unwrap_or(i32::MAX);
+            let mut p = libc::pollfd {
+                fd: self.fd.as_raw_fd(),
+                events,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, and we say so.
+            let n = unsafe { libc::poll(&mut p, 1, ms) };
+            if n > 0 {
+                return Ok(true);
+            }
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for BlockingTty {
+    fn drop(&mut self) {
+        // As for `RawTty`: the flag outlives our fd on a pty whose other side stays open.
+        if self.exclusive {
+            // SAFETY: TIOCNXCL takes no argument; the fd is still open here.
+            unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCNXCL) };
+        }
+    }
+}
+
 /// An exclusive, non-blocking flock: EWOULDBLOCK when another open file holds one.
 fn exclusive_lock(fd: i32) -> io::Result<()> {
     // SAFETY: flock on a valid descriptor; LOCK_NB makes it return at once.

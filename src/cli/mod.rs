@@ -4,6 +4,7 @@
 //! from here.
 
 pub mod args;
+pub mod at;
 pub mod config;
 pub mod decode;
 #[cfg(feature = "sim")]
