@@ -4,7 +4,6 @@
 //! from here.
 
 pub mod args;
-pub mod at;
 pub mod config;
 pub mod decode;
 #[cfg(feature = "sim")]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::agent::engine_config;
-use crate::at::{self, AtClient, AtError};
+use crate::at::{self, AtClient, AtError, Command};
 use crate::cli::args::DecodeCmd;
 use crate::cli::{Cli, Cmd, SmsCmd};
 use crate::config::Config;
@@ -40,22 +40,6 @@ pub fn init_logging(cli: &Cli) {
 
 /// Runs one CLI command to completion.
 pub fn run(cli: Cli) -> Result<(), AppError> {
-    // `simkeep at --port`: the user named the port, so no agent is asked (see `agent_config`),
-    // and one blocking exchange needs no async runtime (see `cli::at`).
-    if let (
-        Cmd::At {
-            command,
-            timeout,
-            json,
-        },
-        Some(_),
-    ) = (&cli.command, &cli.port)
-    {
-        let cmd = crate::cli::at::command(command, *timeout)?;
-        let resp = crate::cli::at::exchange(&engine_config(&config_or_defaults(&cli)?), &cmd)?;
-        crate::cli::at::print(command, &resp.lines, *json);
-        return Ok(());
-    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -248,18 +232,37 @@ fn apply_overrides(cli: &Cli, cfg: &mut Config) {
 
 /// Starts an engine for a one-shot command and waits for the first connection.
 pub async fn connect(cli: &Cli) -> Result<AtClient, AppError> {
+    connect_with(cli, true).await
+}
+
+/// `setup: false` skips `ATE0`/`AT+CMEE=1` (see `EngineConfig::setup`).
+async fn connect_with(cli: &Cli, setup: bool) -> Result<AtClient, AppError> {
     let cfg = config_or_defaults(cli)?;
-    let (client, _task) = at::spawn(engine_config(&cfg));
+    let mut e = engine_config(&cfg);
+    e.setup = setup;
+    let (client, _task) = at::spawn(e);
     client.connect_once(Duration::from_secs(15)).await?;
     Ok(client)
 }
 
-/// `simkeep at` without `--port`: through the running agent (`POST /api/v1/at`, which needs
-/// `http.allow_raw_at = true`), or on the configured port when no agent answers. The same lines
-/// either way. (With `--port`, `run` does the exchange itself, without a runtime.)
+/// `simkeep at`: through the running agent (`POST /api/v1/at`, which needs
+/// `http.allow_raw_at = true`), or on the port when no agent answers. The same lines either way.
 async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Result<(), AppError> {
     // Validate before touching the agent or the port: a bad line is the user's mistake.
-    let cmd = crate::cli::at::command(line, timeout)?;
+    let mut cmd = Command::new(line).map_err(AtError::from)?;
+    if let Some(t) = timeout {
+        cmd = cmd.with_timeout(Duration::from_secs(t));
+    }
+    let print = |lines: &[String]| {
+        if json {
+            println!("{}", serde_json::json!({ "command": line, "lines": lines }));
+            return;
+        }
+        for l in lines {
+            println!("{l}");
+        }
+        println!("OK");
+    };
     if let Some(cfg) = agent_config(cli)? {
         let body = serde_json::json!({ "command": line, "timeout": timeout });
         if let Some(r) =
@@ -274,15 +277,13 @@ async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Resu
                         .collect()
                 })
                 .unwrap_or_default();
-            crate::cli::at::print(line, &lines, json);
+            print(&lines);
             return Ok(());
         }
     }
-    // No agent: only the user's line goes out, as with `--port`.
-    let e = engine_config(&config_or_defaults(cli)?);
-    let resp = tokio::task::spawn_blocking(move || crate::cli::at::exchange(&e, &cmd))
-        .await
-        .map_err(|_| AppError::from(AtError::EngineStopped))??;
-    crate::cli::at::print(line, &resp.lines, json);
+    // Only the user's line goes out: a one-shot command is as quick as a tool that sends one.
+    let at = connect_with(cli, false).await?;
+    let resp = at.send(cmd).await?;
+    print(&resp.lines);
     Ok(())
 }
