@@ -241,12 +241,10 @@ fn reply_from(code: &str, c: Option<&Cusd>) -> Result<UssdReply, UssdError> {
     Ok(UssdReply { status, text })
 }
 
-/// Huawei sticks want packed GSM-7 hex (modem-quirks.md §8; ModemManager's huawei plugin).
+/// Huawei sticks want packed GSM-7 hex (modem-quirks.md §8); which models do is part of the
+/// vendor profile's declaration (`modem::huawei::PARAMS`).
 fn wants_packed_hex(hint: &str) -> bool {
-    let h = hint.to_ascii_lowercase();
-    ["huawei", "e3372", "e3276", "me909", "ms2131", "ms2372"]
-        .iter()
-        .any(|k| h.contains(k))
+    crate::modem::profile::ussd_packed_for(hint)
 }
 
 /// An open USSD dialogue. Holds the modem's USSD lock until dropped.
