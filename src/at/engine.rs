@@ -609,7 +609,7 @@ pub async fn wait_urc(
 
 /// A line from the modem as it may appear in a log: control characters escaped, cut to 120
 /// characters (a 4 KB garbage line is no log line).
-fn escape(line: &str) -> String {
+pub(crate) fn escape(line: &str) -> String {
     const MAX: usize = 120;
     let mut out = String::new();
     for (i, c) in line.chars().enumerate() {

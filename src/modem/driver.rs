@@ -429,16 +429,24 @@ impl Driver {
         match self.ask(q).await {
             Ok(outcome) => replies.insert(q, outcome),
             Err(e) => {
-                tracing::debug!("{} failed: {e}", q.spec().read);
+                crate::limited!(
+                    debug,
+                    "driver.counters_failed",
+                    "{} failed: {e}",
+                    q.spec().read
+                );
                 return None;
             }
         }
         let parsed = p.build_counters(&replies);
         if parsed.is_none() {
-            tracing::debug!(
-                "{} answer not understood: {:?}",
+            // The modem's own words, escaped and cut like every modem-caused log line.
+            crate::limited!(
+                debug,
+                "driver.counters_not_understood",
+                "{} answer not understood: {}",
                 q.spec().read,
-                replies.outcome(q)
+                crate::at::engine::escape(&format!("{:?}", replies.outcome(q)))
             );
         }
         parsed
