@@ -17,9 +17,11 @@
 //! `SIMKEEP_SOAK_LOG=FILE` writes one timeline there — faults, every command the modem received,
 //! the agent's log lines (to ~0.1 s) — and `SIMKEEP_SOAK_VERBOSE=v` runs the agent with `-v`.
 //!
-//! Faults not injected: "store full" needs a small filesystem (a tmpfs mount needs root mounts
-//! the CI does not give), and "store read-only" by chmod does not bite an agent that already
-//! holds the database open (permissions are checked at open) — nor anything run as root.
+//! `SIMKEEP_SOAK_STORE=tmpfs` puts the store on a 4 MiB tmpfs (needs root; skipped otherwise)
+//! and adds "store full" to the faults: the file system filled for a few seconds while SMS
+//! keep arriving. Not injected: "store read-only" — a live remount is refused while the agent
+//! holds the file open for writing, and chmod does not bite an open file (or root);
+//! tests/store_faults.rs covers read-only at the store's level.
 
 mod support;
 
@@ -80,15 +82,18 @@ enum Kind {
     UrcStorm,
     Slow,
     RebootSimBusy,
+    /// The store's file system full for a few seconds (only with `SIMKEEP_SOAK_STORE=tmpfs`).
+    StoreFull,
 }
 
-const KINDS: [Kind; 6] = [
+const KINDS: [Kind; 7] = [
     Kind::Hang,
     Kind::Unplug,
     Kind::Garbage,
     Kind::UrcStorm,
     Kind::Slow,
     Kind::RebootSimBusy,
+    Kind::StoreFull,
 ];
 
 /// One fault injected: when it ended, and when polling was seen to resume after that.
@@ -235,6 +240,8 @@ struct Settings {
     kinds: Vec<Kind>,
     /// `-v`/`-vv` for the agent.
     verbose: Vec<String>,
+    /// The store on a small tmpfs of its own, which the soak fills now and then.
+    store_tmpfs: bool,
 }
 
 fn settings() -> Settings {
@@ -273,6 +280,7 @@ fn settings() -> Settings {
         .map(|v| format!("-{}", v.trim()))
         .into_iter()
         .collect();
+    let store_tmpfs = std::env::var("SIMKEEP_SOAK_STORE").is_ok_and(|v| v.trim() == "tmpfs");
     Settings {
         secs,
         seed,
@@ -280,6 +288,46 @@ fn settings() -> Settings {
         faults_on,
         kinds,
         verbose,
+        store_tmpfs,
+    }
+}
+
+/// A small tmpfs for the store, unmounted (lazily) when dropped.
+struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// `None` where mounting is not permitted (not root, no CAP_SYS_ADMIN).
+    fn mount(size: &str) -> Option<SmallFs> {
+        let dir = tempfile::tempdir_in("/var/tmp").ok()?;
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .is_ok_and(|o| o.status.success());
+        ok.then_some(SmallFs { dir })
+    }
+
+    /// Writes zeros until the file system is full; returns the filler to remove.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let filler = self.dir.path().join("filler");
+        if let Ok(mut f) = std::fs::File::create(&filler) {
+            let block = [0u8; 4096];
+            while f.write_all(&block).is_ok() {}
+            let _ = f.sync_all();
+        }
+        filler
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -290,16 +338,39 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         seed,
         sms_on,
         faults_on,
-        kinds,
+        mut kinds,
         verbose,
+        store_tmpfs,
     } = settings();
     let mut rng = Rng::new(seed);
+    // With SIMKEEP_SOAK_STORE=tmpfs the store lives on a 4 MiB tmpfs that the soak fills now
+    // and then (bytes written then mean nothing: it is RAM). A read-only remount cannot be
+    // had while the agent holds the file open for writing (EBUSY); tests/store_faults.rs
+    // covers read-only at the store's level.
+    let small_fs = if store_tmpfs {
+        let fs = SmallFs::mount("4m");
+        if fs.is_none() {
+            println!("soak: SKIPPED store faults: cannot mount a tmpfs (not root?)");
+        }
+        fs
+    } else {
+        None
+    };
+    if small_fs.is_none() {
+        kinds.retain(|k| *k != Kind::StoreFull);
+    }
+    assert!(!kinds.is_empty(), "no fault kind left to inject");
 
     let mut opts = SimOptions::new(Personality::QuectelEc25);
     opts.sim_busy_for = SIM_BUSY;
     let rig = Rig::with(opts);
-    // The store on the disk under test, not a tmpfs, so write_bytes means flash writes.
-    let db = rig.dir.path().join("simkeep.db");
+    // The store on the disk under test, not a tmpfs, so write_bytes means flash writes
+    // (unless the run asked for store faults).
+    let db = small_fs
+        .as_ref()
+        .map_or(rig.dir.path(), |fs| fs.dir.path())
+        .join("simkeep.db");
+    let mut filler: Option<std::path::PathBuf> = None;
     let listen = free_port();
     let cfg = rig.dir.path().join("config.toml");
     let (lock, _lock_tmp) = lock_dir(&rig);
@@ -360,6 +431,9 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                     if kind == Kind::Slow {
                         rig.sim.fault(Fault::Slow(Duration::ZERO));
                     }
+                    if let Some(f) = filler.take() {
+                        let _ = std::fs::remove_file(f);
+                    }
                     if let Some(h) = storm.take() {
                         h.join().unwrap();
                     }
@@ -399,6 +473,10 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                             windows.lock().unwrap().push(window);
                         }));
                         now + STORM_LEN
+                    }
+                    Kind::StoreFull => {
+                        filler = small_fs.as_ref().map(SmallFs::fill);
+                        now + Duration::from_secs(3 + rng.below(6))
                     }
                     _ => now + inject(&rig.sim, &mut rng, kind),
                 };
@@ -472,11 +550,15 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
          (drift {drift} kB)",
         warm_up.as_secs()
     );
-    println!(
-        "  written: {written} B to storage (write_bytes; ≈ {} B/day), {wchar} B in write calls \
-         (wchar, includes the log on stderr)",
-        per_day(written)
-    );
+    if small_fs.is_some() {
+        println!("  written: n/a (the store was on a tmpfs), {wchar} B in write calls");
+    } else {
+        println!(
+            "  written: {written} B to storage (write_bytes; ≈ {} B/day), {wchar} B in write \
+             calls (wchar, includes the log on stderr)",
+            per_day(written)
+        );
+    }
     println!(
         "  SMS: {} delivered, {} stored, {} lost, {} duplicated, {} not delivered by the \
          simulator{}",
@@ -504,10 +586,19 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         log.lines().count(),
         log.len()
     );
-    if per_day(written) > WRITE_BUDGET_PER_DAY {
+    if small_fs.is_none() && per_day(written) > WRITE_BUDGET_PER_DAY {
         println!(
             "  NOTE: {} B/day is over the 2 MB/day budget of issue 13 §8 (reported, not asserted)",
             per_day(written)
+        );
+    }
+
+    // A full store must have been noticed (and said so), or the fault did not bite: an SMS
+    // that arrived meanwhile was kept on the modem, and "0 lost" above shows it landed later.
+    if injected.iter().any(|f| f.kind == Kind::StoreFull) && sms_on {
+        assert!(
+            log.contains("full file system"),
+            "store-full faults injected but the agent never reported one; its log:\n{log}"
         );
     }
 
@@ -656,6 +747,7 @@ fn inject(sim: &SimHandle, rng: &mut Rng, kind: Kind) -> Duration {
             urc_storm(sim);
             Duration::ZERO
         }
+        Kind::StoreFull => Duration::ZERO, // the soak's loop fills the store's tmpfs itself
     }
 }
 
