@@ -7,6 +7,7 @@
 # Usage: scripts/soak.sh SECONDS
 #   SIMKEEP_SOAK_SEED=N replays a run (the seed is printed);
 #   SIMKEEP_BIN=path soaks another build (e.g. target/release/simkeep) with the same harness.
+#   SIMKEEP_SOAK_STORE=tmpfs puts the store on a 4 MiB tmpfs and adds "store full" faults (root).
 #   SIMKEEP_SOAK_SMS=off / SIMKEEP_SOAK_FAULTS=off leave out SMS / faults (to split bytes written).
 # Reuses the test build (`cargo test`), so after the suite it starts at once.
 set -eu

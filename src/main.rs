@@ -4,7 +4,11 @@
 use clap::Parser;
 
 fn main() {
-    let cli = simkeep::cli::Cli::parse();
+    // `simkeep --port P at LINE`, the one-shot scripts call in a loop, skips building clap's
+    // command tree (see cli::quick); everything else is parsed by clap.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli =
+        simkeep::cli::quick::quick_at(&argv).unwrap_or_else(|| simkeep::cli::Cli::parse_from(argv));
     simkeep::cli::init_logging(&cli);
     let code = match simkeep::cli::run(cli) {
         Ok(()) => 0,

@@ -570,15 +570,28 @@ fn commands_reach_the_agent_when_allowed_and_the_button_and_switch_are_announced
         "a dry run is decided: {t1}\n{}",
         agent.log()
     );
-    // The switch off is refused with a sentence, on a reply of its own.
+    // The switch off pauses automatic top-ups (as `simkeep topup pause`), and the state says so.
     wait(
         Duration::from_secs(10),
         "the reply to OFF",
         || {
             sub.all().iter().any(|(t, p)| {
-                t.starts_with(&format!("{PREFIX}/reply/")) && p.contains("topup.enabled")
+                t.starts_with(&format!("{PREFIX}/reply/")) && p.contains("switched off")
             })
         },
+        || agent.log(),
+    );
+    wait(
+        Duration::from_secs(20),
+        "auto_topup OFF in the state",
+        || sub.last_json(&format!("{PREFIX}/state"))["auto_topup"] == "OFF",
+        || agent.log(),
+    );
+    publish(broker.port, &format!("{PREFIX}/command/auto_topup"), "ON");
+    wait(
+        Duration::from_secs(20),
+        "auto_topup ON again in the state",
+        || sub.last_json(&format!("{PREFIX}/state"))["auto_topup"] == "ON",
         || agent.log(),
     );
     let log = agent.stop();

@@ -825,3 +825,106 @@ events = ["signal_weak"]
         (Some("attention_cleared"), Some("signal_weak"))
     );
 }
+
+/// Issue 13 §8: state changes (here an attention item) are not written to the store one synced
+/// commit each; their deliveries are held in memory and retried there, and what is still owed
+/// when the agent stops is kept in the outbox and delivered after the restart.
+#[test]
+fn state_change_notifications_are_retried_from_memory_and_kept_across_a_stop() {
+    let (recv, addr) = Receiver::start();
+    let rig = Rig::new(Personality::QuectelEc25);
+    let dir = rig.dir.path().to_path_buf();
+    let listen = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let db = dir.join("simkeep.db");
+    let text = format!(
+        r#"[modem]
+port = "{port}"
+poll_interval = "1s"
+lock_dir = "{lock}"
+[store]
+path = "{db}"
+[http]
+listen = "{listen}"
+[alerts]
+rsrp_below = -100
+
+[[notify]]
+kind = "webhook"
+url = "http://{addr}/hook"
+events = ["signal_weak"]
+"#,
+        port = rig.link().display(),
+        lock = rig.lock_dir().display(),
+        db = db.display(),
+    );
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, text).unwrap();
+    rig.sim.set("rsrp", "-115").unwrap();
+    let agent = Agent::start(&cfg, &[]);
+    wait(
+        Duration::from_secs(30),
+        "signal_weak raised",
+        || !recv.delivered("/hook").is_empty(),
+        || agent.log(),
+    );
+    // The receiver goes down before the item clears: that delivery fails and is retried.
+    recv.down.store(true, Ordering::SeqCst);
+    rig.sim.set("rsrp", "-80").unwrap();
+    wait(
+        Duration::from_secs(30),
+        "two refused attempts to deliver the clearing",
+        || {
+            recv.seen("/hook")
+                .iter()
+                .filter(|x| x.status == 503 && x.body.contains("attention_cleared"))
+                .count()
+                >= 2
+        },
+        || agent.log(),
+    );
+    let log_a = agent.stop();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let owed: Vec<String> = conn
+            .prepare("SELECT payload FROM notify_outbox")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(owed.len(), 1, "{owed:?}\n{log_a}");
+        assert!(owed[0].contains("attention_cleared"), "{owed:?}");
+        let kinds: Vec<String> = conn
+            .prepare("SELECT kind FROM events WHERE kind LIKE 'attention%' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kinds, ["attention_raised", "attention_cleared"], "{log_a}");
+    }
+    recv.down.store(false, Ordering::SeqCst);
+    let agent = Agent::start(&cfg, &[]);
+    wait(
+        Duration::from_secs(30),
+        "the clearing delivered after the restart",
+        || recv.delivered("/hook").len() >= 2,
+        || agent.log(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let log_b = agent.stop();
+    let got: Vec<Value> = recv
+        .delivered("/hook")
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    let names: Vec<&str> = got.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["attention_raised", "attention_cleared"],
+        "{log_a}\n{log_b}"
+    );
+}

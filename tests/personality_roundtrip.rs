@@ -5,6 +5,7 @@
 
 mod support;
 
+use simkeep::modem::profile::Declared;
 use simkeep::modem::{
     ModemIdentity, NrSignal, Profile, RegState, Registration, Replies, Signal, SimInfo, SimState,
     Tech,
@@ -52,14 +53,27 @@ fn can(p: Personality) -> Can {
     }
 }
 
-fn ask(p: Personality, radio: &mut Radio, cmds: &[&str], into: &mut Replies) {
-    for cmd in cmds {
-        let outcome = match p.answer(radio, cmd) {
-            Some(Answer::Ok(lines)) | Some(Answer::Raw(lines)) => Ok(lines),
-            Some(Answer::CmeError(n)) => Err(format!("+CME ERROR: {n}")),
-            Some(_) | None => Err("ERROR".to_string()),
-        };
-        into.insert(cmd, outcome);
+/// What the personality answers to one wire command.
+fn answer(p: Personality, radio: &mut Radio, line: &str) -> Result<Vec<String>, String> {
+    match p.answer(radio, line) {
+        Some(Answer::Ok(lines)) | Some(Answer::Raw(lines)) => Ok(lines),
+        Some(Answer::CmeError(n)) => Err(format!("+CME ERROR: {n}")),
+        Some(_) | None => Err("ERROR".to_string()),
+    }
+}
+
+/// Each declared query's wire commands, in order, as the driver sends them; the answer is the
+/// read's.
+fn ask(p: Personality, radio: &mut Radio, queries: &[Declared], into: &mut Replies) {
+    for d in queries {
+        let spec = d.query.spec();
+        for line in spec.set {
+            let _ = answer(p, radio, line);
+        }
+        into.insert(d.query, answer(p, radio, spec.read));
+        for line in spec.restore {
+            let _ = answer(p, radio, line);
+        }
     }
 }
 
@@ -117,11 +131,11 @@ fn tech_of(p: Personality, t: RadioTech) -> Tech {
 fn round_trip(p: Personality, tech: RadioTech) {
     let mut radio = radio_for(p, tech);
     let profile = Profile::detect(p.manufacturer(), p.model());
+    for line in profile.init_commands() {
+        let _ = answer(p, &mut radio, line);
+    }
     let mut replies = Replies::new();
-    ask(p, &mut radio, profile.init_commands(), &mut replies);
-    let mut replies = Replies::new();
-    ask(p, &mut radio, profile.info_commands(), &mut replies);
-    ask(p, &mut radio, profile.signal_commands(), &mut replies);
+    ask(p, &mut radio, &profile.queries(), &mut replies);
     let ctx = format!("{} on {tech:?}", p.name());
 
     assert_eq!(
@@ -227,7 +241,7 @@ fn unknown_values_come_back_as_null_not_as_numbers() {
         }
         let profile = Profile::detect(p.manufacturer(), p.model());
         let mut replies = Replies::new();
-        ask(*p, &mut radio, profile.signal_commands(), &mut replies);
+        ask(*p, &mut radio, &profile.signal_queries(), &mut replies);
         let s = profile.build_signal(&replies);
         assert_eq!(
             (s.rsrp_dbm, s.rsrq_db, s.sinr_db, s.rssi_dbm, s.quality_pct),

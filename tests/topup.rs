@@ -304,3 +304,46 @@ async fn without_a_trusted_clock_nothing_is_bought_and_network_time_can_vouch_fo
     assert_eq!(status(agent.addr).await["topup"]["clock_trusted"], true);
     agent.stop().await;
 }
+
+/// The owner's switch (`POST /api/v1/topup/pause`, `simkeep topup pause`, the MQTT switch
+/// turned off): nothing is bought while data is low, a restart stays paused, resume buys.
+#[tokio::test(flavor = "current_thread")]
+async fn pause_holds_every_top_up_across_a_restart_until_resume() {
+    let rig = Rig::new(Personality::QuectelEc25);
+    rig.sim.set("balance_mb", "9000").unwrap();
+    let cfg = start(&rig, "", &vodacom());
+    let token_file = cfg.http.token_file.clone();
+    let agent = support::run_agent(cfg.clone()).await;
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    let token = token.trim();
+    let (code, body) = request(agent.addr, "POST", "/api/v1/topup/pause", Some(token)).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["result"].as_str().unwrap().contains("switched off"),
+        "{body}"
+    );
+    let (code, _) = request(agent.addr, "GET", "/api/v1/topup/pause", Some(token)).await;
+    assert_eq!(code, 405);
+    // Data runs low: the policy holds and says why.
+    rig.sim.set("balance_mb", "300").unwrap();
+    let plan = wait_plan(agent.addr, "switched off by the owner").await;
+    assert!(plan.starts_with("hold"), "{plan}");
+    assert_eq!(status(agent.addr).await["topup"]["paused"], true);
+    agent.stop().await;
+
+    // A restart (a power cut) does not switch them back on.
+    let agent = support::run_agent(cfg).await;
+    wait_plan(agent.addr, "switched off by the owner").await;
+    wait_polls(agent.addr, 2).await;
+    charges(&rig, 0).expect("nothing bought while switched off");
+    let (code, body) = request(agent.addr, "POST", "/api/v1/topup/resume", Some(token)).await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["result"].as_str().unwrap().contains("resumed"),
+        "{body}"
+    );
+    let rows = wait_settled(agent.addr, 1, Duration::from_secs(60)).await;
+    assert_eq!(rows[0]["state"], "succeeded", "{rows:?}");
+    charges(&rig, 1).expect("bought once after resume");
+    agent.stop().await;
+}

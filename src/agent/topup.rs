@@ -26,6 +26,9 @@ use crate::usage::UsageReport;
 
 /// Event kinds in the store's history.
 pub const EVENT_RESUMED: &str = "topup.resumed";
+/// The owner's switch for automatic top-ups: detail `off` (paused by the owner) or `on`. The
+/// newest row wins, so a pause and a resume in the same second keep their order.
+pub const EVENT_SWITCH: &str = "topup.switch";
 pub const EVENT_SIM_BOUND: &str = "topup.sim_bound";
 
 /// The `topup` object of `/api/v1/status`.
@@ -104,8 +107,12 @@ pub enum Control {
     },
     /// `topup plan`: what the policy would do now, and why.
     Plan { reply: oneshot::Sender<String> },
-    /// `topup resume`: the owner has looked at the unclear attempts.
+    /// `topup resume`: the owner has looked at the unclear attempts (and turns the switch on).
     Resume {
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    /// `topup pause`: no automatic top-ups until `resume`.
+    Pause {
         reply: oneshot::Sender<Result<String, String>>,
     },
 }
@@ -140,6 +147,8 @@ pub struct TopupAgent {
     store: StoreHandle,
     ledger: Vec<LedgerEntry>,
     resumed_at: i64,
+    /// The owner switched automatic top-ups off (`topup pause`, the MQTT switch).
+    switched_off: bool,
     bound_sim: Option<String>,
     started: Instant,
     last_attempt: Option<Instant>,
@@ -167,6 +176,7 @@ impl TopupAgent {
             store,
             ledger: Vec::new(),
             resumed_at: i64::MIN,
+            switched_off: false,
             bound_sim: None,
             started: Instant::now(),
             last_attempt: None,
@@ -197,6 +207,9 @@ impl TopupAgent {
         }
         if let Ok(Some(ev)) = self.store.last_event(EVENT_RESUMED).await {
             self.resumed_at = ev.t;
+        }
+        if let Ok(Some(ev)) = self.store.last_event(EVENT_SWITCH).await {
+            self.switched_off = ev.detail == "off";
         }
         if let Ok(Some(ev)) = self.store.last_event(EVENT_SIM_BOUND).await {
             self.bound_sim = Some(ev.detail);
@@ -245,6 +258,12 @@ impl TopupAgent {
     }
 
     fn paused(&self) -> Option<String> {
+        if self.switched_off {
+            return Some(
+                "switched off by the owner (`simkeep topup resume` or the switch turns them on)"
+                    .into(),
+            );
+        }
         self.ledger
             .iter()
             .rev()
@@ -403,9 +422,36 @@ impl TopupAgent {
         self.status.last_attempt = self.ledger.last().map(AttemptJson::from_entry);
     }
 
-    /// `topup resume`: recorded durably, so a restart does not pause again.
+    /// `topup pause` (or the MQTT switch turned off): no automatic top-up until `resume`.
+    /// Recorded durably, so a restart stays paused. The policy holds every top-up meanwhile,
+    /// the owner's `topup now` too: off means off.
+    pub async fn pause(&mut self, now: i64) -> Result<String, String> {
+        if self.switched_off {
+            return Ok("automatic top-ups were already switched off".into());
+        }
+        self.store
+            .event(now, EVENT_SWITCH, "off")
+            .map_err(|e| format!("cannot record the pause: {e}"))?;
+        self.store
+            .flush()
+            .await
+            .map_err(|e| format!("cannot record the pause: {e}"))?;
+        self.switched_off = true;
+        self.status.paused = true;
+        self.status.paused_reason = self.paused();
+        Ok("automatic top-ups switched off until `simkeep topup resume`".into())
+    }
+
+    /// `topup resume`: recorded durably, so a restart does not pause again. Also turns the
+    /// owner's switch back on.
     pub async fn resume(&mut self, now: i64) -> Result<String, String> {
         let paused = self.paused();
+        if self.switched_off {
+            self.store
+                .event(now, EVENT_SWITCH, "on")
+                .map_err(|e| format!("cannot record the resume: {e}"))?;
+            self.switched_off = false;
+        }
         self.store
             .event(now, EVENT_RESUMED, "")
             .map_err(|e| format!("cannot record the resume: {e}"))?;

@@ -218,6 +218,10 @@ pub async fn control(
             let r = topups.resume(now).await;
             let _ = reply.send(r);
         }
+        Control::Pause { reply } => {
+            let r = topups.pause(now).await;
+            let _ = reply.send(r);
+        }
         Control::Plan { reply } => {
             let words = match poller.last.as_ref() {
                 None => "hold: no poll of the modem has succeeded yet".to_string(),

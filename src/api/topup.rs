@@ -63,16 +63,21 @@ pub async fn serve(
                 .await
                 .map_or_else(|e| error(503, &e), |plan| reply(200, json!({ "plan": plan })))
         }
-        ("POST", "/api/v1/topup") | ("POST", "/api/v1/topup/resume") => {
+        ("POST", "/api/v1/topup" | "/api/v1/topup/resume" | "/api/v1/topup/pause") => {
             if !head.authorized(token) {
                 return Reply::needs_token();
             }
             let Some(control) = control else {
                 return error(503, "the agent is not running");
             };
-            if head.path.ends_with("/resume") {
+            if head.path.ends_with("/resume") || head.path.ends_with("/pause") {
                 let (tx, rx) = oneshot::channel();
-                return match ask(control, Control::Resume { reply: tx }, rx).await {
+                let c = if head.path.ends_with("/pause") {
+                    Control::Pause { reply: tx }
+                } else {
+                    Control::Resume { reply: tx }
+                };
+                return match ask(control, c, rx).await {
                     Ok(Ok(msg)) => reply(200, json!({ "result": msg })),
                     Ok(Err(msg)) => error(500, &msg),
                     Err(e) => error(503, &e),
@@ -96,13 +101,13 @@ pub async fn serve(
                 Err(e) => error(503, &e),
             }
         }
-        ("GET" | "HEAD", "/api/v1/topup" | "/api/v1/topup/resume") => {
+        ("GET" | "HEAD", "/api/v1/topup" | "/api/v1/topup/resume" | "/api/v1/topup/pause") => {
             Reply::method_not_allowed("Allow: POST\r\n")
         }
         (_, "/api/v1/topups" | "/api/v1/topup/plan") => {
             Reply::method_not_allowed("Allow: GET\r\n")
         }
-        ("GET" | "POST" | "HEAD", _) => error(404, "no such endpoint; try /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume"),
+        ("GET" | "POST" | "HEAD", _) => error(404, "no such endpoint; try /api/v1/topups, /api/v1/topup/plan, POST /api/v1/topup, POST /api/v1/topup/resume, POST /api/v1/topup/pause"),
         _ => error(405, "method not allowed"),
     }
 }

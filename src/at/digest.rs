@@ -18,9 +18,8 @@
 use std::collections::VecDeque;
 
 use super::command::{parse_final, Command, Final};
-use super::engine::Urc;
 use super::framer::{Frame, Framer};
-use super::urc;
+use super::urc::{self, Urc};
 
 /// Reply lines kept for one response; a modem that spews more without a final code is cut.
 pub const MAX_LINES: usize = 1024;
@@ -150,19 +149,13 @@ impl Digester {
     /// took the line and waits for more, `None` is not a continuation.
     fn continuation(&mut self, line: &str) -> Option<Option<Urc>> {
         if let Some(header) = self.pdu_header.take() {
-            return Some(Some(Urc {
-                line: header,
-                pdu: Some(line.to_string()),
-            }));
+            return Some(Some(Urc::new(header, Some(line.to_string()))));
         }
         let mut partial = self.partial_urc.take()?;
         partial.push('\n');
         partial.push_str(line);
         if quotes_balanced(&partial) || partial.len() > MAX_JOINED {
-            return Some(Some(Urc {
-                line: partial,
-                pdu: None,
-            }));
+            return Some(Some(Urc::new(partial, None)));
         }
         self.partial_urc = Some(partial);
         Some(None)
@@ -174,17 +167,13 @@ impl Digester {
             self.pdu_header = Some(line);
             return None;
         }
-        if line.starts_with("+CUSD:") && !quotes_balanced(&line) {
+        if urc::lookup(&line).is_some_and(|s| s.code == urc::Code::Cusd) && !quotes_balanced(&line)
+        {
             self.partial_urc = Some(line);
             return None;
         }
-        Some(Urc { line, pdu: None })
+        Some(Urc::new(line, None))
     }
-}
-
-/// A URC that says the modem restarted (echo back on, CMEE and CPMS forgotten).
-pub fn is_restart(u: &Urc) -> bool {
-    u.line == "RDY" || u.line == "+CFUN: 1"
 }
 
 fn quotes_balanced(s: &str) -> bool {
@@ -216,10 +205,7 @@ mod tests {
     }
 
     fn urc(line: &str) -> Digested {
-        Digested::Urc(Urc {
-            line: line.into(),
-            pdu: None,
-        })
+        Digested::Urc(Urc::new(line, None))
     }
 
     fn done(lines: &[&str]) -> Digested {
@@ -261,13 +247,13 @@ mod tests {
             out,
             vec![
                 urc("+CUSD: 1,\"Balance: 5 EUR\n1. Buy 1GB\n2. Exit\",15"),
-                Digested::Urc(Urc {
-                    line: "+CMT: ,24".into(),
-                    pdu: Some(
+                Digested::Urc(Urc::new(
+                    "+CMT: ,24",
+                    Some(
                         "0791448720003023240DD0E474D81C0EBB010000111011315214000BE474D81C0EBB5DE3771B"
                             .into()
                     ),
-                }),
+                )),
             ]
         );
     }
@@ -283,10 +269,7 @@ mod tests {
                 urc("RDY")
             ]
         );
-        assert!(is_restart(&Urc {
-            line: "RDY".into(),
-            pdu: None
-        }));
+        assert!(Urc::new("RDY", None).is_restart());
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! sends unsolicited result codes to subscribers on a broadcast channel — including URCs that
 //! arrive in the middle of a response. When the modem stops answering it probes with `AT`, then
 //! closes and reopens the port; when the port vanishes (USB reset) it retries with backoff and
-//! resumes on its own. State changes are logged once, not on every retry.
+//! resumes on its own. State changes are logged once, not on every retry; lines caused by what
+//! the modem sends (noise, late answers, restarts) go through `ratelimit`, so a flood of them
+//! cannot flood the log.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,9 +17,18 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{timeout_at, Instant};
 
 use super::command::{final_to_result, AtError, Command, Response};
-use super::digest::{is_restart, Digested, Digester};
+use super::digest::{Digested, Digester};
 use super::lock::PortLock;
 use super::port::{self, Port};
+pub use super::urc::Urc;
+use crate::limited;
+
+/// After a restart sign the engine waits this long for the rest of the boot burst (`RDY`,
+/// `+CFUN: 1`, `+CPIN: READY`, `SMS DONE` come within a second) and initialises once.
+const RESTART_SETTLE: Duration = Duration::from_secs(1);
+/// A modem that keeps printing restart signs (an `RDY` flood: 631 re-initialisations in one
+/// soak, issue 13 §8) is still initialised at least this often, but no more often.
+const RESTART_MAX_DEFER: Duration = Duration::from_secs(10);
 
 /// How the engine reaches the modem.
 #[derive(Debug, Clone)]
@@ -46,13 +57,6 @@ impl EngineConfig {
             max_backoff: Duration::from_secs(30),
         }
     }
-}
-
-/// An unsolicited result code, with the PDU line that follows `+CMT:`/`+CDS:`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Urc {
-    pub line: String,
-    pub pdu: Option<String>,
 }
 
 /// Whether the engine has a working modem.
@@ -239,9 +243,29 @@ struct Connection {
     _lock: Option<PortLock>,
     digest: Digester,
     name: String,
-    /// A restart URC (`RDY`, `+CFUN: 1`) was seen: run init again.
-    needs_init: bool,
+    /// Restart signs (`urc::Lifecycle::Boot`) were seen: initialise again at `init_at`.
+    restart: Option<Restart>,
     noise_count: u64,
+}
+
+/// A pending re-initialisation after restart signs, debounced (see [`RESTART_SETTLE`]).
+#[derive(Debug, Clone, Copy)]
+struct Restart {
+    first: Instant,
+    init_at: Instant,
+    signs: u32,
+}
+
+impl Restart {
+    /// One more restart sign at `now`: wait for quiet, but not past `first + MAX_DEFER`.
+    fn sign(prev: Option<Restart>, now: Instant) -> Restart {
+        let first = prev.map_or(now, |r| r.first);
+        Restart {
+            first,
+            init_at: (now + RESTART_SETTLE).min(first + RESTART_MAX_DEFER),
+            signs: prev.map_or(1, |r| r.signs.saturating_add(1)),
+        }
+    }
 }
 
 impl Connection {
@@ -264,7 +288,7 @@ impl Connection {
             _lock: lock,
             digest: Digester::new(),
             name: cfg.port.display().to_string(),
-            needs_init: false,
+            restart: None,
             noise_count: 0,
         })
     }
@@ -276,7 +300,7 @@ impl Connection {
         cfg: &EngineConfig,
         urcs: &broadcast::Sender<Urc>,
     ) -> Result<(), String> {
-        self.needs_init = false;
+        self.restart = None;
         let setup: &[&str] = if cfg.setup {
             &["ATE0", "AT+CMEE=1"]
         } else {
@@ -293,7 +317,12 @@ impl Connection {
             match self.execute(&cmd, urcs).await {
                 Ok(_) => {}
                 Err(Exec::Modem(e)) if e.is_modem_refusal() => {
-                    tracing::debug!(port = %self.name, "init command {line} refused: {e}");
+                    limited!(
+                        debug,
+                        "at.init_refused",
+                        "{}: init command {line} refused: {e}",
+                        self.name
+                    );
                 }
                 Err(Exec::Modem(e)) => return Err(e.to_string()),
                 Err(Exec::Lost(cause)) => return Err(cause),
@@ -315,16 +344,25 @@ impl Connection {
             while let Some(d) = self.digest.pop() {
                 self.idle(d, urcs);
             }
-            if self.needs_init {
+            if let Some(r) = self.restart.filter(|r| Instant::now() >= r.init_at) {
                 if let Err(cause) = self.initialise(cfg, urcs).await {
                     return Ended::Lost(cause);
                 }
                 // The modem restarted behind the same port: tell watchers as on a reconnect, so
                 // whoever configured the modem (vendor init, counters) starts over too.
-                tracing::info!(port = %self.name, "modem restarted; initialised again");
+                limited!(
+                    info,
+                    "at.restarted",
+                    "{}: modem restarted; initialised again ({} restart signs)",
+                    self.name,
+                    r.signs
+                );
                 state.send_replace(LinkState::Connected);
             }
+            let init_at = self.restart.map(|r| r.init_at);
             tokio::select! {
+                // Restart signs settled: initialise (top of the loop).
+                _ = tokio::time::sleep_until(init_at.unwrap_or_else(Instant::now)), if init_at.is_some() => {}
                 // A caller's command: run it to its final result, then answer.
                 req = rx.recv() => {
                     let Some(req) = req else { return Ended::ClientsGone };
@@ -473,37 +511,68 @@ impl Connection {
     fn idle(&mut self, d: Digested, urcs: &broadcast::Sender<Urc>) {
         match d {
             Digested::Urc(u) => {
-                // A modem restart turns echo back on and forgets CMEE/CPMS: initialise again.
-                if is_restart(&u) {
-                    self.needs_init = true;
+                // A modem restart turns echo back on and forgets CMEE/CPMS: initialise again,
+                // once per burst of restart signs.
+                if u.is_restart() {
+                    self.restart = Some(Restart::sign(self.restart, Instant::now()));
+                }
+                if u.code().is_none() {
+                    limited!(
+                        debug,
+                        "at.unknown_urc",
+                        "{}: unsolicited line not in the URC table: {}",
+                        self.name,
+                        escape(&u.line)
+                    );
                 }
                 self.publish(u, urcs);
             }
             Digested::LateFinal(line) => {
-                tracing::debug!(port = %self.name, "late final result ignored: {line}")
+                limited!(
+                    debug,
+                    "at.late_final",
+                    "{}: late final result ignored: {}",
+                    self.name,
+                    escape(&line)
+                )
             }
             Digested::UnexpectedPrompt | Digested::Prompt => {
-                tracing::debug!(port = %self.name, "unexpected SMS prompt ignored")
+                limited!(
+                    debug,
+                    "at.prompt",
+                    "{}: unexpected SMS prompt ignored",
+                    self.name
+                )
             }
             Digested::Noise(n) => self.note_noise(&n),
             Digested::Done { result, .. } => {
-                tracing::debug!(port = %self.name, "answer with no command waiting ignored: {result:?}")
+                limited!(
+                    debug,
+                    "at.stray_answer",
+                    "{}: answer with no command waiting ignored: {result:?}",
+                    self.name
+                )
             }
         }
     }
 
     fn publish(&self, urc: Urc, urcs: &broadcast::Sender<Urc>) {
-        tracing::trace!(port = %self.name, urc = %urc.line, "urc");
+        if tracing::enabled!(tracing::Level::TRACE) {
+            limited!(trace, "at.urc", "{}: urc {}", self.name, escape(&urc.line));
+        }
         // No subscribers is fine: nobody cares about this URC right now.
         let _ = urcs.send(urc);
     }
 
     fn note_noise(&mut self, n: &str) {
         self.noise_count = self.noise_count.saturating_add(1);
-        // Log the first few and then every 100th, so a noisy line does not flood logd.
-        if self.noise_count <= 3 || self.noise_count % 100 == 0 {
-            tracing::warn!(port = %self.name, count = self.noise_count, "skipped line noise from the modem: {n}");
-        }
+        limited!(
+            warn,
+            "at.noise",
+            "{}: skipped line noise from the modem ({} so far): {n}",
+            self.name,
+            self.noise_count
+        );
     }
 }
 
@@ -531,9 +600,52 @@ pub async fn wait_urc(
             Ok(u) if pred(&u) => return Some(u),
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!("missed {n} unsolicited codes")
+                limited!(warn, "at.wait_urc_lagged", "missed {n} unsolicited codes")
             }
             Err(broadcast::error::RecvError::Closed) => return None,
         }
+    }
+}
+
+/// A line from the modem as it may appear in a log: control characters escaped, cut to 120
+/// characters (a 4 KB garbage line is no log line).
+pub(crate) fn escape(line: &str) -> String {
+    const MAX: usize = 120;
+    let mut out = String::new();
+    for (i, c) in line.chars().enumerate() {
+        if i >= MAX {
+            out.push('…');
+            break;
+        }
+        out.extend(c.escape_debug());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_signs_are_debounced_but_not_deferred_forever() {
+        let t0 = Instant::now();
+        let r = Restart::sign(None, t0);
+        assert_eq!(r.init_at, t0 + RESTART_SETTLE);
+        // A burst: each sign pushes the init out by the settle time …
+        let r = Restart::sign(Some(r), t0 + Duration::from_millis(500));
+        assert_eq!(r.init_at, t0 + Duration::from_millis(500) + RESTART_SETTLE);
+        assert_eq!(r.signs, 2);
+        // … but a flood that never stops is initialised after RESTART_MAX_DEFER.
+        let mut r = r;
+        for ms in (600..20_000).step_by(100) {
+            r = Restart::sign(Some(r), t0 + Duration::from_millis(ms));
+        }
+        assert_eq!(r.init_at, t0 + RESTART_MAX_DEFER);
+    }
+
+    #[test]
+    fn modem_lines_in_logs_are_escaped_and_cut() {
+        assert_eq!(escape("a\u{1b}b"), "a\\u{1b}b");
+        assert_eq!(escape(&"x".repeat(5000)).chars().count(), 121);
     }
 }

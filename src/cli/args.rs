@@ -93,8 +93,11 @@ pub enum TopupCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Resume automatic top-ups after an unconfirmed attempt paused them (check the account first).
+    /// Resume automatic top-ups after an unconfirmed attempt paused them (check the account
+    /// first), or after `pause`.
     Resume,
+    /// Switch top-ups off until `resume` (recorded in the store: a restart stays paused).
+    Pause,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,8 @@
 //! result as JSON, read by the same parsers the agent uses. No port, no config, no store.
 //!
 //! Must not: parse anything itself. Each shape goes to its parser in `modem`, `codec` or
-//! `ussd`; this file only picks the parser by the line's prefix and writes the JSON.
+//! `ussd` (URCs: the table in `at::urc`); this file only picks the parser by the line's prefix
+//! and writes the JSON.
 
 use serde_json::{json, Value};
 
@@ -128,7 +129,15 @@ pub fn decode_at_json(lines: &[String]) -> Result<Value, AppError> {
     } else if has("^HCSQ") {
         json!({"kind": "huawei_signal", "signal": huawei::parse_hcsq(first).map_err(e)?})
     } else if let Some(urc) = classify(first) {
-        other_urc(urc)
+        let mut v = other_urc(urc);
+        // What the agent does about it, from the same URC table the engine routes by.
+        let at = crate::at::Urc::new(first.as_str(), None);
+        v["urc"] = json!({
+            "code": at.code().map(|c| format!("{c:?}")),
+            "lifecycle": format!("{:?}", at.lifecycle()),
+            "noise": at.is_noise(),
+        });
+        v
     } else {
         return Err(bad(
             "the AT reply",
@@ -314,6 +323,20 @@ mod tests {
         );
         // The URC reading falls back to the answer form rather than "searching, cell 0x1F00".
         assert_eq!(v["as_urc"], v["as_answer"]);
+    }
+
+    #[test]
+    fn urcs_decode_with_what_the_urc_table_says_about_them() {
+        let v = at(&["RDY"]);
+        assert_eq!(v["kind"], "modem_restarted");
+        assert_eq!(v["urc"]["lifecycle"], "Boot");
+        let v = at(&["+CMTI: \"SM\",3"]);
+        assert_eq!((&v["kind"], &v["index"]), (&json!("new_sms"), &json!(3)));
+        assert_eq!(v["urc"]["code"], "Cmti");
+        let v = at(&["+QIND: SMS DONE"]);
+        assert_eq!(v["urc"]["lifecycle"], "SimReady");
+        let v = at(&["^DSFLOWRPT:0000,0,0"]);
+        assert_eq!(v["urc"]["noise"], true);
     }
 
     #[test]

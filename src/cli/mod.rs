@@ -10,6 +10,7 @@ pub mod decode;
 pub mod demo;
 pub mod history;
 pub mod notify;
+pub mod quick;
 pub mod report;
 pub mod run;
 pub mod sms;

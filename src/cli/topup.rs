@@ -1,9 +1,10 @@
-//! `simkeep topup now|plan|history|resume`: through the running agent's API; `history` and
-//! `resume` fall back to the store when no agent runs (`now` and `plan` need the live modem).
+//! `simkeep topup now|plan|history|resume|pause`: through the running agent's API; `history`,
+//! `resume` and `pause` fall back to the store when no agent runs (`now` and `plan` need the
+//! live modem).
 
 use serde_json::{json, Value};
 
-use crate::agent::topup::{AttemptJson, EVENT_RESUMED};
+use crate::agent::topup::{AttemptJson, EVENT_RESUMED, EVENT_SWITCH};
 use crate::api::client::daemon_request;
 use crate::cli::TopupCmd;
 use crate::config::Config;
@@ -31,9 +32,24 @@ pub async fn topup(cfg: &Config, cmd: &TopupCmd) -> Result<(), AppError> {
             None => {
                 let store = open_store(cfg, true)?;
                 let now = crate::agent::status::unix_now();
+                store.event(now, EVENT_SWITCH, "on").map_err(store_err)?;
                 store.event(now, EVENT_RESUMED, "cli").map_err(store_err)?;
                 store.shutdown().await.map_err(store_err)?;
                 println!("automatic top-ups resumed (recorded in the store; the agent reads it at start)");
+                Ok(())
+            }
+        },
+        TopupCmd::Pause => match daemon_request(cfg, "POST", "/api/v1/topup/pause", None).await {
+            Some(r) => {
+                println!("{}", text(&r?, "result"));
+                Ok(())
+            }
+            None => {
+                let store = open_store(cfg, true)?;
+                let now = crate::agent::status::unix_now();
+                store.event(now, EVENT_SWITCH, "off").map_err(store_err)?;
+                store.shutdown().await.map_err(store_err)?;
+                println!("automatic top-ups switched off (recorded in the store; the agent reads it at start)");
                 Ok(())
             }
         },

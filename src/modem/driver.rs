@@ -1,13 +1,16 @@
-//! Modem driver: runs the profile's AT commands through the AT engine and builds the modem
-//! model from the replies. The only part of `modem` that does I/O; the parsing and the
-//! decisions (which profile, whether to send the PIN) are the pure modules beside it.
+//! Modem driver: asks what the profile declares (typed [`Query`]s at their [`Rate`]s) through
+//! the AT engine and builds the modem model from the answers. The only part of `modem` that
+//! does I/O; the parsing and the decisions (which profile, whether to send the PIN) are the
+//! pure modules beside it.
 
 use serde::Serialize;
 
 use super::model::{ModemIdentity, Registration, Signal, SimInfo, SimState};
-use super::profile::{Profile, COPS_FORMAT_NUMERIC, COPS_NAME, COPS_NUMERIC};
+use std::time::Duration;
+
+use super::profile::{Profile, Query, Rate, COPS_FORMAT_NUMERIC, NETWORK};
 use super::sim_gate::{decide, detect_swap, PinLedger, SimAction};
-use super::Replies;
+use super::{Outcome, Replies};
 use crate::at::{AtClient, AtError, Command};
 
 /// Everything one poll learned.
@@ -50,15 +53,20 @@ pub struct Driver {
     /// SIMs we already sent the PIN to: never twice.
     pins_sent: PinLedger,
     last_iccid: Option<String>,
-    /// Who the modem is does not change while it stays connected: read once per connection.
+    /// Who the modem is does not change while it stays connected ([`Rate::PerConnection`]).
     identity: Option<ModemIdentity>,
     /// The `AT+CGMI`/`AT+CGMM` answers profile detection read, so the first poll does not ask
     /// again.
     detected: Replies,
-    /// The SIM's answers to the SIM questions, kept while it stays ready (see [`SimCache`]).
+    /// The SIM's answers to the [`Rate::PerSim`] queries, kept while it stays ready.
     sim: Option<SimCache>,
-    /// The PLMN the operator name was read for, and the `+COPS?` lines that named it.
+    /// The PLMN the operator name was read for, and the `+COPS?` lines that named it
+    /// ([`Rate::OnChange`]).
     operator: Option<(String, Vec<String>)>,
+    /// [`Rate::EveryNthPoll`] answers: the query, the poll it was asked in, its answer.
+    periodic: Vec<(Query, u32, Outcome)>,
+    /// Polls since the driver was made (saturating): the clock of [`Rate::EveryNthPoll`].
+    polls: u32,
     /// When the profile was detected; a reset soon after keeps it (see [`REDETECT_AFTER`]).
     detected_at: Option<tokio::time::Instant>,
     /// The profile's init commands must run again before the next poll (a modem restart).
@@ -71,31 +79,22 @@ pub struct Driver {
 /// runs the init commands again (a restart forgets `+CREG=2` and the `+COPS` format).
 pub const REDETECT_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The commands `build_identity` reads; skipped once the identity is known.
-const IDENTITY_COMMANDS: [&str; 4] = ["AT+CGMI", "AT+CGMM", "AT+CGMR", "AT+CGSN"];
-
-/// IMSI and own number do not change while the same SIM stays in: they are asked once per
-/// SIM and replayed from here. The ICCID itself is asked every poll (one short command) so a
-/// swap is seen even when the modem reports nothing between two polls; the cache is dropped
-/// when the ICCID differs, when `+CPIN?` says anything but READY, on reconnect, and after
-/// [`SIM_RECHECK_POLLS`] polls.
+/// IMSI and own number ([`Rate::PerSim`]) do not change while the same SIM stays in: they
+/// are asked once per SIM and replayed from here. The ICCID itself is asked every poll (one
+/// short command) so a swap is seen even when the modem reports nothing between two polls;
+/// the cache is dropped when the ICCID differs, when `+CPIN?` says anything but READY, on
+/// reconnect, and after [`SIM_RECHECK_POLLS`] polls.
 struct SimCache {
     iccid: String,
-    /// The command that answered with the ICCID (the vendor's, or `AT+CCID` where the
-    /// vendor's is refused), asked every poll.
-    iccid_cmd: &'static str,
-    replies: Vec<(&'static str, Result<Vec<String>, String>)>,
+    /// The query that answered with the ICCID (the vendor's, or `AT+CCID` where the vendor's
+    /// is refused), asked every poll.
+    iccid_query: Query,
+    replies: Vec<(Query, Outcome)>,
     polls: u32,
 }
 
 /// Polls between re-reads of the SIM questions while the same SIM stays ready.
 pub const SIM_RECHECK_POLLS: u32 = 20;
-
-/// The SIM questions of a profile's list: ICCID in any vendor's form, IMSI, own number.
-fn is_sim_question(cmd: &str) -> bool {
-    let c = cmd.to_ascii_uppercase();
-    c.contains("CCID") || c == "AT+CIMI" || c == "AT+CNUM"
-}
 
 impl Driver {
     /// `forced` is the profile named in config (`None` = detect).
@@ -111,6 +110,8 @@ impl Driver {
             detected: Replies::new(),
             sim: None,
             operator: None,
+            periodic: Vec::new(),
+            polls: 0,
             detected_at: None,
             needs_init: false,
         }
@@ -125,6 +126,7 @@ impl Driver {
     /// The operator name is kept: it is filed under its PLMN and replayed only for that PLMN.
     pub fn reset(&mut self) {
         self.sim = None;
+        self.periodic.clear();
         let recent = self
             .detected_at
             .is_some_and(|t| t.elapsed() < REDETECT_AFTER);
@@ -149,8 +151,8 @@ impl Driver {
         let p = match self.forced {
             Some(p) => p,
             None => {
-                let cgmi = self.detect_line("AT+CGMI").await?;
-                let cgmm = self.detect_line("AT+CGMM").await?;
+                let cgmi = self.detect_line(Query::Manufacturer).await?;
+                let cgmm = self.detect_line(Query::Model).await?;
                 let p = Profile::detect(&cgmi, &cgmm);
                 if p == Profile::Generic {
                     tracing::info!("modem vendor {cgmi:?} model {cgmm:?} not known; using the generic 3GPP profile");
@@ -180,61 +182,47 @@ impl Driver {
     }
 
     /// Asks a detection question and keeps the answer for the first poll's identity.
-    async fn detect_line(&mut self, line: &str) -> Result<String, AtError> {
-        match self.at.run(line).await {
-            Ok(r) => {
-                let joined = r.lines.join(" ");
-                self.detected.insert(line, Ok(r.lines));
-                Ok(joined)
-            }
-            Err(e) if e.is_modem_refusal() => {
-                self.detected.insert(line, Err(e.final_line()));
-                Ok(String::new())
-            }
-            Err(e) => Err(e),
-        }
+    async fn detect_line(&mut self, q: Query) -> Result<String, AtError> {
+        let outcome = self.ask(q).await?;
+        let joined = outcome
+            .as_ref()
+            .map(|lines| lines.join(" "))
+            .unwrap_or_default();
+        self.detected.insert(q, outcome);
+        Ok(joined)
     }
 
-    /// Runs each command; a refusal is recorded as such, a dead modem aborts the poll.
-    async fn collect(&self, commands: &[&str]) -> Result<Replies, AtError> {
-        let mut replies = Replies::new();
-        self.collect_into(&mut replies, commands).await?;
-        Ok(replies)
-    }
-
-    async fn collect_into(&self, replies: &mut Replies, commands: &[&str]) -> Result<(), AtError> {
-        for &line in commands {
-            // The numeric `+COPS?` format is set once per connection (init commands), so
-            // the read goes alone.
-            let wire = if line == COPS_NUMERIC {
-                "AT+COPS?"
-            } else {
-                line
-            };
-            match self.run_sequence(wire).await {
-                Ok(lines) => replies.insert(line, Ok(lines)),
-                Err(e) if e.is_modem_refusal() => replies.insert(line, Err(e.final_line())),
+    /// Puts one query on the wire, command by command as its [`Spec`](super::profile::Spec)
+    /// declares, each with the query's timeout. A refusal is the answer; a dead modem is an
+    /// error that aborts the poll.
+    async fn ask(&self, q: Query) -> Result<Outcome, AtError> {
+        let spec = q.spec();
+        for line in spec.set {
+            match self.send(line, spec.timeout).await {
+                Ok(_) => {}
+                // The mode was not set, so there is nothing to read or restore.
+                Err(e) if e.is_modem_refusal() => return Ok(Err(e.final_line())),
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        let answer = match self.send(spec.read, spec.timeout).await {
+            Ok(lines) => Ok(lines),
+            Err(e) if e.is_modem_refusal() => Err(e.final_line()),
+            Err(e) => return Err(e),
+        };
+        for line in spec.restore {
+            match self.send(line, spec.timeout).await {
+                Ok(_) => {}
+                Err(e) if e.is_modem_refusal() => tracing::debug!("{line} refused: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(answer)
     }
 
-    /// Profiles may name a sequence such as `AT+COPS=3,2;+COPS?` (set the format, then ask).
-    /// The engine puts one command on the wire at a time, so the parts go separately, in
-    /// order; the answer of the last part is the answer of the sequence.
-    async fn run_sequence(&self, line: &str) -> Result<Vec<String>, AtError> {
-        let mut parts = line.split(';');
-        let first = parts.next().unwrap_or(line);
-        let mut lines = self.at.send(Command::new(first)?).await?.lines;
-        for part in parts {
-            lines = self
-                .at
-                .send(Command::new(format!("AT{}", part.trim()))?)
-                .await?
-                .lines;
-        }
-        Ok(lines)
+    async fn send(&self, line: &str, timeout: Duration) -> Result<Vec<String>, AtError> {
+        let cmd = Command::new(line)?.with_timeout(timeout);
+        Ok(self.at.send(cmd).await?.lines)
     }
 
     /// Identity, SIM and registration.
@@ -245,33 +233,28 @@ impl Driver {
         Ok((identity, sim, registration, events))
     }
 
-    /// One poll: each question once. Identity is asked once per connection, IMSI and own
-    /// number once per SIM (see [`SimCache`]), the
-    /// operator name only when the PLMN changes; `+CPIN?`, registration and (with
+    /// One poll: each declared question at its [`Rate`], each at most once. Identity once
+    /// per connection, IMSI and own number once per SIM (see [`SimCache`]), the operator
+    /// name only when the PLMN changes; `+CPIN?`, the ICCID, registration and (with
     /// `with_signal`) signal every time.
     async fn poll(&mut self, with_signal: bool) -> Result<Polled, AtError> {
         let p = self.profile().await?;
-        let all = if with_signal {
-            p.poll_commands()
+        let declared = if with_signal {
+            p.queries()
         } else {
-            p.info_commands().to_vec()
+            p.info_queries()
         };
+        self.polls = self.polls.saturating_add(1);
         let mut replies = Replies::new();
-        let known_identity = self.identity.is_some();
-        for cmd in IDENTITY_COMMANDS {
-            if let Some(outcome) = self.detected.outcome(cmd) {
-                replies.insert(cmd, outcome.clone());
+        for q in [Query::Manufacturer, Query::Model] {
+            if let Some(outcome) = self.detected.outcome(q) {
+                replies.insert(q, outcome.clone());
             }
         }
         // The SIM state and the ICCID first: they decide whether the cached SIM answers
-        // still hold. The profile's first ICCID command is its best one (vendor before +CCID).
-        let is_iccid = |c: &&'static str| c.to_ascii_uppercase().contains("CCID");
-        let iccid_cmd = match &self.sim {
-            Some(c) => Some(c.iccid_cmd),
-            None => all.iter().copied().find(is_iccid),
-        };
-        let first: Vec<&str> = ["AT+CPIN?"].into_iter().chain(iccid_cmd).collect();
-        self.collect_into(&mut replies, &first).await?;
+        // still hold.
+        replies.insert(Query::SimState, self.ask(Query::SimState).await?);
+        let iccid_query = self.read_iccid(p, &mut replies).await?;
         let now = p.build_sim(&replies);
         let ready = now.state == Some(SimState::Ready);
         let cached = match self.sim.take() {
@@ -285,23 +268,41 @@ impl Driver {
             _ => None,
         };
         if let Some(c) = &cached {
-            // This poll's own ICCID answer stands; the rest is replayed.
-            for (cmd, outcome) in c.replies.iter().filter(|(cmd, _)| !first.contains(cmd)) {
-                replies.insert(cmd, outcome.clone());
+            for (q, outcome) in &c.replies {
+                replies.insert(*q, outcome.clone());
             }
         }
-        let mut todo: Vec<&str> = Vec::new();
-        for &c in &all {
-            let skip = first.contains(&c)
-                || c == COPS_NAME
-                || (IDENTITY_COMMANDS.contains(&c)
-                    && (known_identity || replies.outcome(c).is_some()))
-                || (is_sim_question(c) && cached.is_some());
-            if !skip {
-                todo.push(c);
+        for d in &declared {
+            // Already asked (SIM state, ICCID), detected, or replayed from the SIM cache.
+            if d.query.is_iccid() || replies.outcome(d.query).is_some() {
+                continue;
             }
+            let due = match d.rate {
+                Rate::EveryPoll => true,
+                Rate::PerConnection => self.identity.is_none(),
+                Rate::PerSim => cached.is_none(),
+                // Asked below, when what it describes changed.
+                Rate::OnChange => false,
+                Rate::EveryNthPoll(_) => match self.periodic.iter().find(|e| e.0 == d.query) {
+                    Some((_, asked, outcome))
+                        if d.rate.replays(self.polls.saturating_sub(*asked)) =>
+                    {
+                        replies.insert(d.query, outcome.clone());
+                        false
+                    }
+                    _ => true,
+                },
+            };
+            if !due {
+                continue;
+            }
+            let outcome = self.ask(d.query).await?;
+            if let Rate::EveryNthPoll(_) = d.rate {
+                self.periodic.retain(|e| e.0 != d.query);
+                self.periodic.push((d.query, self.polls, outcome.clone()));
+            }
+            replies.insert(d.query, outcome);
         }
-        self.collect_into(&mut replies, &todo).await?;
         self.sim = match cached {
             Some(mut c) => {
                 c.polls = c.polls.saturating_add(1);
@@ -309,23 +310,19 @@ impl Driver {
             }
             None if ready => p.build_sim(&replies).iccid.map(|iccid| SimCache {
                 iccid,
-                iccid_cmd: all
+                iccid_query: iccid_query.unwrap_or(Query::Iccid),
+                replies: declared
                     .iter()
-                    .copied()
-                    .filter(is_iccid)
-                    .find(|c| replies.get(c).is_some())
-                    .or(iccid_cmd)
-                    .unwrap_or("AT+CCID"),
-                replies: all
-                    .iter()
-                    .filter(|c| is_sim_question(c))
-                    .filter_map(|c| Some((*c, replies.outcome(c)?.clone())))
+                    .filter(|d| d.rate == Rate::PerSim)
+                    .filter_map(|d| Some((d.query, replies.outcome(d.query)?.clone())))
                     .collect(),
                 polls: 1,
             }),
             None => None,
         };
-        self.operator_name(&mut replies).await?;
+        if declared.iter().any(|d| d.query == Query::OperatorName) {
+            self.operator_name(&mut replies).await?;
+        }
         let identity = match &self.identity {
             Some(known) => known.clone(),
             None => {
@@ -348,12 +345,33 @@ impl Driver {
         Ok((identity, sim, registration, signal, events))
     }
 
+    /// Reads the ICCID: by the query that answered for this SIM before, else the profile's
+    /// ICCID reads in order (the vendor's, then `AT+CCID`) until one answers with an ICCID.
+    /// Returns the query that did.
+    async fn read_iccid(
+        &self,
+        p: Profile,
+        replies: &mut Replies,
+    ) -> Result<Option<Query>, AtError> {
+        let order = match &self.sim {
+            Some(c) => vec![c.iccid_query],
+            None => p.iccid_queries(),
+        };
+        for q in order {
+            replies.insert(q, self.ask(q).await?);
+            if p.build_sim(replies).iccid.is_some() {
+                return Ok(Some(q));
+            }
+        }
+        Ok(None)
+    }
+
     /// The `AT+COPS?` answer in `replies` is numeric (the format the init commands set); the
     /// name is asked only when that PLMN differs from the one last named, and replayed
     /// otherwise. A modem that lost the format (a restart we did not see) answers with a name:
     /// the format is set again for the next poll.
     async fn operator_name(&mut self, replies: &mut Replies) -> Result<(), AtError> {
-        let Some(lines) = replies.get(COPS_NUMERIC) else {
+        let Some(lines) = replies.get(Query::Operator) else {
             return Ok(());
         };
         let cops = lines
@@ -361,8 +379,13 @@ impl Driver {
             .find_map(|l| super::generic::parse_cops(l).ok());
         let Some(cops) = cops else { return Ok(()) };
         if cops.format.is_some_and(|f| f != 2) && cops.oper.is_some() {
-            self.collect_into(&mut Replies::new(), &[COPS_FORMAT_NUMERIC])
-                .await?;
+            match self.send(COPS_FORMAT_NUMERIC, NETWORK).await {
+                Ok(_) => {}
+                Err(e) if e.is_modem_refusal() => {
+                    tracing::debug!("{COPS_FORMAT_NUMERIC} refused: {e}")
+                }
+                Err(e) => return Err(e),
+            }
             return Ok(());
         }
         let Some((mcc, mnc)) = cops.numeric() else {
@@ -371,23 +394,23 @@ impl Driver {
         let plmn = format!("{mcc}{mnc}");
         if let Some((known, named)) = &self.operator {
             if *known == plmn {
-                replies.insert(COPS_NAME, Ok(named.clone()));
+                replies.insert(Query::OperatorName, Ok(named.clone()));
                 return Ok(());
             }
         }
-        let mut name = Replies::new();
-        self.collect_into(&mut name, &[COPS_NAME, COPS_FORMAT_NUMERIC])
-            .await?;
-        if let Some(named) = name.get(COPS_NAME) {
-            self.operator = Some((plmn, named.to_vec()));
-            replies.insert(COPS_NAME, Ok(named.to_vec()));
+        if let Ok(named) = self.ask(Query::OperatorName).await? {
+            self.operator = Some((plmn, named.clone()));
+            replies.insert(Query::OperatorName, Ok(named));
         }
         Ok(())
     }
 
     pub async fn signal(&mut self) -> Result<Signal, AtError> {
         let p = self.profile().await?;
-        let replies = self.collect(p.signal_commands()).await?;
+        let mut replies = Replies::new();
+        for d in p.signal_queries() {
+            replies.insert(d.query, self.ask(d.query).await?);
+        }
         Ok(p.build_signal(&replies))
     }
 
@@ -396,30 +419,37 @@ impl Driver {
         self.profile.map(|p| format!("{p:?}").to_lowercase())
     }
 
-    /// The modem's own data counters, where the profile has them (Quectel `AT+QGDCNT?`,
+    /// The modem's own data counters, where the profile declares them (Quectel `AT+QGDCNT?`,
     /// Huawei `AT^DSFLOWQRY`). `None` when it has none or they could not be read: usage then
     /// rests on the interface counters and the carrier.
     pub async fn data_counters(&mut self) -> Option<crate::usage::Traffic> {
-        use crate::usage::counters::{parse_dsflowqry, parse_qgdcnt};
         let p = self.profile().await.ok()?;
-        let (line, parse): (&str, fn(&str) -> Option<crate::usage::Traffic>) = match p {
-            Profile::Quectel => ("AT+QGDCNT?", |r| parse_qgdcnt(r).ok()),
-            Profile::Huawei => ("AT^DSFLOWQRY", |r| parse_dsflowqry(r).ok().map(|f| f.total)),
-            _ => return None,
-        };
-        match self.at.run(line).await {
-            Ok(r) => {
-                let parsed = parse(&r.lines.join("\n"));
-                if parsed.is_none() {
-                    tracing::debug!("{line} answer not understood: {:?}", r.lines);
-                }
-                parsed
-            }
+        let q = p.params().counters?;
+        let mut replies = Replies::new();
+        match self.ask(q).await {
+            Ok(outcome) => replies.insert(q, outcome),
             Err(e) => {
-                tracing::debug!("{line} failed: {e}");
-                None
+                crate::limited!(
+                    debug,
+                    "driver.counters_failed",
+                    "{} failed: {e}",
+                    q.spec().read
+                );
+                return None;
             }
         }
+        let parsed = p.build_counters(&replies);
+        if parsed.is_none() {
+            // The modem's own words, escaped and cut like every modem-caused log line.
+            crate::limited!(
+                debug,
+                "driver.counters_not_understood",
+                "{} answer not understood: {}",
+                q.spec().read,
+                crate::at::engine::escape(&format!("{:?}", replies.outcome(q)))
+            );
+        }
+        parsed
     }
 
     /// A full poll.

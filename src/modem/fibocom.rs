@@ -9,7 +9,31 @@
 //! TS 38.133 §10.1), 255 = unknown; LTE `<sinr>` is whole dB, NR `<sinr>` an SS-SINR index.
 
 use super::model::{round1, NrSignal, RadioReport, Signal, Tech};
+use super::profile::{Declared, Feeds, Params, Query, Rate, Reads, Spec, CELL, GENERIC, QUICK};
 use super::{after_prefix, fields, opt_hex, opt_int, ParseError};
+
+// ------------------------------------------------------------------ profile declaration
+
+/// Fibocom L8x0, FM150/FM350, NL668, FG150: what differs from the 3GPP profile.
+pub const PARAMS: Params = Params {
+    maker: "fibocom",
+    models: &["L850", "L860", "FM150", "FM350", "NL668", "FG150"],
+    iccid: Some(Query::FibocomIccid),
+    cell: &[Declared::new(
+        Query::FibocomCellInfo,
+        Rate::EveryPoll,
+        Feeds::RegistrationAndSignal,
+    )],
+    ..GENERIC
+};
+
+/// `AT+ICCID` answers `+ICCID: <iccid>`.
+pub const ICCID: Spec = Spec::one("AT+ICCID", QUICK, Reads::Iccid(super::generic::parse_iccid));
+pub const CELL_INFO: Spec = Spec::one(
+    "AT+GTCCINFO?",
+    CELL,
+    Reads::Cell(|l| parse_gtccinfo(l).ok()),
+);
 
 /// One serving-cell row.
 #[derive(Debug, Clone, Default, PartialEq)]

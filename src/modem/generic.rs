@@ -316,7 +316,7 @@ pub fn decode_ucs2_hex(text: &str) -> Option<String> {
 // ---------------------------------------------------------------- registration
 
 /// Which registration command a report belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RegKind {
     /// `+CREG` circuit switched (TS 27.007 §7.2).
     Creg,

@@ -8,7 +8,77 @@
 pub use super::generic::unswap_iccid;
 use super::generic::{iccid_text, normalise_iccid};
 use super::model::{round1, RadioReport, Signal, Tech};
+use super::profile::{Declared, Feeds, Params, Query, Rate, Reads, Spec, UssdText, CELL, QUICK};
 use super::{after_prefix, fields, opt_hex, opt_int, plausible, to_u32, ParseError};
+use crate::usage::Traffic;
+
+// ------------------------------------------------------------------ profile declaration
+
+/// Huawei HiSilicon sticks and modules: what differs from the 3GPP profile.
+pub const PARAMS: Params = Params {
+    maker: "huawei",
+    // Every model here also wants USSD packed (below); ME906 was missing from the old USSD list.
+    models: &["E3372", "E3276", "ME909", "ME906", "MS2131", "MS2372"],
+    init: &[CURC_OFF],
+    iccid: Some(Query::HuaweiIccid),
+    cell: &[
+        Declared::new(Query::HuaweiSignal, Rate::EveryPoll, Feeds::Signal),
+        Declared::new(
+            Query::HuaweiServingCell,
+            Rate::EveryPoll,
+            Feeds::RegistrationAndSignal,
+        ),
+        Declared::new(
+            Query::HuaweiSystemInfo,
+            Rate::EveryPoll,
+            Feeds::RegistrationAndSignal,
+        ),
+    ],
+    counters: Some(Query::HuaweiDataCounters),
+    // modem-quirks.md §8: `AT+CUSD=1,"*100#",15` is refused as text; ModemManager's huawei
+    // plugin packs it too.
+    ussd: UssdText::PackedGsm7,
+};
+
+/// `AT^ICCID?`: `^ICCID: <iccid>`, digit pairs swapped on some firmware (see [`parse_iccid`]).
+pub const ICCID: Spec = Spec::one("AT^ICCID?", QUICK, Reads::Iccid(parse_iccid));
+pub const SIGNAL: Spec = Spec::one(
+    "AT^HCSQ?",
+    QUICK,
+    Reads::Cell(|l| {
+        let signal = parse_hcsq(super::profile::first_with(l, "^HCSQ")?).ok()?;
+        Some(RadioReport {
+            signal,
+            ..RadioReport::default()
+        })
+    }),
+);
+pub const SERVING_CELL: Spec = Spec::one(
+    "AT^MONSC",
+    CELL,
+    Reads::Cell(|l| parse_monsc(super::profile::first_with(l, "^MONSC")?).ok()),
+);
+/// Only technology and service state: the rest of `^SYSINFOEX` is in the 27.007 answers.
+pub const SYSTEM_INFO: Spec = Spec::one(
+    "AT^SYSINFOEX",
+    QUICK,
+    Reads::Cell(|l| {
+        let sys = parse_sysinfoex(super::profile::first_with(l, "^SYSINFOEX")?).ok()?;
+        Some(RadioReport {
+            tech: sys.tech(),
+            in_service: sys.in_service(),
+            ..RadioReport::default()
+        })
+    }),
+);
+/// `^DSFLOWQRY`: six hex fields; the totals since the counters were last cleared.
+pub const DATA_COUNTERS: Spec = Spec::one("AT^DSFLOWQRY", QUICK, Reads::Counters(counters));
+
+fn counters(lines: &[String]) -> Option<Traffic> {
+    crate::usage::counters::parse_dsflowqry(&lines.join("\n"))
+        .ok()
+        .map(|f| f.total)
+}
 
 /// Command that stops the periodic `^RSSI`/`^HCSQ`/`^MODE`/`^DSFLOWRPT`/… reports. Supported
 /// by E3372/ME909s firmware; on firmware that rejects it the noise is merely filtered.

@@ -2,7 +2,7 @@
 //! model (identity, SIM, registration, signal), URC classification and the SIM/PIN decision.
 //!
 //! Everything here is pure: reply lines in, typed values out. No I/O, no tokio, no tracing —
-//! the driver (`driver.rs`, owned by the AT layer's author) runs the commands and hands the
+//! the driver (`driver.rs`) runs what each profile declares ([`profile::Query`]) and hands the
 //! lines over in a [`Replies`]. Parsers never panic and never guess: an unknown value is
 //! `None`, an odd line is a [`ParseError`] that carries the line.
 
@@ -22,7 +22,7 @@ pub mod urc;
 pub use model::{
     ModemIdentity, NrSignal, RadioReport, RegState, Registration, Signal, SimInfo, SimState, Tech,
 };
-pub use profile::Profile;
+pub use profile::{Profile, Query};
 
 /// A reply line we could not read. Carries the line, escaped and cut to a sane length, so a log
 /// shows exactly what the modem sent.
@@ -61,11 +61,15 @@ pub fn escape(line: &str) -> String {
     out
 }
 
-/// What the driver collected for one poll: per command line, the information lines (without
-/// echo and without the final `OK`) or the final error line (`ERROR`, `+CME ERROR: 10`, ...).
+/// What a query got back: its information lines (without echo and the final `OK`), or the
+/// final error line (`ERROR`, `+CME ERROR: 10`, ...).
+pub type Outcome = Result<Vec<String>, String>;
+
+/// What the driver collected for one poll, filed by [`Query`] (what was asked), not by the
+/// command text that went on the wire.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Replies {
-    entries: Vec<(String, Result<Vec<String>, String>)>,
+    entries: Vec<(Query, Outcome)>,
 }
 
 impl Replies {
@@ -73,55 +77,38 @@ impl Replies {
         Replies::default()
     }
 
-    /// Records the outcome of `command`; a later insert for the same command replaces it.
-    pub fn insert(&mut self, command: &str, outcome: Result<Vec<String>, String>) {
-        let key = normalise_command(command);
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
+    /// Records the outcome of `query`; a later insert for the same query replaces it.
+    pub fn insert(&mut self, query: Query, outcome: Outcome) {
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == query) {
             slot.1 = outcome;
         } else {
-            self.entries.push((key, outcome));
+            self.entries.push((query, outcome));
         }
     }
 
-    /// The information lines of a command that ended in `OK`.
-    pub fn get(&self, command: &str) -> Option<&[String]> {
-        match self.outcome(command)? {
+    /// The information lines of a query that ended in `OK`.
+    pub fn get(&self, query: Query) -> Option<&[String]> {
+        match self.outcome(query)? {
             Ok(lines) => Some(lines.as_slice()),
             Err(_) => None,
         }
     }
 
-    /// The final error line of a command that failed.
-    pub fn error(&self, command: &str) -> Option<&str> {
-        match self.outcome(command)? {
+    /// The final error line of a query that failed.
+    pub fn error(&self, query: Query) -> Option<&str> {
+        match self.outcome(query)? {
             Ok(_) => None,
             Err(e) => Some(e.as_str()),
         }
     }
 
-    /// The recorded outcome of `command`, lines or error, as it was inserted.
-    pub fn outcome(&self, command: &str) -> Option<&Result<Vec<String>, String>> {
-        let key = normalise_command(command);
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    /// The recorded outcome of `query`, lines or error, as it was inserted.
+    pub fn outcome(&self, query: Query) -> Option<&Outcome> {
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == query)
+            .map(|(_, v)| v)
     }
-}
-
-/// Commands compare case-insensitively outside quotes (`at+csq` == `AT+CSQ`), with
-/// surrounding whitespace ignored; quoted arguments keep their case.
-fn normalise_command(command: &str) -> String {
-    let mut out = String::with_capacity(command.len());
-    let mut quoted = false;
-    for c in command.trim().chars() {
-        if c == '"' {
-            quoted = !quoted;
-        }
-        if quoted {
-            out.push(c);
-        } else {
-            out.push(c.to_ascii_uppercase());
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------- shared field helpers
@@ -247,17 +234,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn replies_are_looked_up_case_insensitively_outside_quotes() {
+    fn replies_are_filed_by_query_and_a_later_answer_replaces_an_earlier_one() {
         let mut r = Replies::new();
-        r.insert("AT+QENG=\"servingcell\"", Ok(vec!["x".into()]));
-        r.insert("at+csq", Err("+CME ERROR: 10".into()));
+        r.insert(Query::QuectelServingCell, Ok(vec!["x".into()]));
+        r.insert(Query::Csq, Err("+CME ERROR: 10".into()));
         assert_eq!(
-            r.get("at+qeng=\"servingcell\""),
+            r.get(Query::QuectelServingCell),
             Some(&["x".to_string()][..])
         );
-        assert_eq!(r.get("AT+QENG=\"SERVINGCELL\""), None);
-        assert_eq!(r.get("AT+CSQ"), None);
-        assert_eq!(r.error("AT+CSQ"), Some("+CME ERROR: 10"));
+        assert_eq!(r.get(Query::Csq), None);
+        assert_eq!(r.error(Query::Csq), Some("+CME ERROR: 10"));
+        r.insert(Query::Csq, Ok(vec!["+CSQ: 24,99".into()]));
+        assert_eq!(r.error(Query::Csq), None);
+        assert_eq!(r.get(Query::Csq).map(<[String]>::len), Some(1));
+        assert_eq!(r.outcome(Query::Cesq), None);
     }
 
     #[test]

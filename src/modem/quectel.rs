@@ -8,7 +8,59 @@
 
 use super::cell_fields::{bad, int, uint};
 use super::model::{round1, NrSignal, RadioReport, Signal, Tech};
+use super::profile::{Declared, Feeds, Params, Query, Rate, Reads, Spec, CELL, GENERIC, QUICK};
 use super::{after_prefix, fields, opt_hex, opt_int, plausible, to_u32, ParseError};
+use crate::usage::Traffic;
+
+// ------------------------------------------------------------------ profile declaration
+
+/// Quectel (EC2x, EG2x, EM0x/EM1x, RM5xx, RG5xx, BG9x): what differs from the 3GPP profile.
+pub const PARAMS: Params = Params {
+    maker: "quectel",
+    models: &[
+        "EC2", "EG0", "EG2", "EP0", "RM5", "RG5", "BG9", "EM0", "EM1", "EM12", "EM16",
+    ],
+    iccid: Some(Query::QuectelIccid),
+    cell: &[
+        Declared::new(
+            Query::QuectelServingCell,
+            Rate::EveryPoll,
+            Feeds::RegistrationAndSignal,
+        ),
+        Declared::new(Query::QuectelSignal, Rate::EveryPoll, Feeds::Signal),
+        // Band and channel: they change on handover, and the read is one short line.
+        Declared::new(Query::QuectelNetworkInfo, Rate::EveryPoll, Feeds::Signal),
+    ],
+    counters: Some(Query::QuectelDataCounters),
+    ..GENERIC
+};
+
+/// `AT+QCCID` answers `+QCCID: <iccid>`, read by the generic ICCID parser.
+pub const ICCID: Spec = Spec::one("AT+QCCID", QUICK, Reads::Iccid(super::generic::parse_iccid));
+/// EC25 manual: `AT+QENG` max response time 300 ms; see [`CELL`].
+pub const SERVING_CELL: Spec = Spec::one(
+    "AT+QENG=\"servingcell\"",
+    CELL,
+    Reads::Cell(|l| parse_qeng(l).ok()),
+);
+pub const SIGNAL: Spec = Spec::one(
+    "AT+QCSQ",
+    QUICK,
+    Reads::Cell(|l| {
+        parse_qcsq(l).ok().map(|signal| RadioReport {
+            signal,
+            ..RadioReport::default()
+        })
+    }),
+);
+pub const NETWORK_INFO: Spec =
+    Spec::one("AT+QNWINFO", QUICK, Reads::Cell(|l| parse_qnwinfo(l).ok()));
+/// `+QGDCNT: <sent>,<received>` since the last reset of the counters.
+pub const DATA_COUNTERS: Spec = Spec::one("AT+QGDCNT?", QUICK, Reads::Counters(counters));
+
+fn counters(lines: &[String]) -> Option<Traffic> {
+    crate::usage::counters::parse_qgdcnt(&lines.join("\n")).ok()
+}
 
 const QENG: &str = "+QENG";
 

@@ -6,8 +6,32 @@
 //! and ModemManager's `mm-broadband-modem-mbim-sierra.c` sample. `---`/`--` mean unknown.
 
 use super::model::{NrSignal, RadioReport, Tech};
+use super::profile::{Declared, Feeds, Params, Query, Rate, Reads, Spec, CELL, GENERIC, QUICK};
 use super::quectel::band_number;
 use super::{is_unknown_marker, ParseError};
+
+// ------------------------------------------------------------------ profile declaration
+
+/// Sierra Wireless EM/MC 73xx–91xx: what differs from the 3GPP profile.
+pub const PARAMS: Params = Params {
+    maker: "sierra",
+    models: &["EM74", "MC74", "EM75", "EM91", "MC73", "EM73"],
+    iccid: Some(Query::SierraIccid),
+    cell: &[Declared::new(
+        Query::SierraStatus,
+        Rate::EveryPoll,
+        Feeds::RegistrationAndSignal,
+    )],
+    ..GENERIC
+};
+
+/// `AT!ICCID?` answers `!ICCID: <iccid>`.
+pub const ICCID: Spec = Spec::one(
+    "AT!ICCID?",
+    QUICK,
+    Reads::Iccid(super::generic::parse_iccid),
+);
+pub const STATUS: Spec = Spec::one("AT!GSTATUS?", CELL, Reads::Cell(|l| parse_gstatus(l).ok()));
 
 /// Every label we split on, including ones whose values we ignore: an unlisted label would
 /// otherwise run into the previous value.

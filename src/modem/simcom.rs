@@ -8,8 +8,32 @@
 
 use super::cell_fields::{bad, int, uint};
 use super::model::{round1, NrSignal, RadioReport, Tech};
+use super::profile::{Declared, Feeds, Params, Query, Rate, Reads, Spec, CELL, GENERIC, QUICK};
 use super::quectel::band_number;
 use super::{after_prefix, fields, opt_hex, plausible, ParseError};
+
+// ------------------------------------------------------------------ profile declaration
+
+/// SIMCom SIM7xxx/SIM8xxx: what differs from the 3GPP profile.
+pub const PARAMS: Params = Params {
+    maker: "simcom",
+    models: &["SIM7", "SIM8"],
+    iccid: Some(Query::SimcomIccid),
+    cell: &[Declared::new(
+        Query::SimcomServingCell,
+        Rate::EveryPoll,
+        Feeds::RegistrationAndSignal,
+    )],
+    ..GENERIC
+};
+
+/// `AT+CICCID` answers `+ICCID: <iccid>`.
+pub const ICCID: Spec = Spec::one(
+    "AT+CICCID",
+    QUICK,
+    Reads::Iccid(super::generic::parse_iccid),
+);
+pub const SERVING_CELL: Spec = Spec::one("AT+CPSI?", CELL, Reads::Cell(|l| parse_cpsi(l).ok()));
 
 /// `AT+CPSI?`:
 /// - `+CPSI: NO SERVICE,Online`

@@ -1,15 +1,16 @@
-//! Unsolicited result codes: which lines are URCs, what they say, and — for the lines that
-//! look the same as an answer (`+CREG: 1,…` vs `+CREG: 0,1`) — whether the line belongs to the
-//! command on the wire.
+//! Unsolicited result codes with the fields only the modem model can read (registration,
+//! signal, Quectel indications), for `simkeep decode` and the ModemManager vectors.
 //!
-//! Pure; the AT engine calls [`is_unsolicited`] to route a line and [`classify`] to type it.
-//! This module must not decide policy (what to do about a URC); it only names it.
+//! Which lines are URCs, routing, restarts and noise are one table in `at::urc`; this module
+//! dispatches on that table's code and keeps no list of its own. Pure; it must not decide
+//! policy (what to do about a URC); it only names it.
 
 use super::generic::{parse_reg_answer, parse_reg_urc, RegKind, RegReport};
 use super::huawei::{parse_hcsq, parse_rssi_urc};
 use super::model::Signal;
 use super::quectel::{parse_qind, Qind};
 use super::{after_prefix, fields, opt_int};
+use crate::at::urc::{self as at_urc, Code, Urc as AtUrc, UrcKind};
 
 /// A typed unsolicited result code.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,169 +63,91 @@ pub enum Urc {
 }
 
 impl Urc {
-    /// Periodic status reports that nobody needs to act on (see `huawei::is_noise`).
+    /// Periodic status reports that nobody needs to act on: the table's `noise` column.
     pub fn is_noise(&self) -> bool {
         match self {
             Urc::HuaweiRssi(_) | Urc::HuaweiHcsq(_) | Urc::HuaweiMode { .. } | Urc::HuaweiBoot => {
                 true
             }
-            Urc::Other(line) => super::huawei::is_noise(line),
+            Urc::Qind(Qind::Csq(_)) => true,
+            Urc::Other(line) => at_urc::lookup(line).is_some_and(|s| s.noise),
             _ => false,
         }
     }
 }
 
-/// Prefixes (before the colon) of every URC we know. Bare words are listed separately.
-const PREFIXES: &[&str] = &[
-    "+CREG",
-    "+CGREG",
-    "+CEREG",
-    "+C5GREG",
-    "+CMTI",
-    "+CMT",
-    "+CDSI",
-    "+CDS",
-    "+CBM",
-    "+CUSD",
-    "+CRING",
-    "+CLIP",
-    "+CIEV",
-    "+CGEV",
-    "+CTZV",
-    "+CTZE",
-    "+CTZEU",
-    "+QIND",
-    "+QUSIM",
-    "+QNITZ",
-    "+QSTAT",
-    "+CPIN",
-    // Huawei's periodic status reports are in `huawei::NOISE`, checked as well.
-    "^NDISSTAT",
-    "^CEND",
-    "^CONN",
-    "^ORIG",
-    "^CONF",
-    "+PACSP",
-];
-const WORDS: &[&str] = &["RING", "RDY", "POWERED DOWN", "+PACSP0", "+PACSP1"];
-
-/// True when `line` has the shape of a URC we know. Routing (answer or URC?) is the AT
-/// layer's job (`at::urc::is_unsolicited`); this only types what it routed here.
-fn is_urc_prefix(line: &str) -> bool {
-    let t = line.trim();
-    WORDS.iter().any(|w| t.eq_ignore_ascii_case(w))
-        || PREFIXES.iter().any(|p| after_prefix(t, p).is_some())
-        || super::huawei::is_noise(t)
-}
-
-/// Types a line the engine has decided is unsolicited. `None` when it is not a URC at all.
+/// Types a line the engine has decided is unsolicited. `None` when it is in no row of the URC
+/// table (`at::urc::TABLE`, the one list routing uses too). The AT layer's parse
+/// (`at::Urc::new`) gives the code and the fields it reads; this adds the fields that need the
+/// modem model's parsers (registration, signal, Quectel indications).
 pub fn classify(line: &str) -> Option<Urc> {
-    if !is_urc_prefix(line) {
-        return None;
-    }
     let t = line.trim();
+    let at = AtUrc::new(t, None);
+    let code = at.code()?;
     let other = || Some(Urc::Other(t.to_string()));
-    if t.eq_ignore_ascii_case("RING") {
-        return Some(Urc::Ring);
-    }
-    if t.eq_ignore_ascii_case("RDY") {
-        return Some(Urc::Rdy);
-    }
-    for kind in RegKind::ALL {
-        if after_prefix(t, kind.prefix()).is_some() {
-            // A URC in answer form (`+CREG: 2,1,…` from modems that always send <n>) is
-            // accepted too: the engine only calls us for lines it routed as unsolicited.
-            let Ok(r) = parse_reg_urc(t).or_else(|_| parse_reg_answer(t)) else {
-                return other();
-            };
-            return Some(match kind {
-                RegKind::Creg => Urc::Creg(r),
-                RegKind::Cgreg => Urc::Cgreg(r),
-                RegKind::Cereg => Urc::Cereg(r),
-                RegKind::C5greg => Urc::C5greg(r),
-            });
-        }
-    }
-    if let Some(body) = after_prefix(t, "+CMTI") {
-        let f = fields(body);
-        let index = opt_int(f.get(1))
-            .ok()
-            .flatten()
-            .and_then(|i| u32::try_from(i).ok());
-        return match (f.first(), index) {
-            (Some(mem), Some(index)) => Some(Urc::Cmti {
-                mem: mem.to_string(),
-                index,
-            }),
-            _ => other(),
+    let reg = |kind: RegKind| -> Option<Urc> {
+        // A URC in answer form (`+CREG: 2,1,…` from modems that always send <n>) is
+        // accepted too: the engine only calls us for lines it routed as unsolicited.
+        let Ok(r) = parse_reg_urc(t).or_else(|_| parse_reg_answer(t)) else {
+            return other();
         };
-    }
-    if let Some(body) = after_prefix(t, "+CMT") {
-        return Some(Urc::Cmt {
-            header: body.to_string(),
-        });
-    }
-    if let Some(body) = after_prefix(t, "+CUSD") {
-        return cusd(body).or_else(other);
-    }
-    if let Some(u) = vendor(t) {
-        return Some(u);
-    }
-    if let Some(body) = after_prefix(t, "+CPIN") {
-        if body.trim_matches('"').eq_ignore_ascii_case("READY") {
-            return Some(Urc::CpinReady);
+        Some(match kind {
+            RegKind::Creg => Urc::Creg(r),
+            RegKind::Cgreg => Urc::Cgreg(r),
+            RegKind::Cereg => Urc::Cereg(r),
+            RegKind::C5greg => Urc::C5greg(r),
+        })
+    };
+    match (code, at.kind) {
+        (Code::Creg, _) => reg(RegKind::Creg),
+        (Code::Cgreg, _) => reg(RegKind::Cgreg),
+        (Code::Cereg, _) => reg(RegKind::Cereg),
+        (Code::C5greg, _) => reg(RegKind::C5greg),
+        (_, UrcKind::NewSms { mem, index }) => Some(Urc::Cmti { mem, index }),
+        (Code::Cmt, _) => Some(Urc::Cmt {
+            header: after_prefix(t, "+CMT").unwrap_or_default().to_string(),
+        }),
+        (_, UrcKind::Ussd(c)) => Some(Urc::Cusd {
+            status: c.status,
+            text: c.text,
+            dcs: c.dcs.map(u16::from),
+        }),
+        (_, UrcKind::Sim { ready: true }) => Some(Urc::CpinReady),
+        (Code::Ring, _) if t.eq_ignore_ascii_case("RING") => Some(Urc::Ring),
+        (Code::Ready, _) => Some(Urc::Rdy),
+        (Code::Qind | Code::SmsReady | Code::PhonebookReady, _)
+            if after_prefix(t, "+QIND").is_some() =>
+        {
+            parse_qind(t).ok().map(Urc::Qind).or_else(other)
         }
+        (code, _) => vendor(code, t),
     }
-    other()
 }
 
-/// Huawei `^…` and Quectel `+QIND`/`+QUSIM` reports; `Other` for a recognised but unreadable one.
-fn vendor(t: &str) -> Option<Urc> {
+/// Huawei signal/mode reports and Quectel `+QUSIM`, by the table's code; `Other` for a
+/// recognised but unreadable one.
+fn vendor(code: Code, t: &str) -> Option<Urc> {
     let other = || Some(Urc::Other(t.to_string()));
-    if after_prefix(t, "^RSSI").is_some() {
-        return parse_rssi_urc(t).ok().map(Urc::HuaweiRssi).or_else(other);
+    let int = |f: Option<&&str>| opt_int(f).ok().flatten();
+    match code {
+        Code::HuaweiRssi => parse_rssi_urc(t).ok().map(Urc::HuaweiRssi).or_else(other),
+        Code::HuaweiHcsq => parse_hcsq(t).ok().map(Urc::HuaweiHcsq).or_else(other),
+        Code::HuaweiMode => {
+            let f = fields(after_prefix(t, "^MODE").unwrap_or_default());
+            Some(Urc::HuaweiMode {
+                sysmode: int(f.first()).and_then(|v| u8::try_from(v).ok()),
+                submode: int(f.get(1)).and_then(|v| u16::try_from(v).ok()),
+            })
+        }
+        Code::HuaweiBoot => Some(Urc::HuaweiBoot),
+        Code::Qusim => {
+            let f = fields(after_prefix(t, "+QUSIM").unwrap_or_default());
+            Some(Urc::Qusim(
+                int(f.first()).and_then(|v| u8::try_from(v).ok()),
+            ))
+        }
+        _ => other(),
     }
-    if after_prefix(t, "^HCSQ").is_some() {
-        return parse_hcsq(t).ok().map(Urc::HuaweiHcsq).or_else(other);
-    }
-    if let Some(body) = after_prefix(t, "^MODE") {
-        let f = fields(body);
-        let sysmode = opt_int(f.first())
-            .ok()
-            .flatten()
-            .and_then(|v| u8::try_from(v).ok());
-        let submode = opt_int(f.get(1))
-            .ok()
-            .flatten()
-            .and_then(|v| u16::try_from(v).ok());
-        return Some(Urc::HuaweiMode { sysmode, submode });
-    }
-    if after_prefix(t, "^BOOT").is_some() {
-        return Some(Urc::HuaweiBoot);
-    }
-    if after_prefix(t, "+QIND").is_some() {
-        return parse_qind(t).ok().map(Urc::Qind).or_else(other);
-    }
-    if let Some(body) = after_prefix(t, "+QUSIM") {
-        let n = opt_int(fields(body).first())
-            .ok()
-            .flatten()
-            .and_then(|v| u8::try_from(v).ok());
-        return Some(Urc::Qusim(n));
-    }
-    None
-}
-
-fn cusd(body: &str) -> Option<Urc> {
-    let f = fields(body);
-    let status = opt_int(f.first()).ok()??;
-    let status = u8::try_from(status).ok()?;
-    let text = f.get(1).map(|s| s.to_string());
-    let dcs = opt_int(f.get(2))
-        .ok()
-        .flatten()
-        .and_then(|d| u16::try_from(d).ok());
-    Some(Urc::Cusd { status, text, dcs })
 }
 
 #[cfg(test)]
@@ -356,9 +279,55 @@ mod tests {
         assert!(!classify("RING").is_some_and(|u| u.is_noise()));
     }
 
+    /// The names of the table's rows (`+CREG`, `RDY`, …), to build lines from.
+    fn table_names() -> Vec<&'static str> {
+        use crate::at::urc::{Shape, TABLE};
+        TABLE
+            .iter()
+            .map(|s| match s.shape {
+                Shape::Colon(n) | Shape::Word(n) | Shape::Starts(n) => n,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_table_row_types_as_something_and_huawei_noise_agrees_with_the_table() {
+        for name in table_names() {
+            let line = format!("{name}: 1");
+            let plain = name.to_string();
+            assert!(
+                classify(&line).is_some() || classify(&plain).is_some(),
+                "{name}"
+            );
+        }
+        // `huawei::is_noise` keeps its own list for the driver; it must not disagree.
+        for l in [
+            "^RSSI:18",
+            "^HCSQ:\"LTE\",30,19,66,0",
+            "^MODE:7,6",
+            "^BOOT:24760455,0,0,0,72",
+            "^DSFLOWRPT:0000,0,0",
+            "^SRVST:2",
+            "^SIMST:1",
+            "^CSNR: -96,-3",
+            "^RSSILVL:4",
+            "^LTERSRP: -90,-10",
+            "^ACTIVEBAND: 3",
+            "^NWTIME: 13/05/07,14:09:12+32,00",
+            "^STIN:0,0,0",
+            "^ECCLIST: 1",
+            "^CERSSI:0,0,0,0,255,-104,-8,17",
+            "^ANLEVEL:0,3,5,-99,-10,-72",
+            "^HRSSILVL:4",
+        ] {
+            assert!(super::super::huawei::is_noise(l), "{l}");
+            assert!(classify(l).is_some_and(|u| u.is_noise()), "{l}");
+        }
+    }
+
     proptest! {
         #[test]
-        fn arbitrary_lines_never_panic_the_urc_functions(s in "\\PC{0,80}", p in prop::sample::select(PREFIXES.to_vec()), cmd in "\\PC{0,30}") {
+        fn arbitrary_lines_never_panic_the_urc_functions(s in "\\PC{0,80}", p in prop::sample::select(table_names()), cmd in "\\PC{0,30}") {
             for line in [format!("{p}: {s}"), format!("{p}:{s}"), s.clone()] {
                 let _ = classify(&line);
                 let _ = is_unsolicited(&line, Some(&cmd));

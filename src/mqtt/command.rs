@@ -24,6 +24,8 @@ pub enum Command {
     TopupNow { flow: Option<String>, dry_run: bool },
     /// `auto_topup`: `ON` lifts a pause (as `simkeep topup resume`).
     Resume,
+    /// `auto_topup`: `OFF` switches automatic top-ups off (as `simkeep topup pause`).
+    Pause,
 }
 
 /// The API's `POST /api/v1/topup` body, plus the reply id.
@@ -85,11 +87,10 @@ pub fn parse(name: &str, payload: &[u8]) -> Result<Parsed, String> {
                 id: None,
                 command: Command::Resume,
             }),
-            "OFF" => Err(
-                "automatic top-ups cannot be switched off over MQTT; set topup.enabled = false \
-                 in the config"
-                    .into(),
-            ),
+            "OFF" => Ok(Parsed {
+                id: None,
+                command: Command::Pause,
+            }),
             _ => Err("send ON or OFF".into()),
         },
         _ => Err("unknown command; use topup_now or auto_topup".into()),
@@ -127,6 +128,10 @@ pub async fn run(control: &mpsc::Sender<Control>, c: Command) -> Result<String, 
         Command::Resume => {
             let (tx, rx) = oneshot::channel();
             ask(control, Control::Resume { reply: tx }, rx).await?
+        }
+        Command::Pause => {
+            let (tx, rx) = oneshot::channel();
+            ask(control, Control::Pause { reply: tx }, rx).await?
         }
     }
 }
@@ -166,6 +171,7 @@ mod tests {
             }
         );
         assert_eq!(parse("auto_topup", b"ON").unwrap().command, Command::Resume);
+        assert_eq!(parse("auto_topup", b"OFF").unwrap().command, Command::Pause);
     }
 
     #[test]
@@ -179,9 +185,9 @@ mod tests {
         assert!(parse("topup_now", &[b'x'; 2000])
             .unwrap_err()
             .contains("at most"));
-        assert!(parse("auto_topup", b"OFF")
+        assert!(parse("auto_topup", b"off")
             .unwrap_err()
-            .contains("topup.enabled"));
+            .contains("ON or OFF"));
         assert!(parse("reboot", b"now").unwrap_err().contains("unknown"));
         assert_eq!(
             loose_id(br#"{"id":"r9","amount":5}"#).as_deref(),

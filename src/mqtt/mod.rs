@@ -98,6 +98,7 @@ pub fn start(
         acked: 0,
         floor: 0,
         replies: 0,
+        cursor_synced: None,
     };
     let handle = tokio::spawn(run(shared, stopped));
     MqttTask { stop, handle }

@@ -35,7 +35,7 @@ pub const MAX_PACKET: usize = 64 * 1024;
 /// How often the store is asked for new events.
 const EVENT_POLL: Duration = Duration::from_secs(1);
 /// Store-event kind holding the id of the last event the broker acknowledged.
-pub const CURSOR_EVENT: &str = "mqtt_cursor";
+pub const CURSOR_EVENT: &str = crate::store::MQTT_CURSOR_EVENT;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MqttError {
@@ -74,6 +74,8 @@ pub struct Shared {
     pub floor: i64,
     /// Replies to commands without an id are numbered from this.
     pub replies: u64,
+    /// When the cursor was last written at once (see [`persist_cursor`]).
+    pub cursor_synced: Option<Instant>,
 }
 
 /// How the session ended.
@@ -406,14 +408,30 @@ async fn connected(
     }
 }
 
-/// Records the acknowledged cursor in the store (batched to one write per poll round).
-fn persist_cursor(sh: &Shared, dirty: &mut bool) {
+/// The cursor is written at once at most this often; in between it rides with the store's
+/// telemetry batch.
+const CURSOR_SYNC_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Records the acknowledged cursor in the store (one record per poll round at most). The first
+/// of a run, and then one every [`CURSOR_SYNC_EVERY`], is written at once; the others ride with
+/// the telemetry batch, replacing each other. Each event published would otherwise cost a synced
+/// write, and a flapping modem publishes many; the price of a power cut is that the broker gets
+/// up to that many minutes of events again (QoS 1 is at-least-once anyway).
+fn persist_cursor(sh: &mut Shared, dirty: &mut bool) {
     if std::mem::take(dirty) {
         tracing::debug!("mqtt: the broker has every event up to #{}", sh.acked);
-        if let Err(e) = sh
-            .store
-            .event(unix_now(), CURSOR_EVENT, &sh.acked.to_string())
-        {
+        let now = unix_now();
+        let detail = sh.acked.to_string();
+        let due = sh
+            .cursor_synced
+            .is_none_or(|at| at.elapsed() >= CURSOR_SYNC_EVERY);
+        let r = if due {
+            sh.cursor_synced = Some(Instant::now());
+            sh.store.event(now, CURSOR_EVENT, &detail)
+        } else {
+            sh.store.event_latest(now, CURSOR_EVENT, &detail)
+        };
+        if let Err(e) = r {
             tracing::warn!("mqtt: cannot record which events were published: {e}");
         }
     }

@@ -115,6 +115,19 @@ impl AgentEvent {
         self
     }
 
+    /// True for events that are neither money nor messages — the modem's and the attention
+    /// list's state changes — whatever their level. (The agent's start is written at once: it
+    /// is once per process, and after a power cut it is the record that one happened.) They are stored with
+    /// the telemetry batch and their notifications are delivered from memory, so a flapping
+    /// modem does not cost a synced write per change (the facts behind a money alert, the
+    /// ledger and the top-up events, are durable on their own). Top-ups, SMS and SIM swaps are
+    /// written at once and delivered from the store.
+    pub fn rides_with_telemetry(&self) -> bool {
+        const STATE_CHANGES: [&str; 4] =
+            [MODEM_LOST, MODEM_BACK, ATTENTION_RAISED, ATTENTION_CLEARED];
+        STATE_CHANGES.contains(&self.name)
+    }
+
     /// True when a `[[notify]] events` entry names this event (or its attention code).
     pub fn matches(&self, filter: &str) -> bool {
         self.name == filter || self.code.as_deref() == Some(filter)

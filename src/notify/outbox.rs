@@ -7,6 +7,14 @@
 //! sends that one again. The agent never waits for any of this: it `try_send`s on a bounded
 //! channel and counts what did not fit.
 //!
+//! State changes that are neither money nor messages (modem lost/back, attention raised/cleared: [`AgentEvent::rides_with_telemetry`]) are different: the
+//! event rides with the store's telemetry batch and its deliveries are held here, in memory
+//! ([`MAX_HELD`] at most), retried with the same backoff, and written to the outbox only if
+//! still owed when the task stops. A flapping modem would otherwise cost a synced commit per
+//! change (issue 13: 83 MB a day). The price: a power cut loses those notifications.
+//! Within a channel the held deliveries go after the stored ones that are due, and wait while
+//! the channel fails.
+//!
 //! It must not: block the agent, hold more than [`MAX_OUTBOX_ROWS`] rows (the store drops the
 //! oldest non-critical first and this task counts them), or log a secret.
 
@@ -26,6 +34,8 @@ use crate::store::{Event, OutboxEvent, OutboxRow, StoreHandle};
 pub const QUEUE: usize = 64;
 /// Deliveries kept at most (the oldest non-critical go first).
 pub const MAX_OUTBOX_ROWS: u64 = 1000;
+/// Deliveries held in memory at most (the oldest go first, counted).
+pub const MAX_HELD: usize = 64;
 /// Rows read per round.
 const BATCH: u32 = 32;
 /// First retry after this; doubled per failed attempt.
@@ -111,6 +121,8 @@ pub fn start(
         deliverer,
         dropped_rows: 0,
         failing: Vec::new(),
+        held: std::collections::VecDeque::new(),
+        next_held_id: -1,
     };
     let handle = tokio::spawn(task.run(rx, stopped));
     (
@@ -130,6 +142,10 @@ struct Outbox {
     dropped_rows: u64,
     /// Channels whose last attempt failed (to log "delivered again" once).
     failing: Vec<String>,
+    /// Deliveries of events that rode with the telemetry batch, oldest first. Their ids are
+    /// negative, so they are never mistaken for outbox rows.
+    held: std::collections::VecDeque<OutboxRow>,
+    next_held_id: i64,
 }
 
 fn now() -> i64 {
@@ -162,6 +178,35 @@ impl Outbox {
         while let Ok(e) = rx.try_recv() {
             self.record(e).await;
         }
+        self.keep_held().await;
+    }
+
+    /// Writes the deliveries still held in memory to the outbox, so they are sent after the
+    /// restart like the others.
+    async fn keep_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let rows: Vec<OutboxRow> = self.held.drain(..).collect();
+        let n = rows.len();
+        if let Err(e) = self.store.outbox_keep(rows).await {
+            tracing::warn!("{n} notifications not kept for after the restart: {e}");
+        }
+    }
+
+    /// Holds one delivery in memory, dropping the oldest when full.
+    fn hold(&mut self, mut row: OutboxRow) {
+        if self.held.len() >= MAX_HELD {
+            self.held.pop_front();
+            self.dropped_rows = self.dropped_rows.saturating_add(1);
+            tracing::warn!(
+                dropped = self.dropped_rows,
+                "notifications waiting in memory ({MAX_HELD}): the oldest dropped"
+            );
+        }
+        row.id = self.next_held_id;
+        self.next_held_id = self.next_held_id.saturating_sub(1);
+        self.held.push_back(row);
     }
 
     fn wants(c: &NotifyConfig, e: &AgentEvent) -> bool {
@@ -185,6 +230,26 @@ impl Outbox {
             kind: e.name.to_string(),
             detail,
         };
+        if e.rides_with_telemetry() {
+            if let Err(err) = self.store.event_batched(ev.t, &ev.kind, &ev.detail) {
+                tracing::warn!(event = e.name, "event not recorded: {err}");
+            }
+            let payload = e.to_json();
+            let t = now();
+            for channel in channels {
+                self.hold(OutboxRow {
+                    id: 0,
+                    event_id: 0,
+                    channel,
+                    level: e.level.rank(),
+                    payload: payload.clone(),
+                    attempts: 0,
+                    next_at: t,
+                    last_error: None,
+                });
+            }
+            return;
+        }
         let add = OutboxEvent {
             event: ev.clone(),
             level: e.level.rank(),
@@ -218,6 +283,8 @@ impl Outbox {
     /// Delivers every due row; returns when to look again. New events are recorded between
     /// deliveries, so a slow channel delays the store by one delivery at most.
     async fn deliver_due(&mut self, rx: &mut mpsc::Receiver<AgentEvent>) -> Instant {
+        // Channels that failed this time: their later rows, stored or held, wait.
+        let mut blocked: Vec<String> = Vec::new();
         // Each round either deletes or defers every row it reads, so this ends; the bound is a
         // guard against a store that will not delete.
         for _ in 0..64 {
@@ -228,10 +295,9 @@ impl Outbox {
                     return Instant::now() + RECHECK;
                 }
             };
-            if rows.is_empty() {
+            if rows.iter().all(|r| blocked.contains(&r.channel)) {
                 break;
             }
-            let mut blocked: Vec<String> = Vec::new();
             for row in rows {
                 while let Ok(e) = rx.try_recv() {
                     self.record(e).await;
@@ -244,10 +310,33 @@ impl Outbox {
                 }
             }
         }
-        let next = match self.store.outbox_next_at().await {
-            Ok(Some(t)) => Duration::from_secs(u64::try_from(t.saturating_sub(now())).unwrap_or(0)),
-            Ok(None) => RECHECK,
-            Err(_) => RECHECK,
+        // Then the held ones that are due (a snapshot: each is delivered or deferred once).
+        let t = now();
+        let due: Vec<OutboxRow> = self
+            .held
+            .iter()
+            .filter(|r| r.next_at <= t && !blocked.contains(&r.channel))
+            .cloned()
+            .collect();
+        for row in due {
+            while let Ok(e) = rx.try_recv() {
+                self.record(e).await;
+            }
+            if blocked.contains(&row.channel) {
+                continue;
+            }
+            if !self.deliver(&row).await {
+                blocked.push(row.channel.clone());
+            }
+        }
+        let stored = match self.store.outbox_next_at().await {
+            Ok(Some(t)) => Some(t),
+            Ok(None) | Err(_) => None,
+        };
+        let held = self.held.iter().map(|r| r.next_at).min();
+        let next = match stored.into_iter().chain(held).min() {
+            Some(t) => Duration::from_secs(u64::try_from(t.saturating_sub(now())).unwrap_or(0)),
+            None => RECHECK,
         };
         Instant::now() + next.min(RECHECK)
     }
@@ -300,6 +389,18 @@ impl Outbox {
                 // +1: `now` is whole seconds, so this never retries before `wait` has passed
                 // (a 429's retry_after is a promise not to come back sooner).
                 let next = now().saturating_add(wait).saturating_add(1);
+                if row.id < 0 {
+                    if let Some(h) = self.held.iter_mut().find(|h| h.id == row.id) {
+                        h.attempts = attempts;
+                        h.next_at = next;
+                        h.last_error = Some(cause.to_string());
+                    }
+                    // Later held rows of this channel wait behind it, as stored ones do.
+                    for h in self.held.iter_mut().filter(|h| h.channel == ch.name) {
+                        h.next_at = h.next_at.max(next);
+                    }
+                    return false;
+                }
                 if let Err(e) = self
                     .store
                     .outbox_defer(row.id, &ch.name, next, &cause)
@@ -312,7 +413,11 @@ impl Outbox {
         }
     }
 
-    async fn delete(&self, row: &OutboxRow) {
+    async fn delete(&mut self, row: &OutboxRow) {
+        if row.id < 0 {
+            self.held.retain(|h| h.id != row.id);
+            return;
+        }
         if let Err(e) = self.store.outbox_delete(row.id).await {
             // It will be sent again (at-least-once), which beats losing it.
             tracing::warn!("delivered notification not removed from the outbox: {e}");

@@ -23,9 +23,10 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
-use super::parse::{parse_cmgl, parse_cmgr, parse_cmti, parse_cpms};
-use crate::at::{AtClient, AtError, LinkState, Urc};
+use super::parse::{parse_cmgl, parse_cmgr, parse_cpms};
+use crate::at::{AtClient, AtError, Lifecycle, LinkState, Urc, UrcCode, UrcKind};
 use crate::codec::{decode_pdu_hex, ConcatInfo, Part, Reassembler, SmsPdu};
+use crate::limited;
 
 /// A received message, whole (or as much of it as arrived).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +123,9 @@ pub struct Inbox {
     /// A message could not be stored during this scan: the retry time `save_then_delete`
     /// chose, which the end of the scan must keep rather than push out to `rescan_every`.
     store_retry_at: Option<Instant>,
+    /// When the last scan finished: SIM-reload signs do not bring the next one closer than
+    /// [`RESTART_MIN_GAP`] after it.
+    last_scan: Option<Instant>,
 }
 
 /// How soon a message the store refused is tried again (a full disk freed, a busy store).
@@ -132,6 +136,8 @@ const MAX_GROUPS: usize = 16;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How long after a restart sign the inbox waits for the rest of the burst.
 const RESTART_SETTLE: Duration = Duration::from_secs(1);
+/// A modem repeating SIM-ready lines (a flood of `+CPIN: READY`) is scanned at most this often.
+const RESTART_MIN_GAP: Duration = Duration::from_secs(10);
 
 impl Inbox {
     pub fn new(cfg: InboxConfig) -> Inbox {
@@ -143,6 +149,7 @@ impl Inbox {
             scan_at: Instant::now(),
             backoff: Duration::from_secs(1),
             store_retry_at: None,
+            last_scan: None,
         }
     }
 
@@ -172,7 +179,7 @@ impl Inbox {
                 r = urcs.recv() => match r {
                     Ok(urc) => self.on_urc(&at, &sink, urc).await,
                     Err(RecvError::Lagged(n)) => {
-                        tracing::warn!("missed {n} unsolicited codes; scanning the SMS storage");
+                        limited!(warn, "inbox.lagged", "missed {n} unsolicited codes; scanning the SMS storage");
                         self.scan_now();
                     }
                     Err(RecvError::Closed) => return,
@@ -196,10 +203,26 @@ impl Inbox {
     /// `SMS DONE`, the engine's re-initialised link), so a scan already due within the settle
     /// time serves them all instead of one scan each.
     fn scan_now(&mut self) {
-        let soon = Instant::now() + RESTART_SETTLE;
-        if !self.scan_due || self.scan_at > soon {
+        self.scan_by(Instant::now() + RESTART_SETTLE);
+    }
+
+    /// The SIM or its SMS storage (re)loaded at `now`: scan after the burst settles, but not
+    /// sooner than [`RESTART_MIN_GAP`] after the last scan (a flood of such lines must not
+    /// become a scan a second).
+    fn sim_reloaded(&mut self, now: Instant) {
+        let settle = now + RESTART_SETTLE;
+        let at = match self.last_scan {
+            Some(t) => settle.max(t + RESTART_MIN_GAP),
+            None => settle,
+        };
+        self.scan_by(at);
+    }
+
+    /// A scan is due at `at` at the latest.
+    fn scan_by(&mut self, at: Instant) {
+        if !self.scan_due || self.scan_at > at {
             self.scan_due = true;
-            self.scan_at = soon;
+            self.scan_at = at;
         }
     }
 
@@ -220,6 +243,7 @@ impl Inbox {
     /// A scan finished: the next is due after `rescan_every`, or sooner when a message could
     /// not be stored (it stays on the modem until it is).
     fn scanned(&mut self, now: Instant) {
+        self.last_scan = Some(now);
         self.scan_due = true;
         let rescan = now + self.cfg.rescan_every;
         self.scan_at = match self.store_retry_at.take() {
@@ -247,7 +271,7 @@ impl Inbox {
         let cpms = at.run(&format!("AT+CPMS=\"{m}\",\"{m}\",\"{m}\"")).await?;
         if let Some((used, total)) = cpms.value("+CPMS:").and_then(parse_cpms) {
             if total > 0 && used >= total {
-                tracing::warn!("the modem's SMS storage is full ({used}/{total}); storing and deleting them now");
+                limited!(warn, "inbox.full", "the modem's SMS storage is full ({used}/{total}); storing and deleting them now");
             }
         }
         // <mt>=1: store, then +CMTI (TS 27.005 §3.4.1). Some modems refuse <mode>=2.
@@ -256,7 +280,9 @@ impl Inbox {
                 return Err(e);
             }
             if let Err(e) = at.run("AT+CNMI=1,1,0,0,0").await {
-                tracing::warn!(
+                limited!(
+                    warn,
+                    "inbox.cnmi_refused",
                     "modem refused new-message indications ({e}); relying on scans every {}s",
                     self.cfg.rescan_every.as_secs()
                 );
@@ -273,42 +299,93 @@ impl Inbox {
     }
 
     async fn on_urc<S: SmsSink>(&mut self, at: &AtClient, sink: &S, urc: Urc) {
-        let line = urc.line.as_str();
-        if let Some((_mem, index)) = parse_cmti(line) {
-            match at.run(&format!("AT+CMGR={index}")).await {
-                Ok(resp) => match parse_cmgr(&resp.lines) {
-                    Some((stat, pdu)) if stat <= 1 => self.on_stored(at, sink, index, &pdu).await,
-                    Some(_) => {}
-                    None => tracing::warn!("AT+CMGR={index} gave no PDU: {:?}", resp.lines),
-                },
-                // Already gone (read by a scan and deleted): nothing to do.
-                Err(e) if e.is_modem_refusal() => tracing::debug!("AT+CMGR={index}: {e}"),
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot read new message {index}: {e}; it is read at the next scan"
-                    );
-                    self.scan_at = Instant::now() + self.backoff;
-                    self.scan_due = true;
-                }
+        match &urc.kind {
+            UrcKind::NewSms { index, .. } => self.on_new(at, sink, *index).await,
+            UrcKind::Plain(UrcCode::Cmt) => self.on_routed(at, sink, &urc).await,
+            // A `+CMTI` we could not read: the scan finds the message.
+            UrcKind::Unreadable(UrcCode::Cmti) => {
+                limited!(
+                    warn,
+                    "inbox.bad_cmti",
+                    "unreadable new-message indication {:?}; scanning the SMS storage",
+                    urc.line
+                );
+                self.scan_now();
             }
-        } else if line.starts_with("+CMT:") {
-            match urc.pdu.as_deref().map(decode_pdu_hex) {
-                Some(Ok(SmsPdu::Deliver(d))) => {
-                    let part = Part {
-                        sender: d.sender,
-                        concat: d.user_data.concat,
-                        text: d.user_data.text,
-                        timestamp: d.timestamp,
-                    };
-                    self.on_part(at, sink, part, None).await;
+            _ => {}
+        }
+        // One table says which lines mean the modem or its SIM restarted (`at::urc::TABLE`).
+        // A boot needs nothing here: the engine initialises the port again and then announces
+        // `Connected` (once per burst of restart signs), which schedules the scan. A SIM reload
+        // keeps the port's settings, so only this inbox hears of it.
+        if urc.lifecycle() == Lifecycle::SimReady {
+            limited!(
+                info,
+                "inbox.sim_ready",
+                "SIM or SMS storage reloaded ({}); applying SMS settings again",
+                urc.line
+            );
+            self.sim_reloaded(Instant::now());
+        }
+    }
+
+    /// `+CMTI`: read the message at `index`.
+    async fn on_new<S: SmsSink>(&mut self, at: &AtClient, sink: &S, index: u32) {
+        match at.run(&format!("AT+CMGR={index}")).await {
+            Ok(resp) => match parse_cmgr(&resp.lines) {
+                Some((stat, pdu)) if stat <= 1 => self.on_stored(at, sink, index, &pdu).await,
+                Some(_) => {}
+                None => {
+                    limited!(
+                        warn,
+                        "inbox.cmgr_no_pdu",
+                        "AT+CMGR={index} gave no PDU: {:?}",
+                        resp.lines
+                    )
                 }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => tracing::warn!("undecodable message routed by the modem: {e}"),
-                None => tracing::warn!("{line} came without its PDU line"),
+            },
+            // Already gone (read by a scan and deleted): nothing to do.
+            Err(e) if e.is_modem_refusal() => {
+                limited!(debug, "inbox.cmgr_refused", "AT+CMGR={index}: {e}")
             }
-        } else if is_restart(line) {
-            tracing::info!("modem restarted ({line}); applying SMS settings again");
-            self.scan_now();
+            Err(e) => {
+                limited!(
+                    warn,
+                    "inbox.cmgr_failed",
+                    "cannot read new message {index}: {e}; it is read at the next scan"
+                );
+                self.scan_at = Instant::now() + self.backoff;
+                self.scan_due = true;
+            }
+        }
+    }
+
+    /// `+CMT`: a message routed to us with its PDU; nothing on the modem to delete.
+    async fn on_routed<S: SmsSink>(&mut self, at: &AtClient, sink: &S, urc: &Urc) {
+        match urc.pdu.as_deref().map(decode_pdu_hex) {
+            Some(Ok(SmsPdu::Deliver(d))) => {
+                let part = Part {
+                    sender: d.sender,
+                    concat: d.user_data.concat,
+                    text: d.user_data.text,
+                    timestamp: d.timestamp,
+                };
+                self.on_part(at, sink, part, None).await;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                limited!(
+                    warn,
+                    "inbox.bad_cmt",
+                    "undecodable message routed by the modem: {e}"
+                )
+            }
+            None => limited!(
+                warn,
+                "inbox.cmt_no_pdu",
+                "{:?} came without its PDU line",
+                urc.line
+            ),
         }
     }
 
@@ -467,15 +544,6 @@ impl Inbox {
     }
 }
 
-/// Lines a modem prints after it (or its SIM) restarted, after which CPMS/CNMI are lost
-/// (modem-quirks.md §14: Quectel `RDY`, `+QIND: SMS DONE`; TS 27.007 `+CFUN: 1`, `+CPIN: READY`).
-fn is_restart(line: &str) -> bool {
-    matches!(
-        line.trim(),
-        "RDY" | "+CFUN: 1" | "SMS DONE" | "+QIND: SMS DONE" | "+CPIN: READY"
-    )
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -487,12 +555,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn restart_lines_are_recognised_and_others_are_not() {
-        for l in ["RDY", "+CFUN: 1", "+QIND: SMS DONE", "+CPIN: READY"] {
-            assert!(is_restart(l), "{l}");
+    fn the_lines_the_inbox_used_to_call_restarts_still_mean_one_in_the_table() {
+        // Before issue 13 the inbox kept its own list; every line of it, and ^SYSSTART, which
+        // only the table knew, re-applies the SMS settings.
+        for l in [
+            "RDY",
+            "+CFUN: 1",
+            "SMS DONE",
+            "+QIND: SMS DONE",
+            "+CPIN: READY",
+            "^SYSSTART",
+        ] {
+            assert_ne!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
         }
         for l in ["+CMTI: \"SM\",1", "+CFUN: 0", "RDYX"] {
-            assert!(!is_restart(l), "{l}");
+            assert_eq!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
         }
     }
 
@@ -510,6 +587,26 @@ mod tests {
         let later = now + Duration::from_secs(31);
         inbox.scanned(later);
         assert_eq!(inbox.scan_at, later + inbox.cfg.rescan_every);
+    }
+
+    #[test]
+    fn sim_reload_lines_scan_soon_but_a_flood_of_them_at_most_every_ten_seconds() {
+        let mut inbox = Inbox::new(InboxConfig::default());
+        let t0 = Instant::now();
+        inbox.scanned(t0);
+        // Right after a scan: not before RESTART_MIN_GAP.
+        inbox.sim_reloaded(t0 + Duration::from_millis(100));
+        assert_eq!(inbox.scan_at, t0 + RESTART_MIN_GAP);
+        // More of the same change nothing.
+        for ms in (200..5_000).step_by(100) {
+            inbox.sim_reloaded(t0 + Duration::from_millis(ms));
+        }
+        assert_eq!(inbox.scan_at, t0 + RESTART_MIN_GAP);
+        // Long after the last scan: after the settle time.
+        let later = t0 + Duration::from_secs(60);
+        inbox.scanned(later - Duration::from_secs(30));
+        inbox.sim_reloaded(later);
+        assert_eq!(inbox.scan_at, later + RESTART_SETTLE);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The SMS lines of TS 27.005 as modems print them in PDU mode: `+CMTI:` (§3.4.1), `+CMGL:`
+//! The SMS lines of TS 27.005 as modems print them in PDU mode: `+CMTI:` (§3.4.1, read in
+//! `at::urc` with the other URCs), `+CMGL:`
 //! (§3.4.2) and `+CMGR:` (§3.4.3) headers followed by a PDU line, `+CMGS: <mr>` (§3.5.1) and
 //! the `+CPMS` counts (§3.2.2), and the meaning of `+CMS ERROR` codes (§3.2.5).
 //!
@@ -7,12 +8,10 @@
 //! · `+CMGR: 1,,24` · `+CMGS: 12` · `+CMGS: 12,"26/11/27,09:00:00+36"` ·
 //! `+CPMS: "SM",10,10,"SM",10,10,"SM",10,10` · `+CPMS: 3,10,3,10,3,10`.
 
-/// `+CMTI: <mem>,<index>`: a message was stored at `index` in `mem`.
+/// `+CMTI: <mem>,<index>`: a message was stored at `index` in `mem`. The engine types it once
+/// (`at::UrcKind::NewSms`); this is that parse, for callers holding a line.
 pub fn parse_cmti(line: &str) -> Option<(String, u32)> {
-    let rest = line.strip_prefix("+CMTI:")?;
-    let (mem, index) = rest.rsplit_once(',')?;
-    let index = index.trim().parse().ok()?;
-    Some((mem.trim().trim_matches('"').to_string(), index))
+    crate::at::urc::parse_storage_index(line, "+CMTI")
 }
 
 /// One message of a `+CMGL` answer (or the `+CMGR` answer, with `index` 0).

@@ -36,7 +36,12 @@ pub(super) enum DurableOp {
         sms: SmsRecord,
     },
     Balance(BalanceReading),
-    Event(Event),
+    /// Its id is handed out by the worker, like the buffered events' (see `Worker::events`), so
+    /// that ids keep the order in which events happened whichever way each reaches the file.
+    Event {
+        id: i64,
+        event: Event,
+    },
     Ussd(UssdSession),
     LedgerBegin {
         id: LedgerId,
@@ -281,12 +286,14 @@ impl Db {
         Ok(id)
     }
 
-    /// Writes one telemetry batch and the changed SIM rows in one unsynced transaction, pruning
-    /// in the same transaction so the freed pages are reused by the next batch.
+    /// Writes one telemetry batch, the events that ride with it and the changed SIM rows in one
+    /// unsynced transaction, pruning in the same transaction so the freed pages are reused by
+    /// the next batch.
     pub fn write_telemetry(
         &mut self,
         signal: &[SignalSample],
         usage: &[UsageSample],
+        events: &[(i64, Event)],
         sims: &HashMap<String, SimDirty>,
         prune: Option<(&Retention, i64, bool)>,
     ) -> rusqlite::Result<()> {
@@ -313,8 +320,21 @@ impl Db {
                 st.execute(params![iccid, d.first_seen, d.last_seen, d.state])?;
             }
         }
+        {
+            // OR IGNORE: an id already in the file was written by an earlier attempt of this
+            // batch whose commit reported a failure after all; the row is the same.
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO events (id, t, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (id, e) in events {
+                st.execute(params![id, e.t, e.kind, e.detail])?;
+            }
+        }
         let mut counts = self.counts;
-        bump(&mut counts, &[usage.len(), signal.len(), 0, 0, 0, 0]);
+        bump(
+            &mut counts,
+            &[usage.len(), signal.len(), 0, 0, 0, events.len()],
+        );
         if let Some((r, now, by_age)) = prune {
             Self::prune(&tx, &mut counts, r, now, by_age)?;
         }
@@ -403,7 +423,7 @@ impl Db {
                         DurableOp::Balance(_) => Some(2),
                         DurableOp::Sms { .. } => Some(3),
                         DurableOp::Ussd(_) => Some(4),
-                        DurableOp::Event(_) => Some(5),
+                        DurableOp::Event { .. } => Some(5),
                         _ => None,
                     };
                     if let Some(a) = slot.and_then(|i| added.get_mut(i)) {
@@ -487,10 +507,10 @@ fn apply(tx: &Connection, op: &DurableOp) -> rusqlite::Result<()> {
                 params![b.t, b.iccid, rem, b.raw_text],
             )?;
         }
-        DurableOp::Event(e) => {
+        DurableOp::Event { id, event: e } => {
             tx.execute(
-                "INSERT INTO events (t, kind, detail) VALUES (?1, ?2, ?3)",
-                params![e.t, e.kind, e.detail],
+                "INSERT INTO events (id, t, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![id, e.t, e.kind, e.detail],
             )?;
         }
         DurableOp::Ussd(u) => {

@@ -12,12 +12,16 @@ fn open(dir: &Path) -> Db {
     }
 }
 
+/// An event whose id is its time (tests write at most one per second).
 fn event(t: i64) -> DurableOp {
-    DurableOp::Event(Event {
-        t,
-        kind: "k".into(),
-        detail: String::new(),
-    })
+    DurableOp::Event {
+        id: t,
+        event: Event {
+            t,
+            kind: "k".into(),
+            detail: String::new(),
+        },
+    }
 }
 
 #[test]
@@ -97,7 +101,7 @@ fn row_pruning_waits_until_a_table_is_five_percent_over_its_limit() {
     let ops: Vec<_> = (0..105).map(event).collect();
     db.write_durable(&ops).unwrap();
     let none = HashMap::new();
-    db.write_telemetry(&[], &[], &none, Some((&r, 0, false)))
+    db.write_telemetry(&[], &[], &[], &none, Some((&r, 0, false)))
         .unwrap();
     let n: i64 = db
         .conn
@@ -105,7 +109,7 @@ fn row_pruning_waits_until_a_table_is_five_percent_over_its_limit() {
         .unwrap();
     assert_eq!(n, 105, "at the slack: kept");
     db.write_durable(&[event(200)]).unwrap();
-    db.write_telemetry(&[], &[], &none, Some((&r, 0, false)))
+    db.write_telemetry(&[], &[], &[], &none, Some((&r, 0, false)))
         .unwrap();
     let (n, min): (i64, i64) = db
         .conn
@@ -162,7 +166,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut db = open(dir.path());
         let s = SignalSample { t: 1, rssi_dbm: rssi, rsrq_db: rsrq, band, ..Default::default() };
-        db.write_telemetry(std::slice::from_ref(&s), &[], &HashMap::new(), None).unwrap();
+        db.write_telemetry(std::slice::from_ref(&s), &[], &[], &HashMap::new(), None).unwrap();
         let got = db.signal_since(0).unwrap();
         let g = got.first().unwrap();
         prop_assert_eq!(g.rssi_dbm, s.rssi_dbm);

@@ -145,6 +145,28 @@ impl StoreHandle {
         }))
     }
 
+    /// Records an event that is neither money nor a message (a state change of the modem, an
+    /// attention item) with the next telemetry batch instead of a synced commit of its own:
+    /// a flapping modem must not wear the flash out. Reads see it at once; a power cut before
+    /// the next flush loses it.
+    pub fn event_batched(&self, t: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+        self.send(StoreCmd::EventBatched(Event {
+            t,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        }))
+    }
+
+    /// As [`StoreHandle::event_batched`] for bookkeeping where only the newest matters (the
+    /// MQTT cursor): a newer one replaces the one still waiting for the batch.
+    pub fn event_latest(&self, t: i64, kind: &str, detail: &str) -> Result<(), StoreError> {
+        self.send(StoreCmd::EventLatest(Event {
+            t,
+            kind: kind.to_string(),
+            detail: detail.to_string(),
+        }))
+    }
+
     /// Stores a message durably. The same message read again (same sender, time stamp and text)
     /// returns the existing id instead of a second row.
     pub async fn save_sms(&self, sms: SmsRecord) -> Result<Durable<SmsId>, StoreError> {
@@ -265,8 +287,7 @@ impl StoreHandle {
 
     /// Events at or after `since`, newest first, at most `limit`.
     pub async fn events_since(&self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
-        self.call(move |w| w.query(|db| db.events_since(since, limit)))
-            .await?
+        self.call(move |w| w.events_since(since, limit)).await?
     }
 
     /// Events after row `after_id` at or after `since`, oldest first, at most `limit`, with
@@ -277,15 +298,14 @@ impl StoreHandle {
         since: i64,
         limit: u32,
     ) -> Result<Vec<(i64, Event)>, StoreError> {
-        self.call(move |w| w.query(|db| db.events_after(after_id, since, limit)))
+        self.call(move |w| w.events_after(after_id, since, limit))
             .await?
     }
 
     /// The newest event of `kind`, if any (on disk only).
     pub async fn last_event(&self, kind: &str) -> Result<Option<Event>, StoreError> {
         let kind = kind.to_string();
-        self.call(move |w| w.query(|db| db.last_event(&kind)))
-            .await?
+        self.call(move |w| w.last_event(&kind)).await?
     }
 
     pub async fn ussd_recent(&self, limit: u32) -> Result<Vec<UssdSession>, StoreError> {
@@ -322,8 +342,11 @@ impl StoreHandle {
 
     /// Records an event and the deliveries it owes, synced, in one transaction.
     pub async fn outbox_enqueue(&self, e: OutboxEvent) -> Result<OutboxAdded, StoreError> {
-        self.call(move |w| w.query(|db| db.outbox_enqueue(&e)))
-            .await?
+        self.call(move |w| {
+            let id = w.take_event_id();
+            w.query(|db| db.outbox_enqueue(id, &e))
+        })
+        .await?
     }
 
     /// Deliveries due at `now`, oldest first.
@@ -341,6 +364,12 @@ impl StoreHandle {
     /// When the next delivery is due.
     pub async fn outbox_next_at(&self) -> Result<Option<i64>, StoreError> {
         self.call(move |w| w.query(|db| db.outbox_next_at()))
+            .await?
+    }
+
+    /// Writes deliveries still owed from memory (synced), when the delivery task stops.
+    pub async fn outbox_keep(&self, rows: Vec<OutboxRow>) -> Result<(), StoreError> {
+        self.call(move |w| w.query(|db| db.outbox_keep(&rows)))
             .await?
     }
 
@@ -365,8 +394,7 @@ impl StoreHandle {
     /// Events of `kind` at or after `since` (on disk only).
     pub async fn count_events(&self, kind: &str, since: i64) -> Result<u64, StoreError> {
         let kind = kind.to_string();
-        self.call(move |w| w.query(|db| db.count_events(&kind, since)))
-            .await?
+        self.call(move |w| w.count_events(&kind, since)).await?
     }
 
     pub async fn health(&self) -> Result<StoreHealth, StoreError> {

@@ -68,23 +68,27 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<OutboxRow> {
 }
 
 impl Db {
-    /// Records the event and its deliveries in one transaction synced to disk.
-    pub fn outbox_enqueue(&self, e: &OutboxEvent) -> rusqlite::Result<OutboxAdded> {
+    /// Records the event (as row `event_id`) and its deliveries in one transaction synced to
+    /// disk.
+    pub fn outbox_enqueue(&self, event_id: i64, e: &OutboxEvent) -> rusqlite::Result<OutboxAdded> {
         self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let res = self.outbox_enqueue_inner(e);
+        let res = self.outbox_enqueue_inner(event_id, e);
         let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let out = res?;
         back?;
         Ok(out)
     }
 
-    fn outbox_enqueue_inner(&self, e: &OutboxEvent) -> rusqlite::Result<OutboxAdded> {
+    fn outbox_enqueue_inner(
+        &self,
+        event_id: i64,
+        e: &OutboxEvent,
+    ) -> rusqlite::Result<OutboxAdded> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
-            "INSERT INTO events (t, kind, detail) VALUES (?1, ?2, ?3)",
-            params![e.event.t, e.event.kind, e.event.detail],
+            "INSERT INTO events (id, t, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![event_id, e.event.t, e.event.kind, e.event.detail],
         )?;
-        let event_id = tx.last_insert_rowid();
         for ch in &e.channels {
             tx.execute(
                 "INSERT INTO notify_outbox (event_id, channel, level, payload, next_at) \
@@ -121,6 +125,36 @@ impl Db {
         }
         tx.commit()?;
         Ok(OutboxAdded { event_id, dropped })
+    }
+
+    /// Keeps deliveries that were owed from memory (events that rode with the telemetry batch,
+    /// see `notify::outbox`) when the agent stops, in one synced transaction, behind the rows
+    /// already waiting on their channels.
+    pub fn outbox_keep(&self, rows: &[OutboxRow]) -> rusqlite::Result<()> {
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        let res = (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            for r in rows {
+                tx.execute(
+                    "INSERT INTO notify_outbox (event_id, channel, level, payload, attempts, \
+                     next_at, last_error) VALUES (?1, ?2, ?3, ?4, ?5, max(?6, coalesce((SELECT \
+                     max(next_at) FROM notify_outbox WHERE channel = ?2), ?6)), ?7)",
+                    params![
+                        r.event_id,
+                        r.channel,
+                        r.level,
+                        r.payload,
+                        r.attempts,
+                        r.next_at,
+                        r.last_error
+                    ],
+                )?;
+            }
+            tx.commit()
+        })();
+        let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
+        res?;
+        back
     }
 
     /// Rows due at `now`, oldest first, at most `limit`.

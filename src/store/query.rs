@@ -249,12 +249,22 @@ impl Db {
         rows.collect()
     }
 
-    /// Newest first.
-    pub fn events_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<Event>> {
+    /// Newest first, with their ids; bookkeeping rows ([`MQTT_CURSOR_EVENT`]) left out.
+    pub fn events_since(&self, since: i64, limit: u32) -> rusqlite::Result<Vec<(i64, Event)>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT t, kind, detail FROM events WHERE t >= ?1 ORDER BY id DESC LIMIT ?2",
+            "SELECT id, t, kind, detail FROM events WHERE t >= ?1 AND kind != ?3 \
+             ORDER BY id DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![since, limit], event_row)?;
+        let rows = st.query_map(params![since, limit, MQTT_CURSOR_EVENT], |r| {
+            Ok((
+                r.get(0)?,
+                Event {
+                    t: r.get(1)?,
+                    kind: r.get(2)?,
+                    detail: r.get(3)?,
+                },
+            ))
+        })?;
         rows.collect()
     }
 

@@ -389,3 +389,99 @@ async fn an_old_schema_file_is_migrated_on_start_and_keeps_its_rows() {
         .unwrap()
         .is_committed());
 }
+
+/// Issue 13 §8: a flapping modem's state changes each cost a synced commit of their own. They
+/// now ride with the telemetry batch; reads and the MQTT cursor see them at once, with the ids
+/// they get in the file, in the order they happened among the events written at once.
+#[tokio::test]
+async fn state_changes_ride_with_the_batch_in_order_with_their_ids_and_cost_no_write_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::start(cfg(dir.path())).unwrap();
+    let t = t0();
+    store.event(t, "sim.changed", "none -> 8981").unwrap();
+    store.flush().await.unwrap();
+    let before = wal_len(dir.path());
+    store
+        .event_batched(t + 1, "modem_lost", "port closed")
+        .unwrap();
+    store.event_latest(t + 2, MQTT_CURSOR_EVENT, "1").unwrap();
+    store.event_batched(t + 3, "modem_back", "").unwrap();
+    store.event_latest(t + 4, MQTT_CURSOR_EVENT, "3").unwrap();
+    store
+        .event_batched(t + 5, "attention_raised", "signal_weak")
+        .unwrap();
+    assert_eq!(
+        wal_len(dir.path()),
+        before,
+        "a batched event reached the file before the batch"
+    );
+    let kinds = |v: &[(i64, Event)]| v.iter().map(|(_, e)| e.kind.clone()).collect::<Vec<_>>();
+    let seen = store.events_after(0, 0, 100).await.unwrap();
+    assert_eq!(
+        kinds(&seen),
+        [
+            "sim.changed",
+            "modem_lost",
+            MQTT_CURSOR_EVENT,
+            "modem_back",
+            "attention_raised"
+        ],
+        "one cursor (the newest replaced the older) and the order of events"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0].0 < w[1].0),
+        "ids ascend: {seen:?}"
+    );
+    let cursor = store.last_event(MQTT_CURSOR_EVENT).await.unwrap();
+    assert_eq!(cursor.map(|e| e.detail).as_deref(), Some("3"));
+    assert_eq!(store.count_events("modem_lost", t).await.unwrap(), 1);
+    // The listing for people leaves the cursor out, newest first.
+    let listed: Vec<String> = store
+        .events_since(0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "attention_raised",
+            "modem_back",
+            "modem_lost",
+            "sim.changed"
+        ]
+    );
+    // A durable event after them gets a later id, and the batch lands with the same ids.
+    store.event(t + 6, "topup.resumed", "").unwrap();
+    let before_shutdown = store.events_after(0, 0, 100).await.unwrap();
+    store.shutdown().await.unwrap();
+    let store = StoreHandle::start(cfg(dir.path())).unwrap();
+    let after = store.events_after(0, 0, 100).await.unwrap();
+    assert_eq!(after, before_shutdown);
+    assert_eq!(
+        after.last().map(|(_, e)| e.kind.as_str()),
+        Some("topup.resumed")
+    );
+}
+
+#[tokio::test]
+async fn batched_events_are_bounded_and_the_drops_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::start(cfg(dir.path())).unwrap();
+    let t = t0();
+    for i in 0..300 {
+        store.event_batched(t + i, "modem_lost", "").unwrap();
+        if i % 100 == 99 {
+            store.health().await.unwrap(); // the command channel holds 256
+        }
+    }
+    let held = store.events_after(0, 0, 1000).await.unwrap();
+    assert_eq!(held.len(), 256);
+    assert_eq!(
+        held.first().map(|(_, e)| e.t),
+        Some(t + 44),
+        "the oldest went first"
+    );
+    assert_eq!(store.health().await.unwrap().dropped_telemetry, 44);
+}

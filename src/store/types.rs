@@ -80,6 +80,10 @@ pub struct UssdSession {
     pub status: String,
 }
 
+/// Event kind holding the id of the last event an MQTT broker acknowledged: bookkeeping, not
+/// something that happened, so the events listing leaves it out.
+pub const MQTT_CURSOR_EVENT: &str = "mqtt_cursor";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub t: i64,

@@ -21,6 +21,8 @@ use super::types::*;
 /// Retry an unwritable database this often, even when the flush interval is longer: pending
 /// durable records are money and messages.
 const RETRY_EVERY: Duration = Duration::from_secs(30);
+/// Events held for the next telemetry batch at most (the oldest go first, counted as dropped).
+const MAX_BATCHED_EVENTS: usize = 256;
 /// After a failed open, further opens wait this long (except at a flush).
 const REOPEN_PAUSE: Duration = Duration::from_secs(2);
 /// A SIM's `last_seen` is written with this resolution (seconds).
@@ -40,6 +42,11 @@ pub(super) enum StoreCmd {
         state_json: String,
     },
     Event(Event),
+    /// An event that is not money or a message: written with the next telemetry batch.
+    EventBatched(Event),
+    /// As `EventBatched`, but a newer one of the same kind still in memory replaces the older
+    /// (bookkeeping such as the MQTT cursor, where only the latest matters).
+    EventLatest(Event),
     Call(Job),
     Flush(Reply),
     Shutdown(Reply),
@@ -57,6 +64,10 @@ pub(super) struct Worker {
     db: Option<Db>,
     signal: VecDeque<SignalSample>,
     usage: VecDeque<UsageSample>,
+    /// Events that ride with the telemetry batch, with the ids they will have in the file.
+    /// State changes of a flapping modem (lost/back, attention raised/cleared) each cost a
+    /// synced commit of several pages when written at once; batched they cost a few rows.
+    events: VecDeque<(i64, Event)>,
     sims: HashMap<String, SimDirty>,
     /// `last_seen` as last written per SIM, so that a SIM's row is rewritten at most hourly for
     /// its last-seen time alone (each rewrite is one more page per flush).
@@ -65,6 +76,7 @@ pub(super) struct Worker {
     /// Next ids to hand out; `None` until the file told us its highest id (see `take_id`).
     next_sms: Option<i64>,
     next_ledger: Option<i64>,
+    next_event: Option<i64>,
     last_error: Option<String>,
     dropped: u64,
     flushes: u64,
@@ -81,11 +93,13 @@ impl Worker {
             db: None,
             signal: VecDeque::new(),
             usage: VecDeque::new(),
+            events: VecDeque::new(),
             sims: HashMap::new(),
             sims_written: HashMap::new(),
             pending: VecDeque::new(),
             next_sms: None,
             next_ledger: None,
+            next_event: None,
             last_error: None,
             dropped: 0,
             flushes: 0,
@@ -140,10 +154,17 @@ impl Worker {
                 d.state = Some(state_json);
             }
             StoreCmd::Event(e) => {
-                if let Err(err) = self.accept(DurableOp::Event(e)) {
+                let id = take_id(&mut self.next_event);
+                if let Err(err) = self.accept(DurableOp::Event { id, event: e }) {
                     let err = err.into_store(&self.cfg.path);
                     tracing::warn!(error = %err, "event not stored");
                 }
+            }
+            StoreCmd::EventBatched(e) => {
+                self.batch_event(e, false);
+            }
+            StoreCmd::EventLatest(e) => {
+                self.batch_event(e, true);
             }
             StoreCmd::Call(job) => job(self),
             StoreCmd::Flush(reply) => {
@@ -241,13 +262,14 @@ impl Worker {
     fn adopt(&mut self, db: Db) -> Result<(), StoreError> {
         let ids = db
             .max_id("sms")
-            .and_then(|s| Ok((s, db.max_id("topup_ledger")?)));
-        let (sms, ledger) = ids.map_err(|cause| StoreError::Sql {
+            .and_then(|s| Ok((s, db.max_id("topup_ledger")?, db.max_id("events")?)));
+        let (sms, ledger, events) = ids.map_err(|cause| StoreError::Sql {
             path: db.path.clone(),
             cause,
         })?;
         self.next_sms = Some(next_after(self.next_sms, sms));
         self.next_ledger = Some(next_after(self.next_ledger, ledger));
+        self.next_event = Some(next_after(self.next_event, events));
         self.db = Some(db);
         Ok(())
     }
@@ -279,7 +301,8 @@ impl Worker {
                     kind: "store.corrupt".into(),
                     detail: err.to_string(),
                 };
-                self.pending.push_front(DurableOp::Event(ev));
+                let id = take_id(&mut self.next_event);
+                self.pending.push_front(DurableOp::Event { id, event: ev });
             }
         }
         err
@@ -315,6 +338,29 @@ impl Worker {
         self.usage.push_back(u);
     }
 
+    /// Holds an event for the next batch and returns the id it will have. With `latest`, an
+    /// older one of the same kind still held is replaced (and its id reused).
+    pub fn batch_event(&mut self, e: Event, latest: bool) -> i64 {
+        if latest {
+            if let Some(slot) = self.events.iter_mut().rev().find(|(_, o)| o.kind == e.kind) {
+                slot.1 = e;
+                return slot.0;
+            }
+        }
+        if self.events.len() >= MAX_BATCHED_EVENTS {
+            self.events.pop_front();
+            self.dropped = self.dropped.saturating_add(1);
+        }
+        let id = take_id(&mut self.next_event);
+        self.events.push_back((id, e));
+        id
+    }
+
+    /// The id the next event written at once will have (the outbox writes its own).
+    pub fn take_event_id(&mut self) -> i64 {
+        take_id(&mut self.next_event)
+    }
+
     fn touch_sim(&mut self, iccid: &str, t: i64) -> &mut SimDirty {
         let d = self
             .sims
@@ -343,7 +389,12 @@ impl Worker {
         let by_age = self
             .last_age_prune
             .is_none_or(|t| now.duration_since(t) >= AGE_PRUNE_EVERY);
-        if self.signal.is_empty() && self.usage.is_empty() && self.sims.is_empty() && !by_age {
+        if self.signal.is_empty()
+            && self.usage.is_empty()
+            && self.events.is_empty()
+            && self.sims.is_empty()
+            && !by_age
+        {
             return durable;
         }
         if let Err(e) = self.ensure_open() {
@@ -355,6 +406,7 @@ impl Worker {
             Some(db) => db.write_telemetry(
                 self.signal.make_contiguous(),
                 self.usage.make_contiguous(),
+                self.events.make_contiguous(),
                 &self.sims,
                 Some((&retention, unix_now(), by_age)),
             ),
@@ -364,6 +416,7 @@ impl Worker {
             Ok(()) => {
                 self.signal.clear();
                 self.usage.clear();
+                self.events.clear();
                 for (iccid, d) in self.sims.drain() {
                     self.sims_written.insert(iccid, d.last_seen);
                 }
@@ -704,6 +757,59 @@ impl Worker {
             Some(f) => Ok(Some(f)),
             None => self.query(|db| db.ledger_by_key(key)),
         }
+    }
+
+    /// Events in the file and in memory, newest first, at most `limit`.
+    pub fn events_since(&mut self, since: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let mut v: Vec<(i64, Event)> = self.query(|db| db.events_since(since, limit))?;
+        v.extend(
+            self.events
+                .iter()
+                .filter(|(_, e)| e.t >= since && e.kind != MQTT_CURSOR_EVENT)
+                .cloned(),
+        );
+        v.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        v.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(v.into_iter().map(|(_, e)| e).collect())
+    }
+
+    /// Events after id `after_id` at or after `since`, oldest first, at most `limit`, memory
+    /// included (their ids are the ones they will have in the file).
+    pub fn events_after(
+        &mut self,
+        after_id: i64,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let mut v = self.query(|db| db.events_after(after_id, since, limit))?;
+        v.extend(
+            self.events
+                .iter()
+                .filter(|(id, e)| *id > after_id && e.t >= since)
+                .cloned(),
+        );
+        v.sort_by_key(|(id, _)| *id);
+        v.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(v)
+    }
+
+    /// The newest event of `kind`, memory first.
+    pub fn last_event(&mut self, kind: &str) -> Result<Option<Event>, StoreError> {
+        if let Some((_, e)) = self.events.iter().rev().find(|(_, e)| e.kind == kind) {
+            return Ok(Some(e.clone()));
+        }
+        self.query(|db| db.last_event(kind))
+    }
+
+    /// Events of `kind` at or after `since`, memory included.
+    pub fn count_events(&mut self, kind: &str, since: i64) -> Result<u64, StoreError> {
+        let in_file = self.query(|db| db.count_events(kind, since))?;
+        let held = self
+            .events
+            .iter()
+            .filter(|(_, e)| e.kind == kind && e.t >= since)
+            .count();
+        Ok(in_file.saturating_add(u64::try_from(held).unwrap_or(u64::MAX)))
     }
 
     /// The per-SIM state: the newest in memory, else the one in the file.

@@ -4,47 +4,11 @@
 //! (commas inside the quotes), `+CUSD: 2,"Balance:633,100r"` (no dcs), `+CUSD: 0,""`,
 //! `+CUSD: 4` (no text), `+CUSD: 1,"1. Buy\n2. Exit",15` (the engine joins a text that spans
 //! lines with `\n`), `+CUSD:1,"00200044",72` (no space), and an unquoted text some modems send.
+//! The parser lives in `at::urc` beside the URC table; these tests pin it from the USSD side.
 
-/// A parsed `+CUSD:` line; the text still encoded as the modem sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cusd {
-    pub status: u8,
-    pub text: Option<String>,
-    pub dcs: Option<u8>,
-}
-
-pub fn parse_cusd(line: &str) -> Option<Cusd> {
-    let rest = line.strip_prefix("+CUSD:")?.trim_start();
-    let (status, rest) = match rest.split_once(',') {
-        Some((s, r)) => (s, Some(r)),
-        None => (rest, None),
-    };
-    let status = status.trim().parse().ok()?;
-    let Some(rest) = rest.map(str::trim) else {
-        return Some(Cusd {
-            status,
-            text: None,
-            dcs: None,
-        });
-    };
-    let (text, tail) = match rest.strip_prefix('"') {
-        Some(inner) => match inner.rfind('"') {
-            Some(end) => (inner.get(..end)?, inner.get(end + 1..)?),
-            // An unterminated quote: take everything after it as the text.
-            None => (inner, ""),
-        },
-        None => match rest.rsplit_once(',') {
-            Some((t, d)) if d.trim().parse::<u8>().is_ok() => (t, d),
-            _ => (rest, ""),
-        },
-    };
-    let dcs = tail.trim().trim_start_matches(',').trim().parse().ok();
-    Some(Cusd {
-        status,
-        text: Some(text.to_string()),
-        dcs,
-    })
-}
+// One parse of `+CUSD:` for the engine (which types every URC once) and for callers holding a
+// line (`simkeep decode ussd`); it lives with the URC table in `at::urc`.
+pub use crate::at::urc::{parse_cusd, Cusd};
 
 #[cfg(test)]
 mod tests {

@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Mutex, OwnedMutexGuard};
 
-use super::parse::parse_cusd;
+use super::parse::{parse_cusd, Cusd};
 use crate::at::engine::wait_urc;
-use crate::at::{AtClient, AtError, Command, Urc};
+use crate::at::{AtClient, AtError, Command, Urc, UrcCode, UrcKind};
 use crate::codec::{
     decode_ussd_reply, encode_ussd_request, validate_ussd_code, UssdEncoding, ValidateError,
 };
+use crate::limited;
 
 /// `+CUSD: <m>` (TS 27.007 §7.15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,7 @@ impl UssdClient {
                     // A +CUSD before the OK shares the command's prefix, so the engine hands it
                     // over as an answer line rather than a URC (modem-quirks.md §10).
                     if let Some(line) = resp.lines.iter().find(|l| l.starts_with("+CUSD:")) {
-                        return reply_from(code, line);
+                        return reply_from(code, parse_cusd(line).as_ref());
                     }
                     return self.wait_reply(code, urcs).await;
                 }
@@ -191,23 +192,32 @@ impl UssdClient {
         code: &str,
         urcs: &mut broadcast::Receiver<Urc>,
     ) -> Result<UssdReply, UssdError> {
-        let Some(urc) = wait_urc(urcs, self.timeout, |u| u.line.starts_with("+CUSD:")).await else {
+        let is_cusd = |u: &Urc| u.code() == Some(UrcCode::Cusd);
+        let Some(urc) = wait_urc(urcs, self.timeout, is_cusd).await else {
             // Silence: end the session on the network so the next request is not taken as a reply.
             if let Err(e) = self.at.run("AT+CUSD=2").await {
-                tracing::warn!("cancelling the silent USSD session for {code} failed: {e}");
+                limited!(
+                    warn,
+                    "ussd.cancel_failed",
+                    "cancelling the silent USSD session for {code} failed: {e}"
+                );
             }
             return Err(UssdError::Timeout {
                 code: code.to_string(),
                 after: self.timeout,
             });
         };
-        reply_from(code, &urc.line)
+        match &urc.kind {
+            UrcKind::Ussd(c) => reply_from(code, Some(c)),
+            // `Unreadable(Cusd)`: a +CUSD line whose status did not read.
+            _ => reply_from(code, None),
+        }
     }
 }
 
-/// The reply in a `+CUSD:` line; statuses 3–5 are errors.
-fn reply_from(code: &str, line: &str) -> Result<UssdReply, UssdError> {
-    let Some(c) = parse_cusd(line) else {
+/// The reply in a `+CUSD:` line (`None`: it did not read); statuses 3–5 are errors.
+fn reply_from(code: &str, c: Option<&Cusd>) -> Result<UssdReply, UssdError> {
+    let Some(c) = c else {
         return Err(UssdError::UnknownStatus {
             code: code.to_string(),
             status: u8::MAX,
@@ -231,12 +241,10 @@ fn reply_from(code: &str, line: &str) -> Result<UssdReply, UssdError> {
     Ok(UssdReply { status, text })
 }
 
-/// Huawei sticks want packed GSM-7 hex (modem-quirks.md §8; ModemManager's huawei plugin).
+/// Huawei sticks want packed GSM-7 hex (modem-quirks.md §8); which models do is part of the
+/// vendor profile's declaration (`modem::huawei::PARAMS`).
 fn wants_packed_hex(hint: &str) -> bool {
-    let h = hint.to_ascii_lowercase();
-    ["huawei", "e3372", "e3276", "me909", "ms2131", "ms2372"]
-        .iter()
-        .any(|k| h.contains(k))
+    crate::modem::profile::ussd_packed_for(hint)
 }
 
 /// An open USSD dialogue. Holds the modem's USSD lock until dropped.
