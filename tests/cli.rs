@@ -69,6 +69,31 @@ fn at_exits_3_when_the_modem_says_error() {
 }
 
 #[test]
+fn an_at_timeout_out_of_range_is_refused_before_the_port_is_touched() {
+    let rig = Rig::new(Personality::Generic);
+    let port = rig.link();
+    let lock = rig.lock_dir();
+    for t in ["0", "86400"] {
+        let o = simkeep(&[
+            "--port",
+            port.to_str().unwrap(),
+            "--lock-dir",
+            lock.to_str().unwrap(),
+            "at",
+            "--timeout",
+            t,
+            "AT+CSQ",
+        ]);
+        assert_one_line_error(&o, 2, &["--timeout", "out of range", "180s"]);
+    }
+    assert!(
+        rig.sim.commands_seen().is_empty(),
+        "{:?}",
+        rig.sim.commands_seen()
+    );
+}
+
+#[test]
 fn a_command_smuggling_a_second_one_never_reaches_the_modem() {
     let rig = Rig::new(Personality::Generic);
     let o = at(&rig, "AT+CUSD=1,\"*100#\"\r\nAT+CFUN=0");

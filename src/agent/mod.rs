@@ -201,6 +201,7 @@ pub async fn start(cfg: Config) -> Result<Agent, AppError> {
         &store,
         apis.secrets().clone(),
         Some(client.clone()),
+        status_tx.borrow().counters.clone(),
     );
     notify.notifier.emit(AgentEvent::agent_started(
         unix_now(),

@@ -325,12 +325,23 @@ pub struct Counters {
     pub sms_received: AtomicU32,
     pub sms_sent: AtomicU32,
     pub ussd_sessions: AtomicU32,
+    /// Notifications dropped: the agent's queue to the delivery task was full, or the outbox
+    /// (or the deliveries held in memory) overflowed.
+    pub notifications_dropped: AtomicU32,
 }
 
 impl Counters {
     /// Adds one, stopping at `u32::MAX`.
     pub fn bump(c: &AtomicU32) {
         let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_add(1));
+    }
+
+    /// Adds `n`, stopping at `u32::MAX`.
+    pub fn add(c: &AtomicU32, n: u64) {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some(v.saturating_add(n))
+        });
     }
 
     pub fn get(c: &AtomicU32) -> u64 {

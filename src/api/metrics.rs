@@ -145,6 +145,11 @@ fn counters(out: &mut Out, c: &Counters) {
         "USSD sessions the daemon opened with the carrier",
         g(&c.ussd_sessions),
     );
+    out.counter(
+        "simkeep_notifications_dropped_total",
+        "notifications dropped because a queue or the outbox was full",
+        g(&c.notifications_dropped),
+    );
 }
 
 /// Radio gauges: only while current (see the module header).
@@ -442,6 +447,21 @@ mod tests {
             m.contains(
                 "simkeep_attention_since_timestamp_seconds{code=\"signal_weak\"} 1796119200"
             ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn dropped_notifications_are_a_counter() {
+        let s = polled();
+        crate::agent::status::Counters::add(&s.counters.notifications_dropped, 3);
+        let m = metrics(&s);
+        assert!(
+            m.contains("# TYPE simkeep_notifications_dropped_total counter"),
+            "{m}"
+        );
+        assert!(
+            m.contains("\nsimkeep_notifications_dropped_total 3\n"),
             "{m}"
         );
     }

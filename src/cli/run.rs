@@ -249,10 +249,14 @@ async fn connect_with(cli: &Cli, setup: bool) -> Result<AtClient, AppError> {
 /// `http.allow_raw_at = true`), or on the port when no agent answers. The same lines either way.
 async fn cmd_at(cli: &Cli, line: &str, timeout: Option<u64>, json: bool) -> Result<(), AppError> {
     // Validate before touching the agent or the port: a bad line is the user's mistake.
-    let mut cmd = Command::new(line).map_err(AtError::from)?;
-    if let Some(t) = timeout {
-        cmd = cmd.with_timeout(Duration::from_secs(t));
-    }
+    let cmd = Command::new(line).map_err(AtError::from)?;
+    // The same range as the API's (1 s to 3 min: AT+COPS=? needs up to 180 s), so a typo
+    // cannot hold the port for hours.
+    let cmd = match timeout {
+        Some(t) => crate::agent::ops::check_at(line, Some(Duration::from_secs(t)))
+            .map_err(|e| AppError::new(ExitKind::Config, format!("--timeout: {}", e.message)))?,
+        None => cmd,
+    };
     let print = |lines: &[String]| {
         if json {
             println!("{}", serde_json::json!({ "command": line, "lines": lines }));

@@ -28,6 +28,7 @@ impl Notifications {
         store: &crate::store::StoreHandle,
         secrets: crate::secrets::Secrets,
         at: Option<crate::at::AtClient>,
+        counters: std::sync::Arc<crate::agent::status::Counters>,
     ) -> Notifications {
         // Only SMS channels need the modem; without one the task holds no AT client.
         let needs_at = cfg
@@ -36,7 +37,7 @@ impl Notifications {
             .any(|c| matches!(c.kind, crate::config::NotifyKind::Sms { .. }));
         let at = if needs_at { at } else { None };
         let deliverer = Deliverer::new(secrets, at, Some(store.clone()));
-        let (notifier, task) = start(cfg.notify.clone(), store.clone(), deliverer);
+        let (notifier, task) = start(cfg.notify.clone(), store.clone(), deliverer, counters);
         Notifications { notifier, task }
     }
 

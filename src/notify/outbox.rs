@@ -18,7 +18,6 @@
 //! It must not: block the agent, hold more than [`MAX_OUTBOX_ROWS`] rows (the store drops the
 //! oldest non-critical first and this task counts them), or log a secret.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +26,7 @@ use tokio::time::Instant;
 
 use super::deliver::{DeliverError, Deliverer, Message};
 use super::event::AgentEvent;
+use crate::agent::status::Counters;
 use crate::config::NotifyConfig;
 use crate::store::{Event, OutboxEvent, OutboxRow, StoreHandle};
 
@@ -51,7 +51,8 @@ const STOP_CAP: Duration = Duration::from_millis(500);
 #[derive(Clone, Default)]
 pub struct Notifier {
     tx: Option<mpsc::Sender<AgentEvent>>,
-    dropped: Arc<AtomicU32>,
+    /// `notifications_dropped` counts what did not fit (exported in `/metrics`).
+    counters: Arc<Counters>,
 }
 
 impl Notifier {
@@ -65,26 +66,22 @@ impl Notifier {
     pub fn emit(&self, e: AgentEvent) {
         let Some(tx) = &self.tx else { return };
         if let Err(err) = tx.try_send(e) {
-            let n = self
-                .dropped
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                    Some(n.saturating_add(1))
-                })
-                .unwrap_or(0);
+            Counters::bump(&self.counters.notifications_dropped);
+            let n = Counters::get(&self.counters.notifications_dropped);
             let name = match &err {
                 mpsc::error::TrySendError::Full(e) | mpsc::error::TrySendError::Closed(e) => e.name,
             };
             tracing::warn!(
                 event = name,
-                dropped = n.saturating_add(1),
+                dropped = n,
                 "event not recorded: the notification queue is full or stopped"
             );
         }
     }
 
     /// Events dropped because the queue was full.
-    pub fn dropped(&self) -> u32 {
-        self.dropped.load(Ordering::Relaxed)
+    pub fn dropped(&self) -> u64 {
+        Counters::get(&self.counters.notifications_dropped)
     }
 }
 
@@ -112,6 +109,7 @@ pub fn start(
     channels: Vec<NotifyConfig>,
     store: StoreHandle,
     deliverer: Deliverer,
+    counters: Arc<Counters>,
 ) -> (Notifier, NotifyTask) {
     let (tx, rx) = mpsc::channel(QUEUE);
     let (stop, stopped) = oneshot::channel();
@@ -123,12 +121,13 @@ pub fn start(
         failing: Vec::new(),
         held: std::collections::VecDeque::new(),
         next_held_id: -1,
+        counters: counters.clone(),
     };
     let handle = tokio::spawn(task.run(rx, stopped));
     (
         Notifier {
             tx: Some(tx),
-            dropped: Arc::default(),
+            counters,
         },
         NotifyTask { stop, handle },
     )
@@ -146,6 +145,7 @@ struct Outbox {
     /// negative, so they are never mistaken for outbox rows.
     held: std::collections::VecDeque<OutboxRow>,
     next_held_id: i64,
+    counters: Arc<Counters>,
 }
 
 fn now() -> i64 {
@@ -199,6 +199,7 @@ impl Outbox {
         if self.held.len() >= MAX_HELD {
             self.held.pop_front();
             self.dropped_rows = self.dropped_rows.saturating_add(1);
+            Counters::bump(&self.counters.notifications_dropped);
             tracing::warn!(
                 dropped = self.dropped_rows,
                 "notifications waiting in memory ({MAX_HELD}): the oldest dropped"
@@ -261,6 +262,7 @@ impl Outbox {
         match self.store.outbox_enqueue(add).await {
             Ok(a) if a.dropped > 0 => {
                 self.dropped_rows = self.dropped_rows.saturating_add(a.dropped);
+                Counters::add(&self.counters.notifications_dropped, a.dropped);
                 tracing::warn!(
                     dropped = self.dropped_rows,
                     "notification outbox full ({MAX_OUTBOX_ROWS} rows): oldest deliveries dropped"
@@ -434,7 +436,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(2);
         let n = Notifier {
             tx: Some(tx),
-            dropped: Arc::default(),
+            counters: Arc::default(),
         };
         for i in 0..5 {
             n.emit(AgentEvent::modem_back(i));
