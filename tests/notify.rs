@@ -761,15 +761,16 @@ fn config_show_hides_literal_channel_credentials_and_config_set_refuses_the_list
     assert!(!ok && out.contains("notify is a list"), "{out}");
 }
 
-#[test]
-fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
-    let (recv, addr) = Receiver::start();
+/// A modem, and a config whose one webhook channel at `addr` wants `signal_weak` (raised below
+/// -100 dBm); returns the rig, the config file and the database path.
+fn signal_weak_to_webhook(addr: SocketAddr) -> (Rig, PathBuf, PathBuf) {
     let rig = Rig::new(Personality::QuectelEc25);
     let dir = rig.dir.path().to_path_buf();
     let listen = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
+    let db = dir.join("simkeep.db");
     let text = format!(
         r#"[modem]
 port = "{port}"
@@ -789,10 +790,17 @@ events = ["signal_weak"]
 "#,
         port = rig.link().display(),
         lock = rig.lock_dir().display(),
-        db = dir.join("simkeep.db").display(),
+        db = db.display(),
     );
     let cfg = dir.join("config.toml");
     std::fs::write(&cfg, text).unwrap();
+    (rig, cfg, db)
+}
+
+#[test]
+fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
+    let (recv, addr) = Receiver::start();
+    let (rig, cfg, _db) = signal_weak_to_webhook(addr);
     rig.sim.set("rsrp", "-115").unwrap();
     let agent = Agent::start(&cfg, &[]);
     wait(
@@ -832,36 +840,7 @@ events = ["signal_weak"]
 #[test]
 fn state_change_notifications_are_retried_from_memory_and_kept_across_a_stop() {
     let (recv, addr) = Receiver::start();
-    let rig = Rig::new(Personality::QuectelEc25);
-    let dir = rig.dir.path().to_path_buf();
-    let listen = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let db = dir.join("simkeep.db");
-    let text = format!(
-        r#"[modem]
-port = "{port}"
-poll_interval = "1s"
-lock_dir = "{lock}"
-[store]
-path = "{db}"
-[http]
-listen = "{listen}"
-[alerts]
-rsrp_below = -100
-
-[[notify]]
-kind = "webhook"
-url = "http://{addr}/hook"
-events = ["signal_weak"]
-"#,
-        port = rig.link().display(),
-        lock = rig.lock_dir().display(),
-        db = db.display(),
-    );
-    let cfg = dir.join("config.toml");
-    std::fs::write(&cfg, text).unwrap();
+    let (rig, cfg, db) = signal_weak_to_webhook(addr);
     rig.sim.set("rsrp", "-115").unwrap();
     let agent = Agent::start(&cfg, &[]);
     wait(
