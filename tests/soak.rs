@@ -463,7 +463,14 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
             // a fault striking before then would be counted in the last one's resume time.
             let settled = injected.iter().all(|f| f.resumed_after.is_some());
             if faults_on && active.is_none() && settled && now >= next_fault && now < end {
-                let kind = kinds[rng.below(kinds.len() as u64) as usize];
+                // A run with the store on a tmpfs fills it first, so even a short run has one.
+                let kind = if kinds.contains(&Kind::StoreFull)
+                    && !injected.iter().any(|f| f.kind == Kind::StoreFull)
+                {
+                    Kind::StoreFull
+                } else {
+                    kinds[rng.below(kinds.len() as u64) as usize]
+                };
                 let until = match kind {
                     // On a thread of its own, so the resume and SMS checks go on meanwhile.
                     Kind::UrcStorm => {
