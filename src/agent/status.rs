@@ -333,7 +333,7 @@ pub struct Counters {
 impl Counters {
     /// Adds one, stopping at `u32::MAX`.
     pub fn bump(c: &AtomicU32) {
-        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_add(1));
+        Self::add(c, 1);
     }
 
     /// Adds `n`, stopping at `u32::MAX`.

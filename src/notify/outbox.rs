@@ -300,17 +300,7 @@ impl Outbox {
             if rows.iter().all(|r| blocked.contains(&r.channel)) {
                 break;
             }
-            for row in rows {
-                while let Ok(e) = rx.try_recv() {
-                    self.record(e).await;
-                }
-                if blocked.contains(&row.channel) {
-                    continue;
-                }
-                if !self.deliver(&row).await {
-                    blocked.push(row.channel.clone());
-                }
-            }
+            self.deliver_rows(rows, &mut blocked, rx).await;
         }
         // Then the held ones that are due (a snapshot: each is delivered or deferred once).
         let t = now();
@@ -320,17 +310,7 @@ impl Outbox {
             .filter(|r| r.next_at <= t && !blocked.contains(&r.channel))
             .cloned()
             .collect();
-        for row in due {
-            while let Ok(e) = rx.try_recv() {
-                self.record(e).await;
-            }
-            if blocked.contains(&row.channel) {
-                continue;
-            }
-            if !self.deliver(&row).await {
-                blocked.push(row.channel.clone());
-            }
-        }
+        self.deliver_rows(due, &mut blocked, rx).await;
         let stored = match self.store.outbox_next_at().await {
             Ok(Some(t)) => Some(t),
             Ok(None) | Err(_) => None,
@@ -341,6 +321,27 @@ impl Outbox {
             None => RECHECK,
         };
         Instant::now() + next.min(RECHECK)
+    }
+
+    /// Delivers `rows` in order, skipping channels in `blocked` and adding those that fail;
+    /// events the agent emits meanwhile are recorded between deliveries.
+    async fn deliver_rows(
+        &mut self,
+        rows: Vec<OutboxRow>,
+        blocked: &mut Vec<String>,
+        rx: &mut mpsc::Receiver<AgentEvent>,
+    ) {
+        for row in rows {
+            while let Ok(e) = rx.try_recv() {
+                self.record(e).await;
+            }
+            if blocked.contains(&row.channel) {
+                continue;
+            }
+            if !self.deliver(&row).await {
+                blocked.push(row.channel.clone());
+            }
+        }
     }
 
     /// One delivery; false when the channel failed (its later rows wait).

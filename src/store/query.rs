@@ -43,6 +43,18 @@ fn event_row(r: &Row) -> rusqlite::Result<Event> {
     })
 }
 
+/// `id, t, kind, detail`.
+fn event_row_with_id(r: &Row) -> rusqlite::Result<(i64, Event)> {
+    Ok((
+        r.get(0)?,
+        Event {
+            t: r.get(1)?,
+            kind: r.get(2)?,
+            detail: r.get(3)?,
+        },
+    ))
+}
+
 fn ledger_row(r: &Row) -> rusqlite::Result<LedgerEntry> {
     Ok(LedgerEntry {
         id: LedgerId(r.get(0)?),
@@ -236,16 +248,7 @@ impl Db {
         let mut st = self.conn.prepare_cached(
             "SELECT id, t, kind, detail FROM events WHERE id > ?1 AND t >= ?2 ORDER BY id LIMIT ?3",
         )?;
-        let rows = st.query_map(params![after_id, since, limit], |r| {
-            Ok((
-                r.get(0)?,
-                Event {
-                    t: r.get(1)?,
-                    kind: r.get(2)?,
-                    detail: r.get(3)?,
-                },
-            ))
-        })?;
+        let rows = st.query_map(params![after_id, since, limit], event_row_with_id)?;
         rows.collect()
     }
 
@@ -255,16 +258,7 @@ impl Db {
             "SELECT id, t, kind, detail FROM events WHERE t >= ?1 AND kind != ?3 \
              ORDER BY id DESC LIMIT ?2",
         )?;
-        let rows = st.query_map(params![since, limit, MQTT_CURSOR_EVENT], |r| {
-            Ok((
-                r.get(0)?,
-                Event {
-                    t: r.get(1)?,
-                    kind: r.get(2)?,
-                    detail: r.get(3)?,
-                },
-            ))
-        })?;
+        let rows = st.query_map(params![since, limit, MQTT_CURSOR_EVENT], event_row_with_id)?;
         rows.collect()
     }
 
