@@ -10,13 +10,21 @@ use std::time::Duration;
 
 use simkeep::store::*;
 
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A small tmpfs, unmounted (lazily) when dropped.
 struct SmallFs {
     dir: tempfile::TempDir,
+    /// Released after `drop` has unmounted.
+    _serial: std::sync::MutexGuard<'static, ()>,
 }
 
 impl SmallFs {
     fn mount(size: &str) -> Option<SmallFs> {
+        // One mounted file system at a time: the tests spawn `mount` and `umount`, and a spawning
+        // child briefly holds copies of the other test's open files, which can make its
+        // read-only remount fail with "mount point is busy" (seen once in CI).
+        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir_in("/var/tmp").ok()?;
         let ok = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
@@ -31,20 +39,34 @@ impl SmallFs {
             );
             return None;
         }
-        Some(SmallFs { dir })
+        Some(SmallFs {
+            dir,
+            _serial: serial,
+        })
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
 
+    /// Remounts with `mode`. A remount read-only is refused (EBUSY) while any process holds a
+    /// file there open for writing, and a child that another test thread is spawning holds a
+    /// copy of every descriptor until it execs, so a refusal is retried for up to 2 s.
     fn remount(&self, mode: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(self.path())
-            .status()
-            .unwrap();
-        assert!(st.success(), "remount {mode} failed");
+        let mut last = String::new();
+        for _ in 0..20 {
+            let out = Command::new("mount")
+                .args(["-o", &format!("remount,{mode}")])
+                .arg(self.path())
+                .output()
+                .unwrap();
+            if out.status.success() {
+                return;
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("remount {mode} failed: {last}");
     }
 }
 
