@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod sim;
 pub mod sms;
 pub mod store;
+pub mod task;
 pub mod template;
 pub mod topup;
 pub mod usage;

@@ -538,17 +538,11 @@ impl Agent {
         // A USSD dialogue or a hung modem can keep that command open for its whole timeout
         // (30 s and more), so after a short grace the engine is aborted: dropping it closes the
         // port and removes the UUCP lock, which also frees both for the agent a reload starts.
-        let mut engine_task = engine_task;
-        if tokio::time::timeout(ENGINE_STOP_CAP, &mut engine_task)
-            .await
-            .is_err()
-        {
+        if !crate::task::join_within(engine_task, ENGINE_STOP_CAP).await {
             tracing::warn!(
-                "AT engine still busy after {}s; closing the port",
+                "AT engine was still busy after {}s; the port was closed",
                 ENGINE_STOP_CAP.as_secs()
             );
-            engine_task.abort();
-            let _ = engine_task.await;
         }
         tracing::info!("simkeep stopped in {} ms", stopping.elapsed().as_millis());
         Ok(())
@@ -631,17 +625,11 @@ impl InboxTask {
     /// longer (a `+CMGR` on a hung modem can take a minute) would blow procd's kill window.
     async fn stop(self) {
         let _ = self.stop.send(());
-        let mut handle = self.handle;
-        if tokio::time::timeout(INBOX_STOP_CAP, &mut handle)
-            .await
-            .is_err()
-        {
+        if !crate::task::join_within(self.handle, INBOX_STOP_CAP).await {
             tracing::warn!(
-                "SMS inbox still busy after {}s; stopping it (unstored messages stay on the modem)",
+                "SMS inbox was still busy after {}s and was stopped (unstored messages stay on the modem)",
                 INBOX_STOP_CAP.as_secs()
             );
-            handle.abort();
-            let _ = handle.await;
         }
     }
 }

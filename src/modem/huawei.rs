@@ -273,33 +273,6 @@ pub fn luhn_ok(digits: &str) -> bool {
     sum % 10 == 0
 }
 
-/// Periodic Huawei reports that say nothing the poll does not already know; `AT^CURC=0`
-/// stops them. `^BOOT` is included: it repeats every few seconds on E3372 firmware.
-const NOISE: &[&str] = &[
-    "^RSSI",
-    "^HCSQ",
-    "^MODE",
-    "^BOOT",
-    "^DSFLOWRPT",
-    "^SRVST",
-    "^SIMST",
-    "^CSNR",
-    "^RSSILVL",
-    "^LTERSRP",
-    "^ACTIVEBAND",
-    "^NWTIME",
-    "^STIN",
-    "^ECCLIST",
-    "^CERSSI",
-    "^ANLEVEL",
-    "^HRSSILVL",
-];
-
-/// True for Huawei's periodic status URCs (see `NOISE`).
-pub fn is_noise(line: &str) -> bool {
-    NOISE.iter().any(|p| after_prefix(line, p).is_some())
-}
-
 /// `^RSSI: <n>` — the same 0…31/99 scale as `+CSQ` (TS 27.007 §8.5).
 pub fn parse_rssi_urc(line: &str) -> Result<Option<f64>, ParseError> {
     let body = after_prefix(line, "^RSSI")

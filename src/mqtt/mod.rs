@@ -59,11 +59,7 @@ impl MqttTask {
     /// Publishes `offline`, disconnects, and ends (aborted after [`STOP_CAP`]).
     pub async fn stop(self) {
         let _ = self.stop.send(());
-        let mut handle = self.handle;
-        if tokio::time::timeout(STOP_CAP, &mut handle).await.is_err() {
-            handle.abort();
-            let _ = handle.await;
-        }
+        crate::task::join_within(self.handle, STOP_CAP).await;
     }
 }
 
