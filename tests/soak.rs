@@ -18,10 +18,13 @@
 //! the agent's log lines (to ~0.1 s) — and `SIMKEEP_SOAK_VERBOSE=v` runs the agent with `-v`.
 //!
 //! `SIMKEEP_SOAK_STORE=tmpfs` puts the store on a 4 MiB tmpfs (needs root; skipped otherwise)
-//! and adds "store full" to the faults: the file system filled for a few seconds while SMS
-//! keep arriving. Not injected: "store read-only" — a live remount is refused while the agent
-//! holds the file open for writing, and chmod does not bite an open file (or root);
-//! tests/store_faults.rs covers read-only at the store's level.
+//! and adds two store faults, each for a few seconds while SMS keep arriving: the file system
+//! full, and the file system read-only. Linux refuses to remount a file system read-only while
+//! a process holds a file there open for writing (EBUSY), so read-only is injected the way a
+//! router meets it: the agent is stopped (SIGTERM), the file system turns read-only, and a new
+//! agent starts on it (as procd would respawn it); then the file system is writable again and
+//! what the agent held in memory must land. Resident memory is then measured over the last
+//! agent process.
 
 mod support;
 
@@ -84,9 +87,12 @@ enum Kind {
     RebootSimBusy,
     /// The store's file system full for a few seconds (only with `SIMKEEP_SOAK_STORE=tmpfs`).
     StoreFull,
+    /// The agent restarted onto a read-only store, writable again a few seconds later (only
+    /// with `SIMKEEP_SOAK_STORE=tmpfs`).
+    StoreReadOnly,
 }
 
-const KINDS: [Kind; 7] = [
+const KINDS: [Kind; 8] = [
     Kind::Hang,
     Kind::Unplug,
     Kind::Garbage,
@@ -94,6 +100,7 @@ const KINDS: [Kind; 7] = [
     Kind::Slow,
     Kind::RebootSimBusy,
     Kind::StoreFull,
+    Kind::StoreReadOnly,
 ];
 
 /// One fault injected: when it ended, and when polling was seen to resume after that.
@@ -309,6 +316,25 @@ impl SmallFs {
         ok.then_some(SmallFs { dir })
     }
 
+    /// Remounts read-only (`"ro"`) or writable (`"rw"`). Retried for up to 2 s: a remount
+    /// read-only is refused while anything still holds a file there open for writing.
+    fn remount(&self, mode: &str) {
+        let mut last = String::new();
+        for _ in 0..20 {
+            match std::process::Command::new("mount")
+                .args(["-o", &format!("remount,{mode}")])
+                .arg(self.dir.path())
+                .output()
+            {
+                Ok(o) if o.status.success() => return,
+                Ok(o) => last = String::from_utf8_lossy(&o.stderr).into_owned(),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("remount {mode} of the store's tmpfs failed: {last}");
+    }
+
     /// Writes zeros until the file system is full; returns the filler to remove.
     fn fill(&self) -> std::path::PathBuf {
         use std::io::Write;
@@ -357,7 +383,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         None
     };
     if small_fs.is_none() {
-        kinds.retain(|k| *k != Kind::StoreFull);
+        kinds.retain(|k| !matches!(k, Kind::StoreFull | Kind::StoreReadOnly));
     }
     assert!(!kinds.is_empty(), "no fault kind left to inject");
 
@@ -382,7 +408,10 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     };
     let storm_windows: Mutex<Vec<(Instant, Instant, u64)>> = Mutex::new(Vec::new());
 
-    let agent = Agent::start(&cfg, &verbose);
+    let mut agent = Agent::start(&cfg, &verbose);
+    // The logs of agents stopped for a read-only restart, and how many restarts there were.
+    let mut earlier_logs = String::new();
+    let mut restarts = 0u32;
     let t0 = Instant::now();
     while taken_at(listen).is_none() {
         assert!(
@@ -396,8 +425,10 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     let end = start + Duration::from_secs(secs);
     let warm_up = Duration::from_secs((secs / 4).clamp(8, 30));
     let rss_start = agent.rss_kb();
-    let (wb_start, wchar_start) = io_bytes(agent.pid());
+    let (mut wb_start, mut wchar_start) = io_bytes(agent.pid());
     let mut rss_warm: Option<u64> = None;
+    // Memory is measured over one process: after a restart, the warm-up starts again.
+    let mut rss_since = start;
 
     let mut injected: Vec<Injected> = Vec::new();
     let mut delivered: Vec<String> = Vec::new();
@@ -415,7 +446,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         let mut storm: Option<std::thread::ScopedJoinHandle<'_, ()>> = None;
         while Instant::now() < end || active.is_some() {
             let now = Instant::now();
-            if rss_warm.is_none() && now >= start + warm_up {
+            if rss_warm.is_none() && now >= rss_since + warm_up {
                 rss_warm = Some(agent.rss_kb());
             }
             // A fault that was in force has ended: undo it, and wait for a poll after it.
@@ -433,6 +464,11 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                     }
                     if let Some(f) = filler.take() {
                         let _ = std::fs::remove_file(f);
+                    }
+                    if kind == Kind::StoreReadOnly {
+                        if let Some(fs) = &small_fs {
+                            fs.remount("rw");
+                        }
                     }
                     if let Some(h) = storm.take() {
                         h.join().unwrap();
@@ -463,14 +499,14 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
             // a fault striking before then would be counted in the last one's resume time.
             let settled = injected.iter().all(|f| f.resumed_after.is_some());
             if faults_on && active.is_none() && settled && now >= next_fault && now < end {
-                // A run with the store on a tmpfs fills it first, so even a short run has one.
-                let kind = if kinds.contains(&Kind::StoreFull)
-                    && !injected.iter().any(|f| f.kind == Kind::StoreFull)
-                {
-                    Kind::StoreFull
-                } else {
-                    kinds[rng.below(kinds.len() as u64) as usize]
+                // A run with the store on a tmpfs fills it first and then makes it read-only,
+                // so even a short run has both.
+                let first_of = |k: Kind| {
+                    (kinds.contains(&k) && !injected.iter().any(|f| f.kind == k)).then_some(k)
                 };
+                let kind = first_of(Kind::StoreFull)
+                    .or_else(|| first_of(Kind::StoreReadOnly))
+                    .unwrap_or_else(|| kinds[rng.below(kinds.len() as u64) as usize]);
                 let until = match kind {
                     // On a thread of its own, so the resume and SMS checks go on meanwhile.
                     Kind::UrcStorm => {
@@ -484,6 +520,24 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
                     Kind::StoreFull => {
                         filler = small_fs.as_ref().map(SmallFs::fill);
                         now + Duration::from_secs(3 + rng.below(6))
+                    }
+                    Kind::StoreReadOnly => {
+                        while let Ok(line) = agent.lines.try_recv() {
+                            timed_log.push((Instant::now(), line));
+                        }
+                        // The old agent must be gone before the remount and the new start
+                        // (it holds the database, the port's lock and the HTTP port).
+                        earlier_logs.push_str(&agent.terminate());
+                        earlier_logs.push('\n');
+                        if let Some(fs) = &small_fs {
+                            fs.remount("ro");
+                        }
+                        agent = Agent::start(&cfg, &verbose);
+                        restarts += 1;
+                        rss_warm = None;
+                        rss_since = Instant::now();
+                        (wb_start, wchar_start) = io_bytes(agent.pid());
+                        Instant::now() + Duration::from_secs(3 + rng.below(6))
                     }
                     _ => now + inject(&rig.sim, &mut rng, kind),
                 };
@@ -501,7 +555,9 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     });
     let ran = start.elapsed();
     let rss_end = agent.rss_kb();
-    let rss_warm = rss_warm.unwrap_or(rss_start);
+    // After a late restart the last process may not have finished its warm-up: no drift then.
+    let rss_warm_known = rss_warm;
+    let rss_warm = rss_warm.unwrap_or(rss_end);
     let (wb_end, wchar_end) = io_bytes(agent.pid());
 
     // Every delivered message must leave the modem for the store before the agent stops.
@@ -513,7 +569,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     while let Ok(line) = agent.lines.try_recv() {
         timed_log.push((Instant::now(), line));
     }
-    let log = agent_stop(agent);
+    let log = earlier_logs + &agent_stop(agent);
     if let Ok(path) = std::env::var("SIMKEEP_SOAK_LOG") {
         write_timeline(
             &path,
@@ -552,13 +608,30 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         ran.as_secs_f64()
     );
     print!("{}", fault_report(&injected));
-    println!(
-        "  RSS: {rss_start} kB at start, {rss_warm} kB after {} s warm-up, {rss_end} kB at end \
-         (drift {drift} kB)",
-        warm_up.as_secs()
-    );
+    match (restarts, rss_warm_known) {
+        (0, _) => println!(
+            "  RSS: {rss_start} kB at start, {rss_warm} kB after {} s warm-up, {rss_end} kB at \
+             end (drift {drift} kB)",
+            warm_up.as_secs()
+        ),
+        (n, Some(_)) => println!(
+            "  RSS: {rss_start} kB at start; the agent was restarted {n} times (read-only \
+             store); its last process: {rss_warm} kB after {} s warm-up, {rss_end} kB at end \
+             (drift {drift} kB)",
+            warm_up.as_secs()
+        ),
+        (n, None) => println!(
+            "  RSS: {rss_start} kB at start; the agent was restarted {n} times (read-only \
+             store), the last too late for a warm-up: {rss_end} kB at end, drift not measured"
+        ),
+    }
     if small_fs.is_some() {
-        println!("  written: n/a (the store was on a tmpfs), {wchar} B in write calls");
+        let since = if restarts > 0 {
+            " since the last restart"
+        } else {
+            ""
+        };
+        println!("  written: n/a (the store was on a tmpfs), {wchar} B in write calls{since}");
     } else {
         println!(
             "  written: {written} B to storage (write_bytes; ≈ {} B/day), {wchar} B in write \
@@ -607,6 +680,12 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
         println!(
             "  store full: the agent reported it {} times",
             log.matches("full file system").count()
+        );
+    }
+    if restarts > 0 {
+        println!(
+            "  store read-only: {restarts} restarts onto it; the agent reported it {} times",
+            log.matches("read-only").count()
         );
     }
 
@@ -755,7 +834,8 @@ fn inject(sim: &SimHandle, rng: &mut Rng, kind: Kind) -> Duration {
             urc_storm(sim);
             Duration::ZERO
         }
-        Kind::StoreFull => Duration::ZERO, // the soak's loop fills the store's tmpfs itself
+        // The soak's loop fills the store's tmpfs, or restarts the agent onto it read-only.
+        Kind::StoreFull | Kind::StoreReadOnly => Duration::ZERO,
     }
 }
 

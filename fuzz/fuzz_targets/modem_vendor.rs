@@ -34,7 +34,6 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = huawei::parse_monsc(l);
         let _ = huawei::luhn_ok(l);
-        let _ = huawei::is_noise(l);
         let _ = huawei::parse_rssi_urc(l);
     }
 });

@@ -101,8 +101,18 @@ pub enum StoreError {
         cause: std::io::Error,
     },
 
-    #[error("database {path} is not open ({cause}) — retrying at the next flush")]
+    /// The database could not be opened moments ago; `cause` is that error's whole message
+    /// (it names the path and what to do), so it is not wrapped in a second one.
+    #[error("{}", unavailable(path, cause))]
     Unavailable { path: PathBuf, cause: String },
+}
+
+fn unavailable(path: &std::path::Path, cause: &str) -> String {
+    if cause.is_empty() {
+        format!("database {} is not open — retrying shortly", path.display())
+    } else {
+        format!("{cause} (not open; retrying shortly)")
+    }
 }
 
 /// What the worker should do about a failed SQLite call.
@@ -294,5 +304,29 @@ mod tests {
             5000,
         );
         assert!(e.to_string().contains("after waiting 5000 ms"), "{e}");
+    }
+
+    #[test]
+    fn a_database_not_open_names_its_path_once_with_the_cause_that_kept_it_closed() {
+        let path = std::path::Path::new("/overlay/simkeep.db");
+        let cause = classify(path, sqlite_err(rusqlite::ffi::SQLITE_READONLY), 2, 0).to_string();
+        let e = StoreError::Unavailable {
+            path: path.into(),
+            cause: cause.clone(),
+        };
+        let text = e.to_string();
+        assert_eq!(text.matches("/overlay/simkeep.db").count(), 1, "{text}");
+        assert!(
+            text.starts_with(&cause) && text.ends_with("retrying shortly)"),
+            "{text}"
+        );
+        let bare = StoreError::Unavailable {
+            path: path.into(),
+            cause: String::new(),
+        };
+        assert_eq!(
+            bare.to_string(),
+            "database /overlay/simkeep.db is not open — retrying shortly"
+        );
     }
 }

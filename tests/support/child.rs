@@ -81,6 +81,11 @@ impl Agent {
 
     /// SIGTERM; the agent must exit on its own within 30 s. Returns its whole log.
     pub fn stop(mut self) -> String {
+        self.terminate()
+    }
+
+    /// [`Agent::stop`] in place, for a test that starts another agent in its stead.
+    pub fn terminate(&mut self) -> String {
         unsafe {
             libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
