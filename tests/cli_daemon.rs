@@ -299,3 +299,43 @@ async fn history_through_the_agent_pages_and_matches_the_store() {
     let csv = setup.cli(&["history", "usage", "--format", "csv"]).await;
     assert_eq!(text(&csv.stdout), text(&live_csv.stdout));
 }
+
+/// `simkeep topup pause|resume` with no agent running: recorded in the store, where the agent
+/// reads the switch at its next start.
+#[tokio::test]
+async fn the_top_up_switch_without_an_agent_is_recorded_for_its_next_start() {
+    use simkeep::agent::topup::{EVENT_RESUMED, EVENT_SWITCH};
+    use simkeep::store::{StoreConfig, StoreHandle};
+
+    let setup = Setup::new(Personality::QuectelEc25, "");
+    let db = setup.rig.dir.path().join("simkeep.db");
+    let last = |kind: &'static str| {
+        let db = db.clone();
+        async move {
+            let store = StoreHandle::start(StoreConfig::new(db)).unwrap();
+            let ev = store.last_event(kind).await.unwrap();
+            store.shutdown().await.unwrap();
+            ev.map(|e| e.detail)
+        }
+    };
+
+    let out = setup.cli(&["topup", "pause"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("switched off"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(last(EVENT_SWITCH).await.as_deref(), Some("off"));
+    assert_eq!(last(EVENT_RESUMED).await, None);
+
+    let out = setup.cli(&["topup", "resume"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("resumed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(last(EVENT_SWITCH).await.as_deref(), Some("on"));
+    assert_eq!(last(EVENT_RESUMED).await.as_deref(), Some("cli"));
+}

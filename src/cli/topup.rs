@@ -11,6 +11,42 @@ use crate::config::Config;
 use crate::error::{AppError, ExitKind};
 use crate::store::{StoreConfig, StoreHandle};
 
+/// `resume` (`on`) or `pause`: through the agent, or recorded in the store for the agent to read
+/// at its next start when none runs.
+async fn switch(cfg: &Config, on: bool) -> Result<(), AppError> {
+    let path = if on {
+        "/api/v1/topup/resume"
+    } else {
+        "/api/v1/topup/pause"
+    };
+    if let Some(r) = daemon_request(cfg, "POST", path, None).await {
+        println!("{}", text(&r?, "result"));
+        return Ok(());
+    }
+    let store = open_store(cfg, true)?;
+    // The store keeps what it cannot write in memory for a later retry, which a command that
+    // exits now never makes: refuse up front instead.
+    let health = store.health().await.map_err(store_err)?;
+    if !health.open {
+        let why = health.last_error.unwrap_or_default();
+        return Err(AppError::new(
+            ExitKind::Failure,
+            format!("no agent answers on http.listen, and the switch cannot be recorded in the store: {why}"),
+        ));
+    }
+    let now = crate::agent::status::unix_now();
+    store
+        .event(now, EVENT_SWITCH, if on { "on" } else { "off" })
+        .map_err(store_err)?;
+    if on {
+        store.event(now, EVENT_RESUMED, "cli").map_err(store_err)?;
+    }
+    store.shutdown().await.map_err(store_err)?;
+    let done = if on { "resumed" } else { "switched off" };
+    println!("automatic top-ups {done} (recorded in the store; the agent reads it at start)");
+    Ok(())
+}
+
 pub async fn topup(cfg: &Config, cmd: &TopupCmd) -> Result<(), AppError> {
     match cmd {
         TopupCmd::Now { flow, dry_run } => {
@@ -24,35 +60,8 @@ pub async fn topup(cfg: &Config, cmd: &TopupCmd) -> Result<(), AppError> {
             println!("{}", text(&v, "plan"));
             Ok(())
         }
-        TopupCmd::Resume => match daemon_request(cfg, "POST", "/api/v1/topup/resume", None).await {
-            Some(r) => {
-                println!("{}", text(&r?, "result"));
-                Ok(())
-            }
-            None => {
-                let store = open_store(cfg, true)?;
-                let now = crate::agent::status::unix_now();
-                store.event(now, EVENT_SWITCH, "on").map_err(store_err)?;
-                store.event(now, EVENT_RESUMED, "cli").map_err(store_err)?;
-                store.shutdown().await.map_err(store_err)?;
-                println!("automatic top-ups resumed (recorded in the store; the agent reads it at start)");
-                Ok(())
-            }
-        },
-        TopupCmd::Pause => match daemon_request(cfg, "POST", "/api/v1/topup/pause", None).await {
-            Some(r) => {
-                println!("{}", text(&r?, "result"));
-                Ok(())
-            }
-            None => {
-                let store = open_store(cfg, true)?;
-                let now = crate::agent::status::unix_now();
-                store.event(now, EVENT_SWITCH, "off").map_err(store_err)?;
-                store.shutdown().await.map_err(store_err)?;
-                println!("automatic top-ups switched off (recorded in the store; the agent reads it at start)");
-                Ok(())
-            }
-        },
+        TopupCmd::Resume => switch(cfg, true).await,
+        TopupCmd::Pause => switch(cfg, false).await,
         TopupCmd::History { json } => {
             let rows = match daemon_request(cfg, "GET", "/api/v1/topups", None).await {
                 Some(r) => r?,
@@ -90,8 +99,10 @@ fn text(v: &Value, key: &str) -> String {
         .map_or_else(|| v.to_string(), str::to_string)
 }
 
+/// The store when no agent runs. Reading needs one that exists; the switch is recorded in a new
+/// one if the agent never ran yet (paused before its first start).
 fn open_store(cfg: &Config, write: bool) -> Result<StoreHandle, AppError> {
-    if !cfg.store.path.exists() {
+    if !write && !cfg.store.path.exists() {
         return Err(AppError::new(
             ExitKind::Failure,
             format!(
