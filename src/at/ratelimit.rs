@@ -107,19 +107,46 @@ pub fn note(suppressed: u64) -> String {
 }
 
 /// `tracing::$level!` behind the process-wide limiter, keyed by call site (`key`), with the
-/// count of suppressed lines appended to the message.
+/// count of suppressed lines appended to the message. A line whose level is off is not counted:
+/// it takes no lock and spends none of its call site's budget.
 #[macro_export]
 macro_rules! limited {
     ($level:ident, $key:expr, $($arg:tt)+) => {
-        if let Some(suppressed) = $crate::at::ratelimit::allow($key) {
-            tracing::$level!("{}{}", format_args!($($arg)+), $crate::at::ratelimit::note(suppressed));
+        if tracing::enabled!($crate::limited!(@level $level)) {
+            if let Some(suppressed) = $crate::at::ratelimit::allow($key) {
+                tracing::$level!("{}{}", format_args!($($arg)+), $crate::at::ratelimit::note(suppressed));
+            }
         }
     };
+    (@level trace) => { tracing::Level::TRACE };
+    (@level debug) => { tracing::Level::DEBUG };
+    (@level info) => { tracing::Level::INFO };
+    (@level warn) => { tracing::Level::WARN };
+    (@level error) => { tracing::Level::ERROR };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_whose_level_is_off_spends_none_of_the_budget() {
+        let quiet = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::sink)
+            .finish();
+        tracing::subscriber::with_default(quiet, || {
+            for i in 0..100 {
+                crate::limited!(debug, "ratelimit-test-off", "debug line {i}");
+            }
+            // Nothing was counted: the first line logged says nothing was suppressed.
+            assert_eq!(allow("ratelimit-test-off"), Some(0));
+            for i in 0..100 {
+                crate::limited!(warn, "ratelimit-test-on", "warn line {i}");
+            }
+            assert_eq!(allow("ratelimit-test-on"), None);
+        });
+    }
 
     #[test]
     fn the_first_burst_of_a_minute_is_logged_then_counted_then_summarised() {
