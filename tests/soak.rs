@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use simkeep::sim::{Fault, Personality, SimHandle, SimOptions};
 use support::child::Agent;
+use support::tmpfs::SmallFs;
 use support::Rig;
 
 /// Length of the smoke run when `SIMKEEP_SOAK_SECS` is unset.
@@ -299,64 +300,6 @@ fn settings() -> Settings {
     }
 }
 
-/// A small tmpfs for the store, unmounted (lazily) when dropped.
-struct SmallFs {
-    dir: tempfile::TempDir,
-}
-
-impl SmallFs {
-    /// `None` where mounting is not permitted (not root, no CAP_SYS_ADMIN).
-    fn mount(size: &str) -> Option<SmallFs> {
-        let dir = tempfile::tempdir_in("/var/tmp").ok()?;
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .is_ok_and(|o| o.status.success());
-        ok.then_some(SmallFs { dir })
-    }
-
-    /// Remounts read-only (`"ro"`) or writable (`"rw"`). Retried for up to 2 s: a remount
-    /// read-only is refused while anything still holds a file there open for writing.
-    fn remount(&self, mode: &str) {
-        let mut last = String::new();
-        for _ in 0..20 {
-            match std::process::Command::new("mount")
-                .args(["-o", &format!("remount,{mode}")])
-                .arg(self.dir.path())
-                .output()
-            {
-                Ok(o) if o.status.success() => return,
-                Ok(o) => last = String::from_utf8_lossy(&o.stderr).into_owned(),
-                Err(e) => last = e.to_string(),
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("remount {mode} of the store's tmpfs failed: {last}");
-    }
-
-    /// Writes zeros until the file system is full; returns the filler to remove.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let filler = self.dir.path().join("filler");
-        if let Ok(mut f) = std::fs::File::create(&filler) {
-            let block = [0u8; 4096];
-            while f.write_all(&block).is_ok() {}
-            let _ = f.sync_all();
-        }
-        filler
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
 #[test]
 fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_no_sms() {
     let Settings {
@@ -394,7 +337,7 @@ fn the_agent_survives_random_faults_resumes_polling_keeps_its_memory_and_loses_n
     // (unless the run asked for store faults).
     let db = small_fs
         .as_ref()
-        .map_or(rig.dir.path(), |fs| fs.dir.path())
+        .map_or(rig.dir.path(), SmallFs::path)
         .join("simkeep.db");
     let mut filler: Option<std::path::PathBuf> = None;
     let listen = free_port();

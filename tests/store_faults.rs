@@ -3,90 +3,21 @@
 //! intact. Uses a 256 KiB tmpfs mounted for the test (needs root / CAP_SYS_ADMIN); where mount is
 //! not permitted the tests print SKIPPED and pass.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod support;
+
+use std::path::Path;
 use std::time::Duration;
 
 use simkeep::store::*;
+use support::tmpfs::SmallFs;
 
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// A small tmpfs, unmounted (lazily) when dropped.
-struct SmallFs {
-    dir: tempfile::TempDir,
-    /// Released after `drop` has unmounted.
-    _serial: std::sync::MutexGuard<'static, ()>,
-}
-
-impl SmallFs {
-    fn mount(size: &str) -> Option<SmallFs> {
-        // One mounted file system at a time: the tests spawn `mount` and `umount`, and a spawning
-        // child briefly holds copies of the other test's open files, which can make its
-        // read-only remount fail with "mount point is busy" (seen once in CI).
-        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        let dir = tempfile::tempdir_in("/var/tmp").ok()?;
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !ok {
-            println!(
-                "SKIPPED: cannot mount a tmpfs at {} (not root, or no CAP_SYS_ADMIN)",
-                dir.path().display()
-            );
-            return None;
-        }
-        Some(SmallFs {
-            dir,
-            _serial: serial,
-        })
+/// A tmpfs of `size`, or `None` (and SKIPPED printed) where mounting is not permitted.
+fn mounted(size: &str) -> Option<SmallFs> {
+    let fs = SmallFs::mount(size);
+    if fs.is_none() {
+        println!("SKIPPED: cannot mount a tmpfs (not root, or no CAP_SYS_ADMIN)");
     }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Remounts with `mode`. A remount read-only is refused (EBUSY) while any process holds a
-    /// file there open for writing, and a child that another test thread is spawning holds a
-    /// copy of every descriptor until it execs, so a refusal is retried for up to 2 s.
-    fn remount(&self, mode: &str) {
-        let mut last = String::new();
-        for _ in 0..20 {
-            let out = Command::new("mount")
-                .args(["-o", &format!("remount,{mode}")])
-                .arg(self.path())
-                .output()
-                .unwrap();
-            if out.status.success() {
-                return;
-            }
-            last = String::from_utf8_lossy(&out.stderr).into_owned();
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("remount {mode} failed: {last}");
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(self.dir.path())
-            .status();
-    }
-}
-
-/// Writes zeros to `path` until the file system says it is full.
-fn fill(path: &Path) -> PathBuf {
-    let filler = path.join("filler");
-    let mut f = std::fs::File::create(&filler).unwrap();
-    let block = [0u8; 4096];
-    while f.write_all(&block).is_ok() {}
-    let _ = f.sync_all();
-    filler
+    fs
 }
 
 fn cfg(dir: &Path) -> StoreConfig {
@@ -137,14 +68,14 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn on_a_full_file_system_the_store_keeps_running_and_the_ledger_survives() {
-    let Some(fs) = SmallFs::mount("256k") else {
+    let Some(fs) = mounted("256k") else {
         return;
     };
     rt().block_on(async {
         let store = StoreHandle::start(cfg(fs.path())).unwrap();
         let first = store.ledger_begin(decision("before-full")).await.unwrap();
         assert!(first.is_committed());
-        let filler = fill(fs.path());
+        let filler = fs.fill();
 
         // Enough telemetry to need new pages, then durable records that cannot land.
         for i in 0..200 {
@@ -213,7 +144,7 @@ fn on_a_full_file_system_the_store_keeps_running_and_the_ledger_survives() {
 
 #[test]
 fn on_a_read_only_file_system_records_wait_and_land_once_it_is_writable() {
-    let Some(fs) = SmallFs::mount("1m") else {
+    let Some(fs) = mounted("1m") else {
         return;
     };
     rt().block_on(async {

@@ -6,6 +6,7 @@ pub mod child;
 pub mod flows;
 pub mod scripted;
 pub mod tls_api;
+pub mod tmpfs;
 
 use std::path::PathBuf;
 use std::time::Duration;
