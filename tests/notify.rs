@@ -797,10 +797,11 @@ events = ["signal_weak"]
     (rig, cfg, db)
 }
 
-#[test]
-fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
+/// A receiver, the modem's signal weak and an agent that has delivered `signal_weak` raised to
+/// the receiver; returns them with the config file and the database path.
+fn signal_weak_raised() -> (Receiver, Rig, PathBuf, PathBuf, Agent) {
     let (recv, addr) = Receiver::start();
-    let (rig, cfg, _db) = signal_weak_to_webhook(addr);
+    let (rig, cfg, db) = signal_weak_to_webhook(addr);
     rig.sim.set("rsrp", "-115").unwrap();
     let agent = Agent::start(&cfg, &[]);
     wait(
@@ -809,6 +810,12 @@ fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
         || !recv.delivered("/hook").is_empty(),
         || agent.log(),
     );
+    (recv, rig, cfg, db, agent)
+}
+
+#[test]
+fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
+    let (recv, rig, _cfg, _db, agent) = signal_weak_raised();
     rig.sim.set("rsrp", "-80").unwrap();
     wait(
         Duration::from_secs(30),
@@ -839,16 +846,7 @@ fn an_attention_code_filter_gets_the_raised_and_cleared_events() {
 /// when the agent stops is kept in the outbox and delivered after the restart.
 #[test]
 fn state_change_notifications_are_retried_from_memory_and_kept_across_a_stop() {
-    let (recv, addr) = Receiver::start();
-    let (rig, cfg, db) = signal_weak_to_webhook(addr);
-    rig.sim.set("rsrp", "-115").unwrap();
-    let agent = Agent::start(&cfg, &[]);
-    wait(
-        Duration::from_secs(30),
-        "signal_weak raised",
-        || !recv.delivered("/hook").is_empty(),
-        || agent.log(),
-    );
+    let (recv, rig, cfg, db, agent) = signal_weak_raised();
     // The receiver goes down before the item clears: that delivery fails and is retried.
     recv.down.store(true, Ordering::SeqCst);
     rig.sim.set("rsrp", "-80").unwrap();

@@ -29,15 +29,13 @@
 mod support;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use simkeep::sim::{Fault, Personality, SimHandle, SimOptions};
-use support::child::Agent;
+use support::child::{free_port, taken_at, Agent};
 use support::tmpfs::SmallFs;
 use support::Rig;
 
@@ -114,35 +112,6 @@ struct Injected {
     /// `last_poll.taken_at` as it was when the fault ended.
     taken_at_then: Option<String>,
     resumed_after: Option<Duration>,
-}
-
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local addr")
-}
-
-/// One HTTP/1.1 GET to the agent's API; `None` while it does not answer.
-fn get(addr: SocketAddr, path: &str) -> Option<Value> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
-}
-
-/// The last successful poll's time, as the API says it: an RFC 3339 string (a number in older
-/// builds, which `SIMKEEP_BIN` may name — only its changes matter here).
-fn taken_at(addr: SocketAddr) -> Option<String> {
-    match &get(addr, "/api/v1/status")?["last_poll"]["taken_at"] {
-        Value::Null => None,
-        v => Some(v.to_string()),
-    }
 }
 
 /// `write_bytes` (what reached the block layer) and `wchar` (every write call) from /proc.

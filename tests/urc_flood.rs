@@ -9,41 +9,14 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use simkeep::sim::{Fault, Personality, SimOptions};
-use support::child::Agent;
+use support::child::{free_port, taken_at, Agent};
 use support::Rig;
 
 const FLOOD: usize = 5_000;
 const LOG_LIMIT: usize = 100;
-
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local addr")
-}
-
-/// The last poll's time from the agent's API; `None` while it has none or does not answer.
-fn taken_at(addr: SocketAddr) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let text = String::from_utf8_lossy(&buf);
-    let v: Value = serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()?;
-    match &v["last_poll"]["taken_at"] {
-        Value::Null => None,
-        t => Some(t.to_string()),
-    }
-}
 
 /// The `i`th line of the flood: mostly what real modems repeat, with the odd line that each
 /// log site in the AT layer, the inbox and the engine's restart handling reacts to.

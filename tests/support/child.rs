@@ -1,7 +1,8 @@
 //! `simkeep run` as a child process, for tests that kill it, restart it, or read its log: its
 //! stderr is collected line by line (and streamed on `lines` as it is written).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -111,5 +112,35 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A loopback address nothing listens on yet, for the agent's `http.listen`.
+pub fn free_port() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    l.local_addr().expect("local addr")
+}
+
+/// One HTTP/1.1 GET to the agent's API, its JSON body; `None` while it does not answer.
+pub fn api_get(addr: SocketAddr, path: &str) -> Option<serde_json::Value> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    serde_json::from_str(text.split_once("\r\n\r\n")?.1).ok()
+}
+
+/// The last successful poll's time as the API says it (an RFC 3339 string; a number in older
+/// builds, which `SIMKEEP_BIN` may name: only its changes matter); `None` while there is none.
+pub fn taken_at(addr: SocketAddr) -> Option<String> {
+    match &api_get(addr, "/api/v1/status")?["last_poll"]["taken_at"] {
+        serde_json::Value::Null => None,
+        v => Some(v.to_string()),
     }
 }
