@@ -126,7 +126,7 @@ def main():
 
     replies = [r.decode("utf-8", "replace") for _, ps in transcripts() for _, r in ps]
     generic = [s for s in literals("tests/mm_vectors.rs", "src/modem/generic_tests.rs",
-                                   "src/modem/urc.rs", "src/sms/parse.rs", "src/ussd/parse.rs",
+                                   "src/modem/urc.rs", "src/sms/parse.rs",
                                    "src/at/urc.rs") if is_reply_line(s)]
     write("modem_generic", generic + [r for r in replies if r.strip()])
     vendor = [s for s in literals("src/modem/quectel_tests.rs", "src/modem/huawei_tests.rs",
@@ -139,7 +139,7 @@ def main():
                                       "tests/sms_ussd.rs") if hexlit.match(s)])
 
     ussd = []
-    for s in literals("src/codec/ussd_tests.rs", "src/ussd/parse.rs"):
+    for s in literals("src/codec/ussd_tests.rs", "src/at/urc_tests.rs"):
         if s.startswith("+CUSD:") or re.match(r"^[0-9A-Fa-f]{4,}$", s):
             for dcs in (15, 72, 0xFF):
                 ussd.append(bytes([dcs]) + s.encode("utf-8"))

@@ -54,9 +54,8 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = g::parse_csq(l);
         let _ = g::parse_cesq(l);
-        if let Some(u) = simkeep::modem::urc::classify(l) {
-            let _ = u.is_noise();
-        }
+        let _ = simkeep::modem::urc::classify(l);
+        let _ = simkeep::at::urc::Urc::new(l, None).is_noise();
         let _ = simkeep::at::urc::is_unsolicited(l, None);
         let _ = simkeep::at::urc::is_unsolicited(l, pending.as_ref());
         let _ = simkeep::at::urc::is_unsolicited(l, set.as_ref());
@@ -65,10 +64,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = simkeep::at::command::reply_prefix(l);
         let _ = simkeep::at::command::timeout_for(l);
         let _ = Command::new(l);
-        let _ = simkeep::sms::parse::parse_cmti(l);
         let _ = simkeep::sms::parse::parse_cmgs(l);
         let _ = simkeep::sms::parse::parse_cpms(l);
-        let _ = simkeep::ussd::parse::parse_cusd(l);
+        let _ = simkeep::at::urc::parse_cusd(l);
         let _ = simkeep::modem::model::home_network(l);
     }
 });

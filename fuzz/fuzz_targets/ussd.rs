@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = decode_quoted(&payload, cs);
     }
     let _ = Charset::from_cscs(&payload);
-    if let Some(c) = simkeep::ussd::parse::parse_cusd(&payload) {
+    if let Some(c) = simkeep::at::urc::parse_cusd(&payload) {
         if let Some(t) = c.text {
             let _ = decode_ussd_reply(&t, c.dcs);
         }

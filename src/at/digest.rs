@@ -163,16 +163,16 @@ impl Digester {
 
     /// A line that is a URC: whole, or the start of one that continues.
     fn urc_line(&mut self, line: String) -> Option<Urc> {
-        if urc::has_pdu_line(&line) {
+        let spec = urc::lookup(&line);
+        if spec.is_some_and(|s| s.pdu) {
             self.pdu_header = Some(line);
             return None;
         }
-        if urc::lookup(&line).is_some_and(|s| s.code == urc::Code::Cusd) && !quotes_balanced(&line)
-        {
+        if spec.is_some_and(|s| s.code == urc::Code::Cusd) && !quotes_balanced(&line) {
             self.partial_urc = Some(line);
             return None;
         }
-        Some(Urc::new(line, None))
+        Some(Urc::with_spec(line, None, spec))
     }
 }
 

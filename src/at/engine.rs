@@ -557,9 +557,7 @@ impl Connection {
     }
 
     fn publish(&self, urc: Urc, urcs: &broadcast::Sender<Urc>) {
-        if tracing::enabled!(tracing::Level::TRACE) {
-            limited!(trace, "at.urc", "{}: urc {}", self.name, escape(&urc.line));
-        }
+        limited!(trace, "at.urc", "{}: urc {}", self.name, escape(&urc.line));
         // No subscribers is fine: nobody cares about this URC right now.
         let _ = urcs.send(urc);
     }

@@ -264,9 +264,11 @@ impl Shape {
     }
 }
 
-/// The text after `name` and its colon, when `line` starts with `name` (ASCII
-/// case-insensitive), optional spaces, then `:`.
+/// The text after `name` and its colon, when `line` starts (after any spaces) with `name` (ASCII
+/// case-insensitive), optional spaces, then `:`. `+CREG:002,001` and `+CREG: 2,1` both give the
+/// fields part. The modem layer's parsers use it as `modem::after_prefix`.
 pub fn after_colon<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let line = line.trim_start();
     let head = line.get(..name.len())?;
     if !head.eq_ignore_ascii_case(name) {
         return None;
@@ -376,6 +378,12 @@ impl Urc {
     pub fn new(line: impl Into<String>, pdu: Option<String>) -> Urc {
         let line = line.into();
         let spec = lookup(&line);
+        Urc::with_spec(line, pdu, spec)
+    }
+
+    /// [`Urc::new`] for a caller that already looked `line` up in the table (the digester,
+    /// which looks each URC line up once).
+    pub(crate) fn with_spec(line: String, pdu: Option<String>, spec: Option<&'static Spec>) -> Urc {
         let kind = match spec {
             Some(s) => typed(s.code, line.trim()),
             None => UrcKind::Unknown,

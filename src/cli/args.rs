@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// Where `--config` points when it is not given (OpenWrt keeps config under /etc).
+pub const DEFAULT_CONFIG: &str = "/etc/simkeep/config.toml";
+
 /// simkeep keeps a prepaid SIM in an LTE/5G router alive: it watches the modem and the data
 /// left on the SIM, records history, and tops up before the data runs out.
 #[derive(Debug, Parser)]
@@ -15,7 +18,7 @@ pub struct Cli {
         long,
         short = 'c',
         global = true,
-        default_value = "/etc/simkeep/config.toml",
+        default_value = DEFAULT_CONFIG,
         value_name = "PATH"
     )]
     pub config: PathBuf,

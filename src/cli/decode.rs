@@ -182,7 +182,7 @@ fn radio(kind: &str, r: RadioReport) -> Value {
 }
 
 fn cusd(line: &str) -> Result<Value, AppError> {
-    let c = crate::ussd::parse::parse_cusd(line.trim()).ok_or_else(|| {
+    let c = crate::at::urc::parse_cusd(line.trim()).ok_or_else(|| {
         bad(
             "the +CUSD line",
             "expected +CUSD: <status>[,\"<text>\"[,<dcs>]]",

@@ -8,10 +8,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use super::args::{Cli, Cmd};
-
-/// The default `--config`, as in [`Cli`].
-const DEFAULT_CONFIG: &str = "/etc/simkeep/config.toml";
+use super::args::{Cli, Cmd, DEFAULT_CONFIG};
 
 /// `argv` (program name first) as a [`Cli`], when it is `[--port P] [--lock-dir D]
 /// [--config C] at [--json] [--timeout N] LINE` in any order clap would also accept; else
@@ -31,11 +28,13 @@ pub fn quick_at(argv: &[OsString]) -> Option<Cli> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v)),
             _ => (a, None),
         };
+        // Clap refuses an empty value for any of these options ("a value is required").
         let mut value = || -> Option<String> {
-            match inline {
-                Some(v) => Some(v.to_string()),
-                None => args.next()?.map(str::to_string),
-            }
+            let v = match inline {
+                Some(v) => v.to_string(),
+                None => args.next()??.to_string(),
+            };
+            (!v.is_empty()).then_some(v)
         };
         match name {
             "--port" | "-p" => set_once(&mut port, value()?)?,
@@ -50,7 +49,7 @@ pub fn quick_at(argv: &[OsString]) -> Option<Cli> {
             _ => return None,
         }
     }
-    if !seen_at || port.as_deref().is_some_and(str::is_empty) {
+    if !seen_at {
         return None;
     }
     Some(Cli {
@@ -140,6 +139,9 @@ mod tests {
             &["--port", "/dev/ttyUSB2", "at", "--timeout", "soon", "AT"],
             &["--port", "/dev/ttyUSB2", "at", "-AT"],
             &["--port", "", "at", "AT"],
+            &["--port=", "at", "AT"],
+            &["--port", "/dev/ttyUSB2", "--lock-dir", "", "at", "AT"],
+            &["-c", "", "--port", "/dev/ttyUSB2", "at", "AT"],
             &["--port"],
             &["decode", "at", "+CSQ: 1,2"],
             &[],

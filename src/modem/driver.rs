@@ -63,10 +63,6 @@ pub struct Driver {
     /// The PLMN the operator name was read for, and the `+COPS?` lines that named it
     /// ([`Rate::OnChange`]).
     operator: Option<(String, Vec<String>)>,
-    /// [`Rate::EveryNthPoll`] answers: the query, the poll it was asked in, its answer.
-    periodic: Vec<(Query, u32, Outcome)>,
-    /// Polls since the driver was made (saturating): the clock of [`Rate::EveryNthPoll`].
-    polls: u32,
     /// When the profile was detected; a reset soon after keeps it (see [`REDETECT_AFTER`]).
     detected_at: Option<tokio::time::Instant>,
     /// The profile's init commands must run again before the next poll (a modem restart).
@@ -110,8 +106,6 @@ impl Driver {
             detected: Replies::new(),
             sim: None,
             operator: None,
-            periodic: Vec::new(),
-            polls: 0,
             detected_at: None,
             needs_init: false,
         }
@@ -126,7 +120,6 @@ impl Driver {
     /// The operator name is kept: it is filed under its PLMN and replayed only for that PLMN.
     pub fn reset(&mut self) {
         self.sim = None;
-        self.periodic.clear();
         let recent = self
             .detected_at
             .is_some_and(|t| t.elapsed() < REDETECT_AFTER);
@@ -244,7 +237,6 @@ impl Driver {
         } else {
             p.info_queries()
         };
-        self.polls = self.polls.saturating_add(1);
         let mut replies = Replies::new();
         for q in [Query::Manufacturer, Query::Model] {
             if let Some(outcome) = self.detected.outcome(q) {
@@ -283,41 +275,31 @@ impl Driver {
                 Rate::PerSim => cached.is_none(),
                 // Asked below, when what it describes changed.
                 Rate::OnChange => false,
-                Rate::EveryNthPoll(_) => match self.periodic.iter().find(|e| e.0 == d.query) {
-                    Some((_, asked, outcome))
-                        if d.rate.replays(self.polls.saturating_sub(*asked)) =>
-                    {
-                        replies.insert(d.query, outcome.clone());
-                        false
-                    }
-                    _ => true,
-                },
             };
-            if !due {
-                continue;
+            if due {
+                replies.insert(d.query, self.ask(d.query).await?);
             }
-            let outcome = self.ask(d.query).await?;
-            if let Rate::EveryNthPoll(_) = d.rate {
-                self.periodic.retain(|e| e.0 != d.query);
-                self.periodic.push((d.query, self.polls, outcome.clone()));
-            }
-            replies.insert(d.query, outcome);
         }
         self.sim = match cached {
             Some(mut c) => {
                 c.polls = c.polls.saturating_add(1);
                 Some(c)
             }
-            None if ready => p.build_sim(&replies).iccid.map(|iccid| SimCache {
-                iccid,
-                iccid_query: iccid_query.unwrap_or(Query::Iccid),
-                replies: declared
-                    .iter()
-                    .filter(|d| d.rate == Rate::PerSim)
-                    .filter_map(|d| Some((d.query, replies.outcome(d.query)?.clone())))
-                    .collect(),
-                polls: 1,
-            }),
+            // The ICCID read above: `iccid_query` is the read that gave it.
+            None if ready => now
+                .iccid
+                .clone()
+                .zip(iccid_query)
+                .map(|(iccid, iccid_query)| SimCache {
+                    iccid,
+                    iccid_query,
+                    replies: declared
+                        .iter()
+                        .filter(|d| d.rate == Rate::PerSim)
+                        .filter_map(|d| Some((d.query, replies.outcome(d.query)?.clone())))
+                        .collect(),
+                    polls: 1,
+                }),
             None => None,
         };
         if declared.iter().any(|d| d.query == Query::OperatorName) {
@@ -359,7 +341,7 @@ impl Driver {
         };
         for q in order {
             replies.insert(q, self.ask(q).await?);
-            if p.build_sim(replies).iccid.is_some() {
+            if super::profile::read_iccid(q, replies).is_some() {
                 return Ok(Some(q));
             }
         }

@@ -118,6 +118,27 @@ fn periodic_reports_are_noise_but_other_urcs_are_not() {
     assert!(is_noise("^HCSQ: \"LTE\",30,19,66,0"));
     assert!(is_noise("^MODE: 7,17"));
     assert!(is_noise("^BOOT:24760455,0,0,0,72"));
+    for l in [
+        "^RSSI:18",
+        "^HCSQ:\"LTE\",30,19,66,0",
+        "^MODE:7,6",
+        "^BOOT:24760455,0,0,0,72",
+        "^DSFLOWRPT:0000,0,0",
+        "^SRVST:2",
+        "^SIMST:1",
+        "^CSNR: -96,-3",
+        "^RSSILVL:4",
+        "^LTERSRP: -90,-10",
+        "^ACTIVEBAND: 3",
+        "^NWTIME: 13/05/07,14:09:12+32,00",
+        "^STIN:0,0,0",
+        "^ECCLIST: 1",
+        "^CERSSI:0,0,0,0,255,-104,-8,17",
+        "^ANLEVEL:0,3,5,-99,-10,-72",
+        "^HRSSILVL:4",
+    ] {
+        assert!(is_noise(l), "{l}");
+    }
     assert!(!is_noise("+CMTI: \"ME\",1"));
     assert!(!is_noise("^RSSIX: 1"));
     assert_eq!(parse_rssi_urc("^RSSI: 24").unwrap(), Some(-65.0));

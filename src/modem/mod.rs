@@ -113,18 +113,8 @@ impl Replies {
 
 // ---------------------------------------------------------------- shared field helpers
 
-/// The text after `prefix` and its colon, if `line` starts with `prefix` (ASCII
-/// case-insensitive). `+CREG:002,001` and `+CREG: 2,1` both give the fields part.
-pub(crate) fn after_prefix<'a>(line: &'a str, prefix: &str) -> Option<&'a str> {
-    let line = line.trim_start();
-    let head = line.get(..prefix.len())?;
-    if !head.eq_ignore_ascii_case(prefix) {
-        return None;
-    }
-    let rest = line.get(prefix.len()..)?.trim_start();
-    let rest = rest.strip_prefix(':')?;
-    Some(rest.trim())
-}
+/// The text after `prefix` and its colon (the AT layer's reading, shared).
+pub(crate) use crate::at::urc::after_colon as after_prefix;
 
 /// Splits on commas outside double quotes; trims each field and removes its quotes.
 pub(crate) fn fields(body: &str) -> Vec<&str> {

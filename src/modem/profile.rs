@@ -247,20 +247,6 @@ pub enum Rate {
     PerSim,
     /// Only when what it describes changes: the operator name, when the PLMN changes.
     OnChange,
-    /// Every n-th poll, the answer replayed in between (n ≥ 1; 0 counts as 1).
-    EveryNthPoll(u32),
-}
-
-impl Rate {
-    /// For a query answered `since` polls ago: may that answer stand in for this poll? Only
-    /// [`Rate::EveryNthPoll`] replays by count; the other rates have their own keys (the
-    /// connection, the SIM, the PLMN).
-    pub fn replays(self, since: u32) -> bool {
-        match self {
-            Rate::EveryNthPoll(n) => since < n.max(1),
-            _ => false,
-        }
-    }
 }
 
 /// Which part of the modem model a query feeds: `info` asks the first four, `signal` the last
@@ -681,7 +667,7 @@ impl Profile {
 }
 
 /// The ICCID in `q`'s answer, read by `q`'s own parser.
-fn read_iccid(q: Query, r: &Replies) -> Option<String> {
+pub(super) fn read_iccid(q: Query, r: &Replies) -> Option<String> {
     match q.spec().reads {
         Reads::Iccid(parse) => r.get(q).and_then(|l| parse(l).ok()),
         _ => None,

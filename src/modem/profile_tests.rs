@@ -189,25 +189,6 @@ fn every_declared_wire_command_is_one_valid_command() {
 }
 
 #[test]
-fn every_nth_poll_replays_the_answer_in_between() {
-    let r = Rate::EveryNthPoll(3);
-    assert_eq!(
-        (0..5).map(|since| r.replays(since)).collect::<Vec<_>>(),
-        [true, true, true, false, false]
-    );
-    // 0 would never ask again: it counts as every poll.
-    assert!(!Rate::EveryNthPoll(0).replays(1));
-    for other in [
-        Rate::EveryPoll,
-        Rate::PerConnection,
-        Rate::PerSim,
-        Rate::OnChange,
-    ] {
-        assert!(!other.replays(0), "{other:?}");
-    }
-}
-
-#[test]
 fn huawei_models_want_ussd_packed_including_the_me906_and_others_do_not() {
     for hint in [
         "huawei",

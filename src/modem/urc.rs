@@ -10,7 +10,7 @@ use super::huawei::{parse_hcsq, parse_rssi_urc};
 use super::model::Signal;
 use super::quectel::{parse_qind, Qind};
 use super::{after_prefix, fields, opt_int};
-use crate::at::urc::{self as at_urc, Code, Urc as AtUrc, UrcKind};
+use crate::at::urc::{Code, Urc as AtUrc, UrcKind};
 
 /// A typed unsolicited result code.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,20 +60,6 @@ pub enum Urc {
     CpinReady,
     /// A URC we recognise as one but do not type (`+CPIN: NOT READY`, `^DSFLOWRPT: …`, …).
     Other(String),
-}
-
-impl Urc {
-    /// Periodic status reports that nobody needs to act on: the table's `noise` column.
-    pub fn is_noise(&self) -> bool {
-        match self {
-            Urc::HuaweiRssi(_) | Urc::HuaweiHcsq(_) | Urc::HuaweiMode { .. } | Urc::HuaweiBoot => {
-                true
-            }
-            Urc::Qind(Qind::Csq(_)) => true,
-            Urc::Other(line) => at_urc::lookup(line).is_some_and(|s| s.noise),
-            _ => false,
-        }
-    }
 }
 
 /// Types a line the engine has decided is unsolicited. `None` when it is in no row of the URC
@@ -274,9 +260,10 @@ mod tests {
             classify("+CPIN: NOT READY"),
             Some(Urc::Other("+CPIN: NOT READY".into()))
         );
-        assert!(classify("^DSFLOWRPT:0000,0,0").is_some_and(|u| u.is_noise()));
-        assert!(classify("^HCSQ: NOSERVICE").is_some_and(|u| u.is_noise()));
-        assert!(!classify("RING").is_some_and(|u| u.is_noise()));
+        // Noise is the table's column, on the AT layer's URC.
+        assert!(AtUrc::new("^DSFLOWRPT:0000,0,0", None).is_noise());
+        assert!(AtUrc::new("^HCSQ: NOSERVICE", None).is_noise());
+        assert!(!AtUrc::new("RING", None).is_noise());
     }
 
     /// The names of the table's rows (`+CREG`, `RDY`, …), to build lines from.
@@ -291,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn every_table_row_types_as_something_and_huawei_periodic_reports_are_noise() {
+    fn every_table_row_types_as_something() {
         for name in table_names() {
             let line = format!("{name}: 1");
             let plain = name.to_string();
@@ -299,28 +286,6 @@ mod tests {
                 classify(&line).is_some() || classify(&plain).is_some(),
                 "{name}"
             );
-        }
-        // `huawei::is_noise` keeps its own list for the driver; it must not disagree.
-        for l in [
-            "^RSSI:18",
-            "^HCSQ:\"LTE\",30,19,66,0",
-            "^MODE:7,6",
-            "^BOOT:24760455,0,0,0,72",
-            "^DSFLOWRPT:0000,0,0",
-            "^SRVST:2",
-            "^SIMST:1",
-            "^CSNR: -96,-3",
-            "^RSSILVL:4",
-            "^LTERSRP: -90,-10",
-            "^ACTIVEBAND: 3",
-            "^NWTIME: 13/05/07,14:09:12+32,00",
-            "^STIN:0,0,0",
-            "^ECCLIST: 1",
-            "^CERSSI:0,0,0,0,255,-104,-8,17",
-            "^ANLEVEL:0,3,5,-99,-10,-72",
-            "^HRSSILVL:4",
-        ] {
-            assert!(classify(l).is_some_and(|u| u.is_noise()), "{l}");
         }
     }
 

@@ -113,7 +113,6 @@ pub fn start(
         channels,
         store,
         deliverer,
-        dropped_rows: 0,
         failing: Vec::new(),
         held: std::collections::VecDeque::new(),
         next_held_id: -1,
@@ -133,8 +132,6 @@ struct Outbox {
     channels: Vec<NotifyConfig>,
     store: StoreHandle,
     deliverer: Deliverer,
-    /// Deliveries the store dropped to stay bounded.
-    dropped_rows: u64,
     /// Channels whose last attempt failed (to log "delivered again" once).
     failing: Vec<String>,
     /// Deliveries of events that rode with the telemetry batch, oldest first. Their ids are
@@ -194,10 +191,9 @@ impl Outbox {
     fn hold(&mut self, mut row: OutboxRow) {
         if self.held.len() >= MAX_HELD {
             self.held.pop_front();
-            self.dropped_rows = self.dropped_rows.saturating_add(1);
             Counters::bump(&self.counters.notifications_dropped);
             tracing::warn!(
-                dropped = self.dropped_rows,
+                dropped = Counters::get(&self.counters.notifications_dropped),
                 "notifications waiting in memory ({MAX_HELD}): the oldest dropped"
             );
         }
@@ -257,10 +253,9 @@ impl Outbox {
         };
         match self.store.outbox_enqueue(add).await {
             Ok(a) if a.dropped > 0 => {
-                self.dropped_rows = self.dropped_rows.saturating_add(a.dropped);
                 Counters::add(&self.counters.notifications_dropped, a.dropped);
                 tracing::warn!(
-                    dropped = self.dropped_rows,
+                    dropped = Counters::get(&self.counters.notifications_dropped),
                     "notification outbox full ({MAX_OUTBOX_ROWS} rows): oldest deliveries dropped"
                 );
             }
@@ -307,10 +302,7 @@ impl Outbox {
             .cloned()
             .collect();
         self.deliver_rows(due, &mut blocked, rx).await;
-        let stored = match self.store.outbox_next_at().await {
-            Ok(Some(t)) => Some(t),
-            Ok(None) | Err(_) => None,
-        };
+        let stored = self.store.outbox_next_at().await.ok().flatten();
         let held = self.held.iter().map(|r| r.next_at).min();
         let next = match stored.into_iter().chain(held).min() {
             Some(t) => Duration::from_secs(u64::try_from(t.saturating_sub(now())).unwrap_or(0)),

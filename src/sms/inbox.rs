@@ -555,25 +555,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_lines_the_inbox_used_to_call_restarts_still_mean_one_in_the_table() {
-        // Before issue 13 the inbox kept its own list; every line of it, and ^SYSSTART, which
-        // only the table knew, re-applies the SMS settings.
-        for l in [
-            "RDY",
-            "+CFUN: 1",
-            "SMS DONE",
-            "+QIND: SMS DONE",
-            "+CPIN: READY",
-            "^SYSSTART",
-        ] {
-            assert_ne!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
-        }
-        for l in ["+CMTI: \"SM\",1", "+CFUN: 0", "RDYX"] {
-            assert_eq!(Urc::new(l, None).lifecycle(), Lifecycle::None, "{l}");
-        }
-    }
-
-    #[test]
     fn a_message_the_store_refused_during_a_scan_is_retried_after_30s_not_after_the_rescan() {
         // Issue 13: the scan's success path used to overwrite the retry time, so a message
         // that met a full disk stayed on the modem for `rescan_every` (15 min; 833 s measured).

@@ -1,18 +1,11 @@
-//! The SMS lines of TS 27.005 as modems print them in PDU mode: `+CMTI:` (§3.4.1, read in
-//! `at::urc` with the other URCs), `+CMGL:`
-//! (§3.4.2) and `+CMGR:` (§3.4.3) headers followed by a PDU line, `+CMGS: <mr>` (§3.5.1) and
+//! The SMS lines of TS 27.005 as modems print them in PDU mode (`+CMTI:`, §3.4.1, is read in
+//! `at::urc` with the other URCs): `+CMGL:` (§3.4.2) and `+CMGR:` (§3.4.3) headers followed by a PDU line, `+CMGS: <mr>` (§3.5.1) and
 //! the `+CPMS` counts (§3.2.2), and the meaning of `+CMS ERROR` codes (§3.2.5).
 //!
 //! Pure and total: any line gives a value or `None`, never a panic. Shapes accepted:
-//! `+CMTI: "SM",3` · `+CMTI: "ME", 3` · `+CMGL: 17,3,35` · `+CMGL: 1,0,"",24` · `+CMGR: 0,"",50`
+//! `+CMGL: 17,3,35` · `+CMGL: 1,0,"",24` · `+CMGR: 0,"",50`
 //! · `+CMGR: 1,,24` · `+CMGS: 12` · `+CMGS: 12,"26/11/27,09:00:00+36"` ·
 //! `+CPMS: "SM",10,10,"SM",10,10,"SM",10,10` · `+CPMS: 3,10,3,10,3,10`.
-
-/// `+CMTI: <mem>,<index>`: a message was stored at `index` in `mem`. The engine types it once
-/// (`at::UrcKind::NewSms`); this is that parse, for callers holding a line.
-pub fn parse_cmti(line: &str) -> Option<(String, u32)> {
-    crate::at::urc::parse_storage_index(line, "+CMTI")
-}
 
 /// One message of a `+CMGL` answer (or the `+CMGR` answer, with `index` 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,14 +113,6 @@ mod tests {
     }
 
     #[test]
-    fn cmti_with_and_without_spaces() {
-        assert_eq!(parse_cmti("+CMTI: \"SM\",3"), Some(("SM".into(), 3)));
-        // modem-quirks.md §13: `+CMTI: "ME",1`.
-        assert_eq!(parse_cmti("+CMTI: \"ME\", 1"), Some(("ME".into(), 1)));
-        assert_eq!(parse_cmti("+CMTI: \"SM\""), None);
-    }
-
-    #[test]
     fn cmgl_headers_without_and_with_an_alpha_field_pair_with_their_pdus() {
         // modem-quirks.md §11: `+CMGL: 17,3,35` (no alpha) and an empty alpha `""`.
         let l = lines(&[
@@ -180,7 +165,6 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_lines_never_panic(a in "\\PC*", b in "\\PC*") {
-            let _ = parse_cmti(&a);
             let _ = parse_cmgs(&a);
             let _ = parse_cpms(&a);
             let l = vec![a.clone(), b.clone(), format!("+CMGL: {a}"), b];

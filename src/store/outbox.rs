@@ -71,8 +71,14 @@ impl Db {
     /// Records the event (as row `event_id`) and its deliveries in one transaction synced to
     /// disk.
     pub fn outbox_enqueue(&self, event_id: i64, e: &OutboxEvent) -> rusqlite::Result<OutboxAdded> {
+        self.synced(|| self.outbox_enqueue_inner(event_id, e))
+    }
+
+    /// Runs `work` with `synchronous = FULL` (its commit fsyncs the WAL), then back to NORMAL
+    /// for telemetry; see `write_durable`, which does the same around its own transaction.
+    fn synced<T>(&self, work: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
         self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let res = self.outbox_enqueue_inner(event_id, e);
+        let res = work();
         let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
         let out = res?;
         back?;
@@ -131,8 +137,7 @@ impl Db {
     /// see `notify::outbox`) when the agent stops, in one synced transaction, behind the rows
     /// already waiting on their channels.
     pub fn outbox_keep(&self, rows: &[OutboxRow]) -> rusqlite::Result<()> {
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        let res = (|| {
+        self.synced(|| {
             let tx = self.conn.unchecked_transaction()?;
             for r in rows {
                 tx.execute(
@@ -151,10 +156,7 @@ impl Db {
                 )?;
             }
             tx.commit()
-        })();
-        let back = self.conn.pragma_update(None, "synchronous", "NORMAL");
-        res?;
-        back
+        })
     }
 
     /// Rows due at `now`, oldest first, at most `limit`.

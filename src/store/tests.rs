@@ -410,13 +410,14 @@ async fn state_changes_ride_with_the_batch_in_order_with_their_ids_and_cost_no_w
     store
         .event_batched(t + 5, "attention_raised", "signal_weak")
         .unwrap();
+    let kinds = |v: &[(i64, Event)]| v.iter().map(|(_, e)| e.kind.clone()).collect::<Vec<_>>();
+    // A call answered by the worker: it has handled every send above by now (they only queue).
+    let seen = store.events_after(0, 0, 100).await.unwrap();
     assert_eq!(
         wal_len(dir.path()),
         before,
         "a batched event reached the file before the batch"
     );
-    let kinds = |v: &[(i64, Event)]| v.iter().map(|(_, e)| e.kind.clone()).collect::<Vec<_>>();
-    let seen = store.events_after(0, 0, 100).await.unwrap();
     assert_eq!(
         kinds(&seen),
         [

@@ -338,13 +338,13 @@ impl Worker {
         self.usage.push_back(u);
     }
 
-    /// Holds an event for the next batch and returns the id it will have. With `latest`, an
-    /// older one of the same kind still held is replaced (and its id reused).
-    pub fn batch_event(&mut self, e: Event, latest: bool) -> i64 {
+    /// Holds an event for the next batch, with the id it will have in the file. With `latest`,
+    /// an older one of the same kind still held is replaced (and its id reused).
+    fn batch_event(&mut self, e: Event, latest: bool) {
         if latest {
             if let Some(slot) = self.events.iter_mut().rev().find(|(_, o)| o.kind == e.kind) {
                 slot.1 = e;
-                return slot.0;
+                return;
             }
         }
         if self.events.len() >= MAX_BATCHED_EVENTS {
@@ -353,11 +353,10 @@ impl Worker {
         }
         let id = take_id(&mut self.next_event);
         self.events.push_back((id, e));
-        id
     }
 
     /// The id the next event written at once will have (the outbox writes its own).
-    pub fn take_event_id(&mut self) -> i64 {
+    pub(super) fn take_event_id(&mut self) -> i64 {
         take_id(&mut self.next_event)
     }
 

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Mutex, OwnedMutexGuard};
 
-use super::parse::{parse_cusd, Cusd};
 use crate::at::engine::wait_urc;
+use crate::at::urc::{parse_cusd, Cusd};
 use crate::at::{AtClient, AtError, Command, Urc, UrcCode, UrcKind};
 use crate::codec::{
     decode_ussd_reply, encode_ussd_request, validate_ussd_code, UssdEncoding, ValidateError,
